@@ -1,0 +1,164 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// DefaultHistoryLimit is the number of records History keeps when NewFSM is given
+// a limit ≤ 0.
+const DefaultHistoryLimit = 64
+
+// snapshotVersion is the version of the snapshot format Persist writes and
+// Restore reads.
+const snapshotVersion = 1
+
+// FSM is the raft.FSM of raftvip: the latest claim or release of the VIP and a
+// bounded history of them. Apply does no I/O and reads no clock, so every node
+// computes the same state from the same log. Its methods are safe for concurrent use.
+type FSM struct {
+	notify func()
+
+	mu      sync.RWMutex
+	last    Record
+	hasLast bool
+	history ring
+}
+
+var _ raft.FSM = (*FSM)(nil)
+
+// NewFSM returns an empty FSM that keeps the last historyLimit records
+// (DefaultHistoryLimit if historyLimit ≤ 0). notify, if not nil, is called after
+// every entry applied and every snapshot restored; it must not block.
+func NewFSM(historyLimit int, notify func()) *FSM {
+	if historyLimit <= 0 {
+		historyLimit = DefaultHistoryLimit
+	}
+	if notify == nil {
+		notify = func() {}
+	}
+	return &FSM{notify: notify, history: ring{limit: historyLimit}}
+}
+
+// Apply applies one committed log entry. It returns nil, or an error value wrapping
+// ErrUnknownEntry or ErrBadEntry, in which case the state is unchanged.
+func (f *FSM) Apply(l *raft.Log) interface{} {
+	r, err := decode(l.Data)
+	if err != nil {
+		return fmt.Errorf("store: apply entry %d: %w", l.Index, err)
+	}
+	r.Index = l.Index
+
+	f.mu.Lock()
+	f.last, f.hasLast = r, true
+	f.history.push(r)
+	f.mu.Unlock()
+
+	f.notify()
+	return nil
+}
+
+// Last returns the most recent claim or release, and false if there is none yet.
+func (f *FSM) Last() (Record, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.last, f.hasLast
+}
+
+// History returns the recorded claims and releases, oldest first.
+func (f *FSM) History() []Record {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.history.records()
+}
+
+// snapshot is the JSON document a snapshot holds.
+type snapshot struct {
+	Version int      `json:"version"`
+	Last    *Record  `json:"last"`
+	History []Record `json:"history"`
+}
+
+// Snapshot copies the state (a few dozen records) for Persist to write.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := &fsmSnapshot{snapshot{Version: snapshotVersion, History: f.history.records()}}
+	if f.hasLast {
+		last := f.last
+		s.s.Last = &last
+	}
+	return s, nil
+}
+
+// Restore replaces the whole state with the snapshot read from rc. On error the
+// state is unchanged. The caller closes rc.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	var s snapshot
+	if err := json.NewDecoder(rc).Decode(&s); err != nil {
+		return fmt.Errorf("store: restore snapshot: %w", err)
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("store: restore snapshot: format version %d, this raftvip reads only version %d"+
+			" (a newer raftvip may have written it: upgrade this node)", s.Version, snapshotVersion)
+	}
+
+	f.mu.Lock()
+	f.last, f.hasLast = Record{}, false
+	if s.Last != nil {
+		f.last, f.hasLast = *s.Last, true
+	}
+	f.history = ring{limit: f.history.limit}
+	for _, r := range s.History {
+		f.history.push(r)
+	}
+	f.mu.Unlock()
+
+	f.notify()
+	return nil
+}
+
+// fsmSnapshot is a point-in-time copy of the FSM's state.
+type fsmSnapshot struct{ s snapshot }
+
+// Persist writes the snapshot to sink as JSON.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("store: persist snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("store: persist snapshot: %w", err)
+	}
+	return nil
+}
+
+// Release does nothing: the snapshot holds no resources.
+func (s *fsmSnapshot) Release() {}
+
+// ring keeps the last limit records; pushing onto a full ring drops the oldest.
+type ring struct {
+	limit int
+	buf   []Record // grows to limit, then is overwritten in place
+	start int      // index in buf of the oldest record once buf is full
+}
+
+func (r *ring) push(rec Record) {
+	if len(r.buf) < r.limit {
+		r.buf = append(r.buf, rec)
+		return
+	}
+	r.buf[r.start] = rec
+	r.start = (r.start + 1) % r.limit
+}
+
+// records returns a copy of the records, oldest first.
+func (r *ring) records() []Record {
+	out := make([]Record, 0, len(r.buf))
+	out = append(out, r.buf[r.start:]...)
+	return append(out, r.buf[:r.start]...)
+}

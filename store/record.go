@@ -1,0 +1,138 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Entry types: the first byte of every log entry raftvip writes.
+const (
+	TypeClaim   byte = 1 // a node took the VIP for a term
+	TypeRelease byte = 2 // a node gave the VIP up, maybe handing it to another
+)
+
+// Record kinds, the "kind" field of a Record.
+const (
+	KindClaim   = "claim"
+	KindRelease = "release"
+)
+
+var (
+	// ErrUnknownEntry is returned for a log entry whose type byte this version does
+	// not know, typically one written by a newer raftvip.
+	ErrUnknownEntry = errors.New("unknown log entry type")
+	// ErrBadEntry is returned for a log entry of a known type whose payload is
+	// invalid.
+	ErrBadEntry = errors.New("bad log entry")
+)
+
+// Record is one claim or release of the VIP, as committed to the Raft log.
+type Record struct {
+	Kind    string    `json:"kind"`              // KindClaim or KindRelease
+	Node    string    `json:"node"`              // the node that claims or releases
+	Term    uint64    `json:"term"`              // Raft term the claim/release belongs to
+	Handoff string    `json:"handoff,omitempty"` // release only: the node meant to claim next
+	Reason  string    `json:"reason,omitempty"`  // release only: why
+	At      time.Time `json:"at"`                // stamped by the proposer, UTC
+	Index   uint64    `json:"index,omitempty"`   // Raft log index, set by FSM.Apply
+}
+
+// A log entry is laid out as
+//
+//	+------+---------------------------------------------------------+
+//	| type | payload: one JSON object, UTF-8, no trailing data        |
+//	+------+---------------------------------------------------------+
+//	 byte 0  bytes 1..n
+//
+//	type 1 (claim):   {"kind":"claim","node":"lb1","term":3,"at":"2025-01-02T03:04:05.123456789Z"}
+//	type 2 (release): {"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","at":"..."}
+//
+// "kind" repeats the type byte so a payload read on its own is unambiguous; the two
+// must agree. "at" is RFC 3339 in UTC. The log index is not in the payload: Raft
+// assigns it, and FSM.Apply copies it into Record.Index. A new kind of entry gets a
+// new type byte; older versions reject it (ErrUnknownEntry) instead of guessing.
+type payload struct {
+	Kind    string    `json:"kind"`
+	Node    string    `json:"node"`
+	Term    uint64    `json:"term"`
+	Handoff string    `json:"handoff,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// EncodeClaim returns the log entry for node claiming the VIP in term, stamped at.
+// at is stored in UTC; a time JSON cannot carry (outside years 0–9999) is stored as
+// the zero time.
+func EncodeClaim(node string, term uint64, at time.Time) []byte {
+	return encode(TypeClaim, payload{Kind: KindClaim, Node: node, Term: term, At: at})
+}
+
+// EncodeRelease returns the log entry for node releasing the VIP it held in term,
+// handing it to handoff (empty: nobody in particular) for reason, stamped at.
+func EncodeRelease(node string, term uint64, handoff, reason string, at time.Time) []byte {
+	return encode(TypeRelease, payload{
+		Kind: KindRelease, Node: node, Term: term, Handoff: handoff, Reason: reason, At: at,
+	})
+}
+
+func encode(typ byte, p payload) []byte {
+	p.At = p.At.UTC()
+	if y := p.At.Year(); y < 0 || y > 9999 {
+		p.At = time.Time{}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		// Only a time can fail to marshal, and it was range-checked above.
+		panic("store: encode log entry: " + err.Error())
+	}
+	return append([]byte{typ}, b...)
+}
+
+// Decode parses a log entry written by EncodeClaim or EncodeRelease. Record.Index is
+// left zero. Errors wrap ErrUnknownEntry or ErrBadEntry; Decode never panics.
+func Decode(b []byte) (Record, error) {
+	r, err := decode(b)
+	if err != nil {
+		return Record{}, fmt.Errorf("store: decode: %w", err)
+	}
+	return r, nil
+}
+
+// decode is Decode with errors left for the caller to prefix.
+func decode(b []byte) (Record, error) {
+	if len(b) == 0 {
+		return Record{}, fmt.Errorf("%w: empty", ErrBadEntry)
+	}
+	var kind string
+	switch b[0] {
+	case TypeClaim:
+		kind = KindClaim
+	case TypeRelease:
+		kind = KindRelease
+	default:
+		return Record{}, fmt.Errorf("%w %d (a newer raftvip may have written it: upgrade this node)",
+			ErrUnknownEntry, b[0])
+	}
+	var p payload
+	if err := json.Unmarshal(b[1:], &p); err != nil {
+		return Record{}, fmt.Errorf("%w (%s): %v", ErrBadEntry, kind, err)
+	}
+	switch {
+	case p.Kind != kind:
+		return Record{}, fmt.Errorf("%w (%s): kind %q does not match type byte %d",
+			ErrBadEntry, kind, p.Kind, b[0])
+	case p.Node == "":
+		return Record{}, fmt.Errorf("%w (%s): no node", ErrBadEntry, kind)
+	case kind == KindClaim && (p.Handoff != "" || p.Reason != ""):
+		return Record{}, fmt.Errorf("%w (claim): handoff and reason belong to a release", ErrBadEntry)
+	}
+	at := p.At.UTC()
+	if y := at.Year(); y < 0 || y > 9999 {
+		return Record{}, fmt.Errorf("%w (%s): time %s out of range", ErrBadEntry, kind, p.At)
+	}
+	return Record{
+		Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff, Reason: p.Reason, At: at,
+	}, nil
+}

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
+
+func TestRecordRoundTrip(t *testing.T) {
+	plus2 := time.FixedZone("", 2*3600)
+	now := time.Now() // carries a monotonic reading, which JSON drops
+	tests := []struct {
+		name string
+		b    []byte
+		want Record
+	}{
+		{"claim", EncodeClaim("lb1", 3, t0),
+			Record{Kind: KindClaim, Node: "lb1", Term: 3, At: t0}},
+		{"claim stored in UTC", EncodeClaim("lb1", 3, t0.In(plus2)),
+			Record{Kind: KindClaim, Node: "lb1", Term: 3, At: t0}},
+		{"claim stamped with time.Now", EncodeClaim("lb2", 1, now),
+			Record{Kind: KindClaim, Node: "lb2", Term: 1, At: now}},
+		{"release with handoff", EncodeRelease("lb1", 7, "lb2", "transfer", t0),
+			Record{Kind: KindRelease, Node: "lb1", Term: 7, Handoff: "lb2", Reason: "transfer", At: t0}},
+		{"release to nobody", EncodeRelease("lb3", 9, "", "lease lost", t0),
+			Record{Kind: KindRelease, Node: "lb3", Term: 9, Reason: "lease lost", At: t0}},
+		{"zero time", EncodeClaim("lb1", 1, time.Time{}),
+			Record{Kind: KindClaim, Node: "lb1", Term: 1}},
+		{"unrepresentable time stored as zero", EncodeClaim("lb1", 1, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Record{Kind: KindClaim, Node: "lb1", Term: 1}},
+		{"unicode node", EncodeRelease("lb-ä", 1, "lb-ö", "\"quoted\"\n", t0),
+			Record{Kind: KindRelease, Node: "lb-ä", Term: 1, Handoff: "lb-ö", Reason: "\"quoted\"\n", At: t0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Decode(tt.b)
+			if err != nil {
+				t.Fatalf("Decode(%q): %v", tt.b, err)
+			}
+			if !sameRecord(got, tt.want) {
+				t.Errorf("Decode(%q) = %+v, want %+v", tt.b, got, tt.want)
+			}
+			if got.At.Location() != time.UTC {
+				t.Errorf("At location = %v, want UTC", got.At.Location())
+			}
+		})
+	}
+}
+
+func TestEncodeLayout(t *testing.T) {
+	b := EncodeRelease("lb1", 3, "lb2", "transfer", t0)
+	want := "\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:07.123456789Z"}`
+	if string(b) != want {
+		t.Errorf("EncodeRelease = %q, want %q", b, want)
+	}
+	b = EncodeClaim("lb1", 3, t0)
+	want = "\x01" + `{"kind":"claim","node":"lb1","term":3,"at":"2025-03-04T05:06:07.123456789Z"}`
+	if string(b) != want {
+		t.Errorf("EncodeClaim = %q, want %q", b, want)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	at := `"at":"2025-03-04T05:06:07Z"`
+	tests := []struct {
+		name    string
+		b       string
+		want    error
+		mention string
+	}{
+		{"nil", "", ErrBadEntry, "empty"},
+		{"type 0", "\x00{}", ErrUnknownEntry, "type 0"},
+		{"type 3", "\x03" + `{"kind":"drain","node":"lb1"}`, ErrUnknownEntry, "newer raftvip"},
+		{"type 255", "\xff", ErrUnknownEntry, "type 255"},
+		{"type byte only", "\x01", ErrBadEntry, "claim"},
+		{"bad json", "\x01{", ErrBadEntry, "claim"},
+		{"trailing data", "\x01" + `{"kind":"claim","node":"lb1",` + at + `}x`, ErrBadEntry, "claim"},
+		{"json null", "\x01null", ErrBadEntry, "kind"},
+		{"json array", "\x01[]", ErrBadEntry, "claim"},
+		{"wrong field type", "\x01" + `{"kind":"claim","node":"lb1","term":"3"}`, ErrBadEntry, "term"},
+		{"negative term", "\x01" + `{"kind":"claim","node":"lb1","term":-1}`, ErrBadEntry, "term"},
+		{"bad time", "\x01" + `{"kind":"claim","node":"lb1","at":"yesterday"}`, ErrBadEntry, "claim"},
+		{"time out of range in UTC", "\x01" + `{"kind":"claim","node":"lb1","at":"0000-01-01T00:00:00+01:00"}`, ErrBadEntry, "range"},
+		{"missing node", "\x01" + `{"kind":"claim","term":3,` + at + `}`, ErrBadEntry, "no node"},
+		{"empty node", "\x02" + `{"kind":"release","node":"","term":3,` + at + `}`, ErrBadEntry, "no node"},
+		{"missing kind", "\x01" + `{"node":"lb1","term":3,` + at + `}`, ErrBadEntry, "kind"},
+		{"claim kind in release entry", "\x02" + `{"kind":"claim","node":"lb1",` + at + `}`, ErrBadEntry, "type byte 2"},
+		{"release kind in claim entry", "\x01" + `{"kind":"release","node":"lb1",` + at + `}`, ErrBadEntry, "type byte 1"},
+		{"claim with handoff", "\x01" + `{"kind":"claim","node":"lb1","handoff":"lb2",` + at + `}`, ErrBadEntry, "handoff"},
+		{"claim with reason", "\x01" + `{"kind":"claim","node":"lb1","reason":"x",` + at + `}`, ErrBadEntry, "reason"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Decode([]byte(tt.b))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Decode(%q) = %+v, %v; want error %v", tt.b, r, err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("error %q does not mention %q", err, tt.mention)
+			}
+			if !strings.HasPrefix(err.Error(), "store: decode: ") {
+				t.Errorf("error %q lacks the operation prefix", err)
+			}
+		})
+	}
+}
+
+func TestDecodeIgnoresIndexAndUnknownFields(t *testing.T) {
+	b := "\x01" + `{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07Z","index":99,"extra":true}`
+	r, err := Decode([]byte(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Index != 0 {
+		t.Errorf("Index = %d, want 0: Raft assigns it, not the payload", r.Index)
+	}
+}
+
+// sameRecord compares records, times by instant.
+func sameRecord(a, b Record) bool {
+	at, bt := a.At, b.At
+	a.At, b.At = time.Time{}, time.Time{}
+	return a == b && at.Equal(bt)
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(EncodeClaim("lb1", 3, t0))
+	f.Add(EncodeRelease("lb1", 7, "lb2", "transfer", t0))
+	f.Add(EncodeRelease("lb3", 1, "", "", time.Time{}))
+	f.Add([]byte{})
+	f.Add([]byte{0})
+	f.Add([]byte{3, '{', '}'})
+	f.Add([]byte("\x01null"))
+	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","at":"0000-01-01T00:00:00+01:00"}`))
+	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","at":"9999-12-31T23:59:59-01:00"}`))
+	f.Add([]byte("\x02" + `{"kind":"release","node":"\xff","handoff":"\ud800","at":"2025-03-04T05:06:07.5+14:00"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Decode(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadEntry) && !errors.Is(err, ErrUnknownEntry) {
+				t.Fatalf("Decode(%q): error %v wraps neither ErrBadEntry nor ErrUnknownEntry", b, err)
+			}
+			return
+		}
+		var again []byte
+		switch r.Kind {
+		case KindClaim:
+			again = EncodeClaim(r.Node, r.Term, r.At)
+		case KindRelease:
+			again = EncodeRelease(r.Node, r.Term, r.Handoff, r.Reason, r.At)
+		default:
+			t.Fatalf("Decode(%q) = kind %q", b, r.Kind)
+		}
+		r2, err := Decode(again)
+		if err != nil {
+			t.Fatalf("Decode(%q) = %+v, re-encoded as %q which fails: %v", b, r, again, err)
+		}
+		if r2 != r {
+			t.Fatalf("Decode(%q) = %+v, re-encoded as %q decodes to %+v", b, r, again, r2)
+		}
+	})
+}
