@@ -1,0 +1,77 @@
+package election
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Raft is the part of *raft.Raft the election needs.
+type Raft interface {
+	State() raft.RaftState
+	CurrentTerm() uint64
+	VerifyLeader() raft.Future
+	Barrier(timeout time.Duration) raft.Future
+	LeaderWithID() (raft.ServerAddress, raft.ServerID)
+	LeadershipTransfer() raft.Future
+	LeadershipTransferToServer(id raft.ServerID, address raft.ServerAddress) raft.Future
+	GetConfiguration() raft.ConfigurationFuture
+}
+
+// Kinds of ownership record.
+const (
+	KindClaim   = "claim"
+	KindRelease = "release"
+)
+
+// Record is one committed ownership record, as the ledger reports it.
+type Record struct {
+	Kind    string
+	Node    string
+	Term    uint64
+	Handoff string
+}
+
+// Ledger is the replicated log of ownership records.
+type Ledger interface {
+	// Last returns the most recently applied record, if any.
+	Last() (Record, bool)
+	// Claim commits a claim by node in term and returns once it is applied.
+	Claim(node string, term uint64, timeout time.Duration) error
+	// Release commits a release by node in term, naming the hand-off target if any.
+	Release(node string, term uint64, handoff, reason string, timeout time.Duration) error
+}
+
+// VIP puts the addresses on this node's interface or takes them off. Set must be
+// idempotent: the loop calls it on every pass.
+type VIP interface {
+	Set(ctx context.Context, hold bool) error
+}
+
+// Clock is the time source. Tests pass a fake; the agent passes SystemClock.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After returns time.After(d).
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func roleOf(s raft.RaftState) Role {
+	switch s {
+	case raft.Leader:
+		return Leader
+	case raft.Candidate:
+		return Candidate
+	case raft.Shutdown:
+		return Shutdown
+	}
+	return Follower
+}

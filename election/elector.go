@@ -1,0 +1,431 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// ErrNotHolder is returned by Handoff when another node is the leader: there is
+// nothing here to hand off.
+var ErrNotHolder = errors.New("this node is not the leader")
+
+// Config wires an Elector to its collaborators and sets its timing.
+type Config struct {
+	Node   string // this node's Raft server ID
+	Raft   Raft
+	Ledger Ledger
+	VIP    VIP
+	Clock  Clock        // nil: SystemClock
+	Logger *slog.Logger // nil: discard
+
+	Lease        time.Duration // L: how long a successful VerifyLeader lets us hold
+	Renew        time.Duration // watchdog period; L/4
+	ClaimDelay   time.Duration // D = L + T_rpc + δ, plus the lifetime under strict fencing
+	ApplyTimeout time.Duration // bound on barrier and record commits
+	Tick         time.Duration // safety-net wake-up of the reconcile loop
+}
+
+// Status is a snapshot of the elector for the admin API.
+type Status struct {
+	Role           Role
+	Term           uint64
+	Holding        bool // the kernel has the VIP because of us
+	HeldSince      time.Time
+	Reason         Reason
+	LeaseRemaining time.Duration
+	Releasing      bool
+}
+
+// Elector runs the lease watchdog and the reconcile loop of one node.
+type Elector struct {
+	cfg   Config
+	clock Clock
+	log   *slog.Logger
+	wake  chan struct{}
+
+	mu             sync.Mutex
+	leaseUntil     time.Time
+	leaseTerm      uint64
+	barrierTerm    uint64
+	claimTerm      uint64
+	claimImmediate bool
+	leaderTerm     uint64
+	leaderSince    time.Time
+	releasing      int  // planned moves in progress
+	retired        bool // shutting down: never hold again
+	busy           bool // a barrier/claim/release step is running
+	holding        bool
+	heldSince      time.Time
+	reason         Reason
+	dropped        chan struct{} // closed when the VIP is off while releasing
+}
+
+// New returns an Elector. Call Run to start it.
+func New(cfg Config) *Elector {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Renew <= 0 {
+		cfg.Renew = cfg.Lease / 4
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = cfg.Renew
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = time.Second
+	}
+	return &Elector{
+		cfg:     cfg,
+		clock:   cfg.Clock,
+		log:     cfg.Logger,
+		wake:    make(chan struct{}, 1),
+		dropped: make(chan struct{}),
+	}
+}
+
+// Wake asks the reconcile loop for a pass. It never blocks; Raft notifications,
+// observations and FSM applies call it.
+func (e *Elector) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the watchdog and the reconcile loop until ctx ends, then removes the VIP.
+func (e *Elector) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.watchdog(ctx)
+	}()
+	defer wg.Wait()
+
+	for {
+		d := e.pass(ctx)
+		wait := e.cfg.Tick
+		if !d.WakeAt.IsZero() {
+			if w := d.WakeAt.Sub(e.clock.Now()) + time.Millisecond; w < wait {
+				wait = max(w, 0)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return e.stop()
+		case <-e.wake:
+		case <-e.clock.After(wait):
+		}
+	}
+}
+
+// stop removes the VIP on the way out, whatever the state.
+func (e *Elector) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := e.cfg.VIP.Set(ctx, false)
+	e.mu.Lock()
+	was := e.holding
+	if err == nil {
+		e.holding = false
+	}
+	e.reason = ReasonShuttingDown
+	e.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("election: remove VIP on shutdown: %w", err)
+	}
+	if was {
+		e.log.Info("released VIP", "reason", "shutdown")
+	}
+	return nil
+}
+
+// inputs gathers the decision's inputs; e.mu must be held.
+func (e *Elector) inputs(now time.Time) Inputs {
+	role := roleOf(e.cfg.Raft.State())
+	term := e.cfg.Raft.CurrentTerm()
+	if e.retired {
+		role = Shutdown
+	}
+	if role == Leader && term != e.leaderTerm {
+		e.leaderTerm, e.leaderSince = term, now
+	}
+	return Inputs{
+		Now:            now,
+		Role:           role,
+		Term:           term,
+		LeaseUntil:     e.leaseUntil,
+		LeaseTerm:      e.leaseTerm,
+		BarrierTerm:    e.barrierTerm,
+		ClaimTerm:      e.claimTerm,
+		ClaimImmediate: e.claimImmediate,
+		LeaderSince:    e.leaderSince,
+		ClaimDelay:     e.cfg.ClaimDelay,
+		Releasing:      e.releasing > 0,
+	}
+}
+
+// pass runs one reconcile: decide, make the kernel match, start any Raft step.
+func (e *Elector) pass(ctx context.Context) Decision {
+	now := e.clock.Now()
+	e.mu.Lock()
+	in := e.inputs(now)
+	e.mu.Unlock()
+	d := Decide(in)
+
+	err := e.cfg.VIP.Set(ctx, d.Hold)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	was := e.holding
+	switch {
+	case err != nil && d.Hold:
+		// Some addresses may be on: treat as holding so the next drop removes them.
+		e.holding = true
+		e.log.Error("cannot add VIP", "err", err)
+	case err != nil:
+		e.log.Error("cannot remove VIP; retrying", "err", err)
+	default:
+		e.holding = d.Hold
+	}
+	if e.holding && !was {
+		e.heldSince = now
+		wait := now.Sub(in.LeaderSince)
+		e.log.Info("claimed VIP", "term", in.Term, "since_leader", wait.Round(time.Millisecond), "immediate", in.ClaimImmediate)
+	}
+	if was && !e.holding {
+		e.log.Info("released VIP", "reason", string(d.Reason), "term", in.Term)
+		if in.Role == Leader && in.ClaimTerm == in.Term && !in.Releasing {
+			// Still leader (lease loss): record the release so a later claim,
+			// ours or another node's, need not wait the claim delay.
+			e.claimTerm = 0
+			e.startStep(ctx, func() { e.commitRelease(in.Term, "", string(d.Reason)) })
+		}
+	}
+	if d.Reason != e.reason {
+		level := slog.LevelInfo
+		if d.Reason == ReasonNotLeader || d.Reason == ReasonBarrier || d.Reason == ReasonClaiming {
+			level = slog.LevelDebug
+		}
+		e.log.Log(ctx, level, "election state", "reason", string(d.Reason), "term", in.Term, "role", in.Role.String())
+		e.reason = d.Reason
+	}
+	if in.Releasing && !e.holding {
+		select {
+		case <-e.dropped:
+		default:
+			close(e.dropped)
+		}
+	}
+	switch d.Step {
+	case StepBarrier:
+		e.startStep(ctx, func() { e.barrier(in.Term) })
+	case StepClaim:
+		e.startStep(ctx, func() { e.claim(in.Term) })
+	}
+	return d
+}
+
+// startStep runs one Raft step in the background unless one is already running;
+// e.mu must be held.
+func (e *Elector) startStep(ctx context.Context, f func()) {
+	if e.busy || ctx.Err() != nil {
+		return
+	}
+	e.busy = true
+	go func() {
+		f()
+		e.mu.Lock()
+		e.busy = false
+		e.mu.Unlock()
+		e.Wake()
+	}()
+}
+
+func (e *Elector) barrier(term uint64) {
+	if err := e.cfg.Raft.Barrier(e.cfg.ApplyTimeout).Error(); err != nil {
+		e.log.Debug("barrier failed", "term", term, "err", err)
+		return
+	}
+	if e.cfg.Raft.CurrentTerm() != term {
+		return
+	}
+	e.mu.Lock()
+	e.barrierTerm = term
+	e.mu.Unlock()
+}
+
+func (e *Elector) claim(term uint64) {
+	last, ok := e.cfg.Ledger.Last()
+	immediate := ClaimIsImmediate(last, ok, e.cfg.Node)
+	if err := e.cfg.Ledger.Claim(e.cfg.Node, term, e.cfg.ApplyTimeout); err != nil {
+		e.log.Warn("cannot commit claim", "term", term, "err", err)
+		return
+	}
+	if e.cfg.Raft.CurrentTerm() != term {
+		return
+	}
+	e.mu.Lock()
+	e.claimTerm, e.claimImmediate = term, immediate
+	e.mu.Unlock()
+	if !immediate {
+		e.log.Info("claim committed; waiting out the claim delay", "term", term,
+			"previous", last.Node, "delay", e.cfg.ClaimDelay)
+	}
+}
+
+func (e *Elector) commitRelease(term uint64, handoff, reason string) {
+	if e.cfg.Raft.State() != raft.Leader {
+		return
+	}
+	if err := e.cfg.Ledger.Release(e.cfg.Node, term, handoff, reason, e.cfg.ApplyTimeout); err != nil {
+		e.log.Warn("cannot commit release record", "term", term, "err", err)
+	}
+}
+
+// watchdog renews the lease: t0 := now; if VerifyLeader succeeds, lease = t0 + L.
+// It runs on its own timer, apart from Raft's loop and the reconcile loop.
+func (e *Elector) watchdog(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.clock.After(e.cfg.Renew):
+		}
+		if e.cfg.Raft.State() != raft.Leader {
+			continue
+		}
+		term := e.cfg.Raft.CurrentTerm()
+		t0 := e.clock.Now()
+		if err := e.cfg.Raft.VerifyLeader().Error(); err != nil {
+			e.log.Debug("lease renewal failed", "term", term, "err", err)
+			e.Wake()
+			continue
+		}
+		if e.cfg.Raft.CurrentTerm() != term {
+			e.Wake()
+			continue
+		}
+		e.mu.Lock()
+		fresh := e.leaseTerm != term || !e.clock.Now().Before(e.leaseUntil)
+		e.leaseUntil, e.leaseTerm = t0.Add(e.cfg.Lease), term
+		e.mu.Unlock()
+		if fresh {
+			e.Wake()
+		}
+	}
+}
+
+// Status returns the elector's view for status output.
+func (e *Elector) Status() Status {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Status{
+		Role:      roleOf(e.cfg.Raft.State()),
+		Term:      e.cfg.Raft.CurrentTerm(),
+		Holding:   e.holding,
+		Reason:    e.reason,
+		Releasing: e.releasing > 0 || e.retired,
+	}
+	if e.holding {
+		s.HeldSince = e.heldSince
+	}
+	if e.leaseTerm == s.Term && now.Before(e.leaseUntil) {
+		s.LeaseRemaining = e.leaseUntil.Sub(now)
+	}
+	return s
+}
+
+// Handoff makes a planned move (DESIGN §2): the VIP comes off this node, a release
+// record naming the target is committed, and leadership is transferred to target (or,
+// when target is empty, to the most up-to-date other voter). The new leader sees the
+// release and claims without the claim delay.
+//
+// With retire set the node never holds again (shutdown); otherwise it may hold again
+// once the move is over. Handoff returns ErrNotHolder when this node is not the leader.
+func (e *Elector) Handoff(ctx context.Context, target, reason string, retire bool) error {
+	e.mu.Lock()
+	e.releasing++
+	if retire {
+		e.retired = true
+	}
+	dropped := e.dropped
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.releasing--
+		if e.releasing == 0 {
+			e.dropped = make(chan struct{})
+		}
+		e.mu.Unlock()
+		e.Wake()
+	}()
+	e.Wake()
+
+	select {
+	case <-dropped:
+	case <-ctx.Done():
+		return fmt.Errorf("election: hand-off: waiting for the VIP to come off: %w", ctx.Err())
+	}
+	if e.cfg.Raft.State() != raft.Leader {
+		return ErrNotHolder
+	}
+	term := e.cfg.Raft.CurrentTerm()
+	e.mu.Lock()
+	e.claimTerm = 0
+	e.mu.Unlock()
+	e.commitRelease(term, target, reason)
+
+	var fut raft.Future
+	if target == "" {
+		fut = e.cfg.Raft.LeadershipTransfer()
+	} else {
+		addr, err := e.voterAddress(target)
+		if err != nil {
+			return err
+		}
+		fut = e.cfg.Raft.LeadershipTransferToServer(raft.ServerID(target), addr)
+	}
+	if err := fut.Error(); err != nil {
+		return fmt.Errorf("election: hand-off to %q: leadership transfer: %w", target, err)
+	}
+	for e.cfg.Raft.State() == raft.Leader {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("election: hand-off: still leader: %w", ctx.Err())
+		case <-e.clock.After(5 * time.Millisecond):
+		}
+	}
+	_, leader := e.cfg.Raft.LeaderWithID()
+	e.log.Info("handed off leadership", "to", string(leader), "reason", reason)
+	return nil
+}
+
+// voterAddress finds target among the voters of the current configuration.
+func (e *Elector) voterAddress(target string) (raft.ServerAddress, error) {
+	f := e.cfg.Raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return "", fmt.Errorf("election: read raft configuration: %w", err)
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) != target {
+			continue
+		}
+		if s.Suffrage != raft.Voter {
+			return "", fmt.Errorf("election: %q is not a voter", target)
+		}
+		return s.Address, nil
+	}
+	return "", fmt.Errorf("election: %q is not a member of the cluster", target)
+}
