@@ -1,0 +1,50 @@
+SHELL := /bin/bash
+# raftvip — build, test and demo. `make test` and `make demo` need root on Debian.
+GO       ?= go
+BIN      := bin/raftvip
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/raftvip/raftvip/cluster.Version=$(VERSION)
+DEB_PKGS := haproxy keepalived nftables iproute2
+E2E_TIMEOUT ?= 25m
+
+.PHONY: all build test unit e2e deps demo figures fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/raftvip
+
+# deps installs the Debian packages the lab needs, only those missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+unit:
+	$(GO) test -count=1 -race $$($(GO) list ./... | grep -v /test)
+
+e2e: build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) -v ./test/ 2>&1 | tee /tmp/raftvip-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|_test.go'; exit $${PIPESTATUS[0]}
+
+test: deps vet unit e2e
+
+demo: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/demo
+
+# figures measures failover gaps over repeated trials and writes docs/failover.md.
+figures: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -out docs/failover.md
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

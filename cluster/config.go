@@ -1,0 +1,1228 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults of the configuration (DESIGN §6).
+const (
+	DefaultDataDir      = "/var/lib/raftvip"
+	DefaultRaftPort     = 7300
+	DefaultGossipPort   = 7301
+	DefaultAdminSocket  = "/run/raftvip/raftvip.sock"
+	DefaultPriority     = 100
+	DefaultLifetime     = 2 * time.Second
+	DefaultFencing      = "standard"
+	DefaultGARPRepeat   = 5
+	DefaultGARPInterval = time.Second
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
+)
+
+// Config is one node's configuration, loaded from YAML by Load or Parse. Every field
+// is set: defaults are applied and every value has been validated.
+type Config struct {
+	Node     NodeConfig
+	Cluster  ClusterConfig
+	Admin    AdminConfig
+	VIP      VIPConfig
+	Priority int // 1..254, default 100
+	Log      LogConfig
+	File     string // path it was loaded from
+}
+
+// NodeConfig is this node: its Raft server ID and where it listens.
+type NodeConfig struct {
+	Name       string     // Raft server ID; default: the hostname
+	DataDir    string     // default /var/lib/raftvip
+	Bind       netip.Addr // address for Raft and gossip; required
+	RaftPort   int        // default 7300
+	GossipPort int        // default 7301
+}
+
+// Peer is one voter of the static bootstrap configuration, written name=ip:port.
+type Peer struct {
+	Name string
+	Addr netip.AddrPort
+}
+
+// ClusterConfig is the Raft group: its members and its timings.
+type ClusterConfig struct {
+	Peers  []Peer // includes this node
+	Timing Timing
+}
+
+// AdminConfig is the admin API.
+type AdminConfig struct {
+	Socket string // unix socket path; default /run/raftvip/raftvip.sock
+}
+
+// VIPConfig is the addresses that move together, and how they are held.
+type VIPConfig struct {
+	Interface string         // required
+	Addresses []netip.Prefix // required, at least one
+	Lifetime  time.Duration  // kernel valid_lft, whole seconds; default 2s
+	Fencing   string         // "standard" (default) | "strict"
+	GARP      GARPConfig
+}
+
+// GARPConfig is how a new holder announces the VIP (gratuitous ARP, unsolicited NA).
+type GARPConfig struct {
+	Repeat   int           // default 5
+	Interval time.Duration // default 1s
+	Refresh  time.Duration // 0 = off
+}
+
+// LogConfig is the agent's logging.
+type LogConfig struct {
+	Level  string // debug | info | warn | error; default info
+	Format string // text | json; default text
+}
+
+// RaftAddr is the address this node's Raft transport listens on: Bind:RaftPort.
+func (c *Config) RaftAddr() netip.AddrPort {
+	return netip.AddrPortFrom(c.Node.Bind, uint16(c.Node.RaftPort))
+}
+
+// FieldError is one problem in a config file: where it is, which field, what is
+// wrong and what would be right. Line is 0 when the field is missing altogether.
+type FieldError struct {
+	File  string
+	Line  int
+	Field string // path such as vip.addresses[1]; empty for the file as a whole
+	Msg   string
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.File != "" && e.Line > 0:
+		fmt.Fprintf(&b, "%s:%d: ", e.File, e.Line)
+	case e.File != "":
+		b.WriteString(e.File + ": ")
+	case e.Line > 0:
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ConfigError is every problem found in a config file, in file order.
+type ConfigError struct {
+	Errors []FieldError
+}
+
+// Error prints one problem per line.
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		lines[i] = fe.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the single problems, so errors.As finds a FieldError.
+func (e *ConfigError) Unwrap() []error {
+	errs := make([]error, len(e.Errors))
+	for i, fe := range e.Errors {
+		errs[i] = fe
+	}
+	return errs
+}
+
+// Load reads and parses the config file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a config file's contents; filename is used in error messages and
+// recorded in Config.File. A problem in the file is returned as a *ConfigError that
+// lists every problem found.
+func Parse(data []byte, filename string) (*Config, error) {
+	return parseConfig(data, filename, os.Hostname)
+}
+
+func parseConfig(data []byte, filename string, hostname func() (string, error)) (*Config, error) {
+	d := &configDecoder{file: filename, lines: map[string]int{}, timingSet: map[string]bool{}, suggested: map[string]bool{}}
+	cfg := &Config{
+		Node:  NodeConfig{DataDir: DefaultDataDir, RaftPort: DefaultRaftPort, GossipPort: DefaultGossipPort},
+		Admin: AdminConfig{Socket: DefaultAdminSocket},
+		VIP: VIPConfig{
+			Lifetime: DefaultLifetime,
+			Fencing:  DefaultFencing,
+			GARP:     GARPConfig{Repeat: DefaultGARPRepeat, Interval: DefaultGARPInterval},
+		},
+		Priority: DefaultPriority,
+		Log:      LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		File:     filename,
+	}
+	cfg.Cluster.Timing, _ = Profile(DefaultProfile)
+	if root := d.document(data); root != nil {
+		d.root(root, cfg)
+		d.crossCheck(cfg, hostname)
+	}
+	if len(d.errs) > 0 {
+		return nil, d.err()
+	}
+	return cfg, nil
+}
+
+// configDecoder walks the YAML node tree and collects every problem.
+type configDecoder struct {
+	file  string
+	errs  []FieldError
+	lines map[string]int // field path -> line where it is set
+
+	timingSet map[string]bool // knobs set under cluster.timing
+	suggested map[string]bool // keys a misspelt key was taken for
+	peerPaths []string        // path of each of cfg.Cluster.Peers
+	vipPaths  []string        // path of each of cfg.VIP.Addresses
+}
+
+// failedAt reports whether an error was recorded for path itself.
+func (d *configDecoder) failedAt(path string) bool {
+	for _, e := range d.errs {
+		if e.Field == path {
+			return true
+		}
+	}
+	return false
+}
+
+// failed reports whether an error was recorded for path or anything under it.
+func (d *configDecoder) failed(path string) bool {
+	for _, e := range d.errs {
+		if e.Field == path || strings.HasPrefix(e.Field, path+".") || strings.HasPrefix(e.Field, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *configDecoder) add(line int, field, format string, args ...any) {
+	d.errs = append(d.errs, FieldError{File: d.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// at is the line of a field, or of the nearest enclosing section that is set.
+func (d *configDecoder) at(path string) int {
+	for {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+}
+
+func (d *configDecoder) err() error {
+	sort.SliceStable(d.errs, func(i, j int) bool {
+		li, lj := d.errs[i].Line, d.errs[j].Line
+		if li == 0 || lj == 0 {
+			return li != 0 && lj == 0
+		}
+		return li < lj
+	})
+	return &ConfigError{Errors: d.errs}
+}
+
+const configEmpty = "config is empty; a config needs at least node.bind, cluster.peers, vip.interface and vip.addresses"
+
+// document parses data into a YAML node tree and returns the root mapping's node, or
+// nil after recording why there is none.
+func (d *configDecoder) document(data []byte) (root *yaml.Node) {
+	defer func() {
+		// The YAML library is not ours; a config file must never crash the agent.
+		if r := recover(); r != nil {
+			d.add(0, "", "cannot parse YAML: %v", r)
+			root = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.add(0, "", "%s", configEmpty)
+		} else {
+			d.syntax(err, data)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
+		d.add(line, "", "a second YAML document starts here; raftvip reads one document per file: remove the '---' separator and merge the two, or delete the second")
+	case !errors.Is(err, io.EOF):
+		d.syntax(err, data)
+	}
+	n := &doc
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			d.add(0, "", "%s", configEmpty)
+			return nil
+		}
+		n = n.Content[0]
+	}
+	n = configResolve(n)
+	switch {
+	case configIsNull(n):
+		d.add(0, "", "%s", configEmpty)
+		return nil
+	case n.Kind != yaml.MappingNode:
+		d.add(n.Line, "", "the config must be a mapping of sections (node:, cluster:, vip: ...), found %s", configKind(n))
+		return nil
+	}
+	return n
+}
+
+func (d *configDecoder) syntax(err error, data []byte) {
+	// The library says "yaml: line 3: did not find expected key".
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, text, ok := strings.Cut(rest, ": "); ok {
+			if l, err := strconv.Atoi(num); err == nil && l > 0 {
+				line, msg = l, text
+			}
+		}
+	}
+	hint := ""
+	if line > 0 {
+		hint = "; check the indentation and quoting on this line and the one before"
+	}
+	if bytes.Contains(data, []byte("\n\t")) || bytes.HasPrefix(data, []byte("\t")) {
+		hint = "; YAML indents with spaces, and this file has tabs at the start of a line"
+	}
+	d.add(line, "", "invalid YAML: %s%s", msg, hint)
+}
+
+// configResolve follows aliases (*name) to the node they stand for.
+func configResolve(n *yaml.Node) *yaml.Node {
+	for i := 0; i < 100 && n != nil && n.Kind == yaml.AliasNode && n.Alias != nil; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func configIsNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == 0 || n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+func configKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		if v := []rune(n.Value); len(v) > 40 {
+			return fmt.Sprintf("%q...", string(v[:40]))
+		}
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "nothing"
+}
+
+func configJoin(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// configField is one known key of a mapping and what to do with its value.
+type configField struct {
+	key    string
+	decode func(path string, v *yaml.Node)
+}
+
+// configUnsupported are the keys of DESIGN §6 that this version does not implement
+// yet, by path, with what to do instead.
+func configUnsupported() map[string]string {
+	const later = "not supported by this version of raftvip; "
+	return map[string]string{
+		"checks":                   later + "remove it (health checks come in a later version; until then every running agent counts as healthy)",
+		"notify":                   later + "remove it (notify scripts come in a later version)",
+		"vrrp":                     later + "remove it (the keepalived-compatible VRRP speaker comes in a later version)",
+		"metrics":                  later + "remove it (the metrics endpoint comes in a later version)",
+		"preempt":                  later + "remove it (this version does not move the VIP to a node of higher priority)",
+		"preempt_delay":            later + "remove it (this version does not move the VIP to a node of higher priority)",
+		"cluster.bootstrap_expect": later + "remove it and list every node in cluster.peers",
+		"cluster.join":             later + "remove it and list every node in cluster.peers",
+		"cluster.encrypt":          later + "remove it (gossip encryption and Raft transport authentication come in a later version; keep the Raft and gossip ports on a private network)",
+	}
+}
+
+// configSchema is every key this version knows, by section, to tell an operator
+// where a key in the wrong section belongs.
+func configSchema() map[string][]string {
+	return map[string][]string{
+		"":               {"node", "cluster", "admin", "vip", "priority", "log"},
+		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
+		"cluster":        {"peers", "timing"},
+		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
+		"admin":          {"socket"},
+		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp"},
+		"vip.garp":       {"repeat", "interval", "refresh"},
+		"log":            {"level", "format"},
+	}
+}
+
+// mapping decodes a mapping at path: known keys go to their decode functions, in file
+// order; unknown, duplicate and unsupported keys are errors. A null value is an empty
+// mapping. It returns false if n is not a mapping.
+func (d *configDecoder) mapping(path string, n *yaml.Node, fields []configField) bool {
+	line := n.Line
+	n = configResolve(n)
+	if configIsNull(n) {
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		what := "keys"
+		if path != "" {
+			what = "keys under " + path[strings.LastIndex(path, ".")+1:] + ":"
+		}
+		d.add(line, path, "expected a mapping (%s), found %s", what, configKind(n))
+		return false
+	}
+	unsupported := configUnsupported()
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.add(k.Line, path, "keys must be plain names, found %s", configKind(k))
+			continue
+		}
+		if k.Tag == "!!merge" {
+			d.add(k.Line, path, "YAML merge keys (<<) are not supported in a raftvip config; write the keys out")
+			continue
+		}
+		name := k.Value
+		if name == "" || strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) {
+			name = strconv.Quote(name)
+		}
+		p := configJoin(path, name)
+		if first, dup := seen[k.Value]; dup {
+			d.add(k.Line, p, "duplicate key (first set on line %d); remove one of them", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		if hint, ok := unsupported[p]; ok {
+			d.add(k.Line, p, "%s", hint)
+			continue
+		}
+		var field *configField
+		for j := range fields {
+			if fields[j].key == k.Value {
+				field = &fields[j]
+			}
+		}
+		if field == nil {
+			d.add(k.Line, p, "%s", d.unknownKey(path, k.Value, fields))
+			continue
+		}
+		if vl := configResolve(v); vl != nil && vl.Kind != yaml.ScalarNode {
+			d.lines[p] = k.Line
+		} else {
+			d.lines[p] = v.Line
+		}
+		field.decode(p, v)
+	}
+	return true
+}
+
+func (d *configDecoder) unknownKey(path, key string, fields []configField) string {
+	msg := "unknown key"
+	known := make([]string, len(fields))
+	for i, f := range fields {
+		known[i] = f.key
+	}
+	if s, ok := configClosest(key, known); ok {
+		d.suggested[configJoin(path, s)] = true
+		return fmt.Sprintf("%s; did you mean %q?", msg, s)
+	}
+	schema := configSchema()
+	sections := make([]string, 0, len(schema))
+	for s := range schema {
+		sections = append(sections, s)
+	}
+	sort.Strings(sections)
+	for _, section := range sections {
+		if section == path {
+			continue
+		}
+		for _, k := range schema[section] {
+			if k == key {
+				if section == "" {
+					return fmt.Sprintf("%s here; %q belongs at the top level, not under %s", msg, key, path)
+				}
+				return fmt.Sprintf("%s here; %q belongs under %s (%s.%s)", msg, key, section, section, key)
+			}
+		}
+	}
+	where := "the top level"
+	if path != "" {
+		where = path
+	}
+	return fmt.Sprintf("%s; the keys of %s are %s", msg, where, strings.Join(known, ", "))
+}
+
+// configClosest returns the candidate closest to s by edit distance, if it is close
+// enough to be a typo, or if one starts the other ("election" for election_timeout,
+// "warning" for warn).
+func configClosest(s string, candidates []string) (string, bool) {
+	best, bestD := "", -1
+	ls := strings.ToLower(strings.ReplaceAll(s, "-", "_"))
+	for _, c := range candidates {
+		dist := configEditDistance(ls, c)
+		if strings.HasPrefix(c, ls+"_") || len(c) >= 3 && strings.HasPrefix(ls, c) {
+			dist = 1
+		}
+		if bestD < 0 || dist < bestD {
+			best, bestD = c, dist
+		}
+	}
+	limit := max(1, len([]rune(best))/3)
+	if bestD < 0 || bestD > limit || best == s {
+		return "", false
+	}
+	return best, true
+}
+
+// configEditDistance is the optimal string alignment distance: insertions, deletions,
+// substitutions and transpositions of adjacent runes each count 1.
+func configEditDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 || len(rb) > 64 {
+		return max(len(ra), len(rb))
+	}
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+// scalar returns the scalar value of n, or records why it is not one. want says what
+// the field expects, e.g. "an IP address such as 198.18.0.11".
+func (d *configDecoder) scalar(path string, n *yaml.Node, want string) (string, bool) {
+	line := n.Line
+	n = configResolve(n)
+	switch {
+	case configIsNull(n):
+		d.add(line, path, "has no value; expected %s", want)
+		return "", false
+	case n.Kind != yaml.ScalarNode:
+		d.add(line, path, "expected %s, found %s", want, configKind(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// enum decodes one of a fixed set of words.
+func (d *configDecoder) enum(path string, n *yaml.Node, dst *string, words ...string) {
+	list := configOr(words)
+	s, ok := d.scalar(path, n, list)
+	if !ok {
+		return
+	}
+	for _, w := range words {
+		if s == w {
+			*dst = s
+			return
+		}
+	}
+	if c, ok := configClosest(s, words); ok {
+		d.add(n.Line, path, "%q is not one of %s; did you mean %q?", s, list, c)
+		return
+	}
+	d.add(n.Line, path, "%q is not one of %s", s, list)
+}
+
+// configOr lists words as `"a", "b" or "c"`.
+func configOr(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// integer decodes a whole number in [lo, hi]; why explains the range.
+func (d *configDecoder) integer(path string, n *yaml.Node, lo, hi int, why string, dst *int) bool {
+	s, ok := d.scalar(path, n, fmt.Sprintf("a whole number from %d to %d", lo, hi))
+	if !ok {
+		return false
+	}
+	v, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil {
+		d.add(n.Line, path, "%q is not a whole number; use a number from %d to %d", s, lo, hi)
+		return false
+	}
+	if v < lo || v > hi {
+		d.add(n.Line, path, "%d is out of range; %s", v, why)
+		return false
+	}
+	*dst = v
+	return true
+}
+
+func (d *configDecoder) port(path string, n *yaml.Node, dst *int) bool {
+	return d.integer(path, n, 1, 65535, "a port is 1 to 65535", dst)
+}
+
+// duration decodes a Go duration ("300ms", "2s"). A bare number other than 0 is an
+// error: its unit would be a guess.
+func (d *configDecoder) duration(path string, n *yaml.Node, dst *time.Duration) bool {
+	s, ok := d.scalar(path, n, `a duration such as "300ms" or "2s"`)
+	if !ok {
+		return false
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		if _, ferr := strconv.ParseFloat(s, 64); ferr == nil {
+			d.add(n.Line, path, "%q has no unit; write a duration with its unit, e.g. \"%sms\" or \"%ss\"", s, s, s)
+		} else {
+			d.add(n.Line, path, "%q is not a duration; write a number with a unit (ms, s, m), e.g. \"300ms\" or \"2s\"", s)
+		}
+		return false
+	}
+	*dst = v
+	return true
+}
+
+// seq returns the items of a list, or records why n is not one. A null is an empty list.
+func (d *configDecoder) seq(path string, n *yaml.Node, example string) ([]*yaml.Node, bool) {
+	line := n.Line
+	n = configResolve(n)
+	switch {
+	case configIsNull(n):
+		return nil, true
+	case n.Kind != yaml.SequenceNode:
+		d.add(line, path, "expected a list, e.g. %s, found %s", example, configKind(n))
+		return nil, false
+	}
+	return n.Content, true
+}
+
+func (d *configDecoder) root(n *yaml.Node, cfg *Config) {
+	d.mapping("", n, []configField{
+		{"node", func(p string, v *yaml.Node) { d.node(p, v, &cfg.Node) }},
+		{"cluster", func(p string, v *yaml.Node) { d.cluster(p, v, &cfg.Cluster) }},
+		{"admin", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []configField{
+				{"socket", func(p string, v *yaml.Node) { d.socket(p, v, &cfg.Admin.Socket) }},
+			})
+		}},
+		{"vip", func(p string, v *yaml.Node) { d.vip(p, v, &cfg.VIP) }},
+		{"priority", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 254, "priority is 1 to 254 as in VRRP (0 and 255 have special meanings there); default 100", &cfg.Priority)
+		}},
+		{"log", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []configField{
+				{"level", func(p string, v *yaml.Node) { d.enum(p, v, &cfg.Log.Level, "debug", "info", "warn", "error") }},
+				{"format", func(p string, v *yaml.Node) { d.enum(p, v, &cfg.Log.Format, "text", "json") }},
+			})
+		}},
+	})
+}
+
+func (d *configDecoder) node(path string, n *yaml.Node, nc *NodeConfig) {
+	d.mapping(path, n, []configField{
+		{"name", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "this node's name, e.g. lb1")
+			switch {
+			case !ok:
+			case s == "":
+				d.add(v.Line, p, "is empty; set this node's name, e.g. lb1, or remove the line to use the hostname")
+			case configNameProblem(s) != "":
+				d.add(v.Line, p, "%q %s", s, configNameProblem(s))
+			default:
+				nc.Name = s
+			}
+		}},
+		{"data_dir", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "a directory such as "+DefaultDataDir)
+			switch {
+			case !ok:
+			case s == "":
+				d.add(v.Line, p, "is empty; set a directory such as %s, or remove the line to use that default", DefaultDataDir)
+			default:
+				nc.DataDir = s
+			}
+		}},
+		{"bind", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "this node's IP address, e.g. 198.18.0.11")
+			if !ok {
+				return
+			}
+			a, msg := configUnicastAddr(s)
+			if msg != "" {
+				d.add(v.Line, p, "%s", msg)
+				return
+			}
+			nc.Bind = a
+		}},
+		{"raft_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.RaftPort) }},
+		{"gossip_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.GossipPort) }},
+	})
+}
+
+// configNameProblem says what is wrong with a node name, or "" if nothing.
+func configNameProblem(s string) string {
+	if s == "" {
+		return "is empty"
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
+			return fmt.Sprintf("contains %q; a node name (the Raft server ID) may use only letters, digits, '-', '_' and '.'", r)
+		}
+	}
+	return ""
+}
+
+// configUnicastAddr parses an IP literal that can be a node's own address, or says
+// what is wrong and what would be right.
+func configUnicastAddr(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if ap, err := netip.ParseAddrPort(s); err == nil {
+			return netip.Addr{}, fmt.Sprintf("%q has a port; give the address only (%s), the port goes in node.raft_port", s, ap.Addr())
+		}
+		if pf, err := netip.ParsePrefix(s); err == nil {
+			return netip.Addr{}, fmt.Sprintf("%q has a prefix length; give the address only (%s)", s, pf.Addr())
+		}
+		return netip.Addr{}, fmt.Sprintf("%q is not an IP address; give an IPv4 or IPv6 literal such as 198.18.0.11 (raftvip does not resolve host names)", s)
+	}
+	switch {
+	case a.IsUnspecified():
+		return netip.Addr{}, fmt.Sprintf("%s listens everywhere but cannot be told to peers; use this node's own address, the one it has in cluster.peers", a)
+	case a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Addr{}, fmt.Sprintf("%s is not a unicast address; use this node's own address, the one it has in cluster.peers", a)
+	}
+	return a, ""
+}
+
+func (d *configDecoder) cluster(path string, n *yaml.Node, cc *ClusterConfig) {
+	d.mapping(path, n, []configField{
+		{"peers", func(p string, v *yaml.Node) { d.peers(p, v, cc) }},
+		{"timing", func(p string, v *yaml.Node) { d.timing(p, v, &cc.Timing) }},
+	})
+}
+
+func (d *configDecoder) peers(path string, n *yaml.Node, cc *ClusterConfig) {
+	const example = "[lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]"
+	items, ok := d.seq(path, n, example)
+	if !ok {
+		return
+	}
+	names := map[string]string{}         // name -> path of its first item
+	addrs := map[netip.AddrPort]string{} // address -> path of its first item
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = it.Line
+		s, ok := d.scalar(p, it, "name=ip:port, e.g. lb1=198.18.0.11:7300")
+		if !ok {
+			continue
+		}
+		peer, msg := configParsePeer(s)
+		if msg != "" {
+			d.add(it.Line, p, "%s", msg)
+			continue
+		}
+		if first, dup := names[peer.Name]; dup {
+			d.add(it.Line, p, "%s is listed twice (also %s on line %d); every peer needs its own name", peer.Name, first, d.lines[first])
+			continue
+		}
+		if first, dup := addrs[peer.Addr]; dup {
+			d.add(it.Line, p, "%s is at %s, like %s on line %d; every peer needs its own ip:port", peer.Name, peer.Addr, first, d.lines[first])
+			continue
+		}
+		names[peer.Name], addrs[peer.Addr] = p, p
+		cc.Peers = append(cc.Peers, peer)
+		d.peerPaths = append(d.peerPaths, p)
+	}
+}
+
+// configParsePeer parses "name=ip:port".
+func configParsePeer(s string) (Peer, string) {
+	const form = "write each peer as name=ip:port, e.g. lb2=198.18.0.12:7300"
+	name, addr, ok := strings.Cut(s, "=")
+	if !ok {
+		return Peer{}, fmt.Sprintf("%q has no '='; %s", s, form)
+	}
+	name, addr = strings.TrimSpace(name), strings.TrimSpace(addr)
+	if msg := configNameProblem(name); msg != "" {
+		return Peer{}, fmt.Sprintf("peer name %q %s", name, msg)
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		if a, err := netip.ParseAddr(addr); err == nil {
+			return Peer{}, fmt.Sprintf("%q has no port; write %s=%s (the peer's node.raft_port)", s, name, netip.AddrPortFrom(a, DefaultRaftPort))
+		}
+		host, _, _ := strings.Cut(addr, ":")
+		if host != "" && !strings.HasPrefix(addr, "[") {
+			if _, err := netip.ParseAddr(host); err != nil && !strings.Contains(addr, "::") {
+				return Peer{}, fmt.Sprintf("%q: the host must be an IP address, not a name (raftvip does not resolve names when it loads its config); %s", s, form)
+			}
+		}
+		return Peer{}, fmt.Sprintf("%q: %q is not ip:port; %s (IPv6 in brackets: lb2=[2001:2::12]:7300)", s, addr, form)
+	}
+	switch a := ap.Addr(); {
+	case ap.Port() == 0:
+		return Peer{}, fmt.Sprintf("%q: port 0 is not a port; use the peer's node.raft_port (default %d)", s, DefaultRaftPort)
+	case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return Peer{}, fmt.Sprintf("%q: %s is not a unicast address; use the address the peer has in its node.bind", s, a)
+	}
+	return Peer{Name: name, Addr: ap}, ""
+}
+
+func (d *configDecoder) timing(path string, n *yaml.Node, t *Timing) {
+	v := configResolve(n)
+	if v != nil && v.Kind == yaml.ScalarNode && !configIsNull(v) {
+		d.profile(path, n, t)
+		return
+	}
+	profile := DefaultProfile
+	profileOK := true
+	var overrides Timing
+	fields := []configField{{"profile", func(p string, v *yaml.Node) {
+		var pt Timing
+		profileOK = d.profile(p, v, &pt)
+		profile = pt.Profile
+	}}}
+	for _, k := range timingKnobs() {
+		fields = append(fields, configField{k.key, func(p string, v *yaml.Node) {
+			if d.duration(p, v, k.ptr(&overrides)) {
+				d.timingSet[k.key] = true
+			}
+		}})
+	}
+	if !d.mapping(path, n, fields) || !profileOK {
+		return
+	}
+	*t, _ = Profile(profile)
+	for _, k := range timingKnobs() {
+		if d.timingSet[k.key] {
+			*k.ptr(t) = *k.ptr(&overrides)
+		}
+	}
+}
+
+// profile decodes a profile name into t.
+func (d *configDecoder) profile(path string, n *yaml.Node, t *Timing) bool {
+	names := timingProfileNames()
+	s, ok := d.scalar(path, n, "a timing profile: "+configOr(names))
+	if !ok {
+		return false
+	}
+	p, ok := Profile(s)
+	if !ok {
+		if c, close := configClosest(s, names); close {
+			d.add(n.Line, path, "unknown timing profile %q; did you mean %q? (profiles: %s)", s, c, configOr(names))
+		} else {
+			d.add(n.Line, path, "unknown timing profile %q; use %s", s, configOr(names))
+		}
+		return false
+	}
+	*t = p
+	return true
+}
+
+func (d *configDecoder) socket(path string, n *yaml.Node, dst *string) {
+	s, ok := d.scalar(path, n, "an absolute path such as "+DefaultAdminSocket)
+	if !ok {
+		return
+	}
+	const sunPath = 107 // sizeof(sockaddr_un.sun_path) - 1 on Linux
+	switch {
+	case !filepath.IsAbs(s):
+		d.add(n.Line, path, "%q is not an absolute path; use a path starting with /, e.g. %s", s, DefaultAdminSocket)
+	case strings.HasSuffix(s, "/"):
+		d.add(n.Line, path, "%q names a directory; name the socket file, e.g. %sraftvip.sock", s, s)
+	case len(s) > sunPath:
+		d.add(n.Line, path, "path is %d bytes, longer than a unix socket path can be (%d); use a shorter path such as %s", len(s), sunPath, DefaultAdminSocket)
+	default:
+		*dst = s
+	}
+}
+
+func (d *configDecoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
+	d.mapping(path, n, []configField{
+		{"interface", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "an interface name such as eth0")
+			if !ok {
+				return
+			}
+			if msg := configIfaceProblem(s); msg != "" {
+				d.add(v.Line, p, "%s", msg)
+				return
+			}
+			vc.Interface = s
+		}},
+		{"addresses", func(p string, v *yaml.Node) { d.addresses(p, v, vc) }},
+		{"lifetime", func(p string, v *yaml.Node) {
+			var lt time.Duration
+			if !d.duration(p, v, &lt) {
+				return
+			}
+			const why = "Linux counts address lifetimes in whole seconds"
+			raw := configResolve(v).Value
+			switch {
+			case lt < time.Second:
+				d.add(v.Line, p, "%q is below 1s; %s, use 1s or more (default 2s)", raw, why)
+			case lt > time.Hour:
+				d.add(v.Line, p, "%q is above 1h; the lifetime bounds how long the kernel of a frozen or killed agent keeps the VIP, keep it to seconds (default 2s)", raw)
+			case lt%time.Second != 0:
+				d.add(v.Line, p, "%q is not a whole number of seconds; %s, use %s or %s", raw, why, lt.Truncate(time.Second), lt.Truncate(time.Second)+time.Second)
+			default:
+				vc.Lifetime = lt
+			}
+		}},
+		{"fencing", func(p string, v *yaml.Node) { d.enum(p, v, &vc.Fencing, "standard", "strict") }},
+		{"garp", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []configField{
+				{"repeat", func(p string, v *yaml.Node) {
+					d.integer(p, v, 0, 100, "repeat is 0 (do not announce) to 100", &vc.GARP.Repeat)
+				}},
+				{"interval", func(p string, v *yaml.Node) {
+					var iv time.Duration
+					if !d.duration(p, v, &iv) {
+						return
+					}
+					if iv < 0 {
+						d.add(v.Line, p, "%s is negative; use 0 or more (default 1s)", iv)
+						return
+					}
+					vc.GARP.Interval = iv
+				}},
+				{"refresh", func(p string, v *yaml.Node) {
+					var rf time.Duration
+					if !d.duration(p, v, &rf) {
+						return
+					}
+					if rf != 0 && rf < time.Second {
+						d.add(v.Line, p, "%s is below 1s; Linux ignores ARP updates that come faster (locktime), use 0 (off) or 1s or more", rf)
+						return
+					}
+					vc.GARP.Refresh = rf
+				}},
+			})
+		}},
+	})
+}
+
+// configIfaceProblem applies the kernel's rule for interface names (dev_valid_name).
+func configIfaceProblem(s string) string {
+	switch {
+	case s == "":
+		return "is empty; name the interface that carries the VIP, e.g. eth0"
+	case len(s) > 15:
+		return fmt.Sprintf("%q is %d bytes; Linux interface names are at most 15", s, len(s))
+	case s == "." || s == "..":
+		return fmt.Sprintf("%q is not an interface name; use e.g. eth0", s)
+	case strings.Contains(s, ":"):
+		base, _, _ := strings.Cut(s, ":")
+		return fmt.Sprintf("%q is an address label, not an interface; use the interface itself (%s)", s, base)
+	case strings.ContainsFunc(s, func(r rune) bool { return r == '/' || unicode.IsSpace(r) }):
+		return fmt.Sprintf("%q contains '/' or white space, which Linux interface names cannot; use e.g. eth0", s)
+	}
+	return ""
+}
+
+func (d *configDecoder) addresses(path string, n *yaml.Node, vc *VIPConfig) {
+	items, ok := d.seq(path, n, "[198.18.0.10/24]")
+	if !ok {
+		return
+	}
+	seen := map[netip.Addr]int{}
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = it.Line
+		s, ok := d.scalar(p, it, "an address with its prefix length, e.g. 198.18.0.10/24")
+		if !ok {
+			continue
+		}
+		pf, msg := configParseVIP(s)
+		if msg != "" {
+			d.add(it.Line, p, "%s", msg)
+			continue
+		}
+		if j, dup := seen[pf.Addr()]; dup {
+			d.add(it.Line, p, "%s is listed twice (also %s[%d] on line %d); remove one", pf.Addr(), path, j, d.lines[fmt.Sprintf("%s[%d]", path, j)])
+			continue
+		}
+		seen[pf.Addr()] = i
+		vc.Addresses = append(vc.Addresses, pf)
+		d.vipPaths = append(d.vipPaths, p)
+	}
+	if len(items) == 0 {
+		d.add(d.lines[path], path, "is empty; list at least one address with its prefix length, e.g. [198.18.0.10/24]")
+	}
+}
+
+// configParseVIP parses a VIP with its prefix length, or says what is wrong.
+func configParseVIP(s string) (netip.Prefix, string) {
+	pf, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		if a, err := netip.ParseAddr(s); err == nil {
+			bits := 24
+			if a.Is6() {
+				bits = 64
+			}
+			return netip.Prefix{}, fmt.Sprintf("%q has no prefix length; write it with the prefix length of the subnet on vip.interface, e.g. %s/%d", s, a, bits)
+		}
+		return netip.Prefix{}, fmt.Sprintf("%q is not an address with a prefix length; write e.g. 198.18.0.10/24 or 2001:2::10/64 (no host names)", s)
+	}
+	a := pf.Addr()
+	switch {
+	case a.Is4In6():
+		return netip.Prefix{}, fmt.Sprintf("%s is an IPv4-mapped IPv6 address; write the IPv4 address as such, e.g. %s", s, a.Unmap())
+	case a.IsUnspecified():
+		return netip.Prefix{}, fmt.Sprintf("%s is the unspecified address; a VIP must be a host address, e.g. 198.18.0.10/24", pf)
+	case a.IsLoopback():
+		return netip.Prefix{}, fmt.Sprintf("%s is a loopback address; a VIP must be reachable from clients on vip.interface", pf)
+	case a.IsMulticast():
+		return netip.Prefix{}, fmt.Sprintf("%s is a multicast address; a VIP must be a unicast host address", pf)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return netip.Prefix{}, fmt.Sprintf("%s is the broadcast address; a VIP must be a unicast host address", pf)
+	}
+	net := pf.Masked()
+	hostBits := a.BitLen() - pf.Bits()
+	if hostBits >= 2 && a == net.Addr() {
+		return netip.Prefix{}, fmt.Sprintf("%s is the network address of %s; a VIP must be a host address in it, e.g. %s/%d", pf, net, net.Addr().Next(), pf.Bits())
+	}
+	if a.Is4() && hostBits >= 2 && a == configLastAddr(net) {
+		return netip.Prefix{}, fmt.Sprintf("%s is the broadcast address of %s; a VIP must be a host address in it, e.g. %s/%d", pf, net, a.Prev(), pf.Bits())
+	}
+	return pf, ""
+}
+
+// configLastAddr is the highest address of an IPv4 prefix (its broadcast address).
+func configLastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom4(b)
+}
+
+// crossCheck applies defaults that need other fields and the rules that span fields.
+func (d *configDecoder) crossCheck(cfg *Config, hostname func() (string, error)) {
+	if _, set := d.lines["node.name"]; !set && !d.failedAt("node") && !d.suggested["node.name"] {
+		h, err := hostname()
+		switch {
+		case err != nil:
+			d.add(d.at("node"), "node.name", "not set, and the hostname cannot be read (%v); set node.name", err)
+		case configNameProblem(h) != "":
+			d.add(d.at("node"), "node.name", "not set, and the hostname %q cannot be a node name: it %s; set node.name", h, configNameProblem(h))
+		default:
+			cfg.Node.Name = h
+		}
+	}
+	if _, set := d.lines["node.bind"]; !set && !d.failedAt("node") && !d.suggested["node.bind"] {
+		d.add(d.at("node"), "node.bind", "missing; set this node's IP address, the one it has in cluster.peers, e.g. bind: 198.18.0.11")
+	}
+	if _, set := d.lines["cluster.peers"]; !set {
+		if !d.failedAt("cluster") && !d.suggested["cluster.peers"] {
+			d.add(d.at("cluster"), "cluster.peers", "missing; list every node as name=ip:port, this one included, e.g. peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]")
+		}
+	} else if !d.failed("cluster.peers") && len(cfg.Cluster.Peers) == 0 {
+		d.add(d.at("cluster.peers"), "cluster.peers", "is empty; list every node as name=ip:port, this one included, e.g. [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]")
+	}
+	if _, set := d.lines["vip.interface"]; !set && !d.failedAt("vip") && !d.suggested["vip.interface"] {
+		d.add(d.at("vip"), "vip.interface", "missing; name the interface that carries the VIP, e.g. interface: eth0")
+	}
+	if _, set := d.lines["vip.addresses"]; !set && !d.failedAt("vip") && !d.suggested["vip.addresses"] {
+		d.add(d.at("vip"), "vip.addresses", "missing; list the VIPs with their prefix length, e.g. addresses: [198.18.0.10/24]")
+	}
+
+	// Raft and gossip need their own ports; blame the one that was set.
+	if cfg.Node.RaftPort == cfg.Node.GossipPort {
+		field := "node.gossip_port"
+		if _, set := d.lines[field]; !set {
+			field = "node.raft_port"
+		}
+		d.add(d.at(field), field, "%d is both node.raft_port and node.gossip_port; Raft and gossip need a port each (defaults %d and %d)",
+			cfg.Node.RaftPort, DefaultRaftPort, DefaultGossipPort)
+	}
+
+	// This node must be a peer, at node.bind:node.raft_port.
+	if cfg.Node.Name != "" && !d.failed("cluster.peers") && len(cfg.Cluster.Peers) > 0 {
+		d.checkSelf(cfg)
+	}
+
+	// A VIP must not be an address a node has permanently.
+	peerAt := map[netip.Addr]string{}
+	for _, peer := range cfg.Cluster.Peers {
+		if _, dup := peerAt[peer.Addr.Addr()]; !dup {
+			peerAt[peer.Addr.Addr()] = peer.Name
+		}
+	}
+	for i, pf := range cfg.VIP.Addresses {
+		p := d.vipPaths[i]
+		if cfg.Node.Bind.IsValid() && pf.Addr() == cfg.Node.Bind {
+			d.add(d.at(p), p, "%s is node.bind, this node's own address; a VIP must be an address that no node has permanently", pf.Addr())
+		} else if name, ok := peerAt[pf.Addr()]; ok {
+			d.add(d.at(p), p, "%s is the address of peer %s; a VIP must be an address that no node has permanently", pf.Addr(), name)
+		}
+	}
+
+	if d.failedAt("cluster.timing") || d.failedAt("cluster.timing.profile") {
+		return
+	}
+	t := cfg.Cluster.Timing
+	issues := t.check(func(k string) bool { return d.timingSet[k] },
+		func(k string) bool { return d.failedAt("cluster.timing." + k) })
+	for _, is := range issues {
+		p := "cluster.timing." + is.knob
+		d.add(d.at(p), p, "%s", is.msg)
+	}
+	// The kernel must not drop the VIP between two lease renewals.
+	if len(issues) > 0 || d.failed("cluster.timing") || d.failed("vip.lifetime") || cfg.VIP.Lifetime > t.RenewInterval() {
+		return
+	}
+	if _, set := d.lines["vip.lifetime"]; set || !d.timingSet["vip_lease"] {
+		d.add(d.at("vip.lifetime"), "vip.lifetime", "%s is not longer than the lease renew interval (cluster.timing.vip_lease/4 = %s); the kernel would drop the VIP between two renewals: raise vip.lifetime above %s or lower cluster.timing.vip_lease",
+			cfg.VIP.Lifetime, t.RenewInterval(), t.RenewInterval())
+		return
+	}
+	d.add(d.at("cluster.timing.vip_lease"), "cluster.timing.vip_lease", "%s means a lease renewal every %s, but vip.lifetime is %s; the kernel would drop the VIP between two renewals: lower vip_lease below %s or raise vip.lifetime",
+		t.VIPLease, t.RenewInterval(), cfg.VIP.Lifetime, 4*cfg.VIP.Lifetime)
+}
+
+// checkSelf checks that this node is one of the peers, at node.bind:node.raft_port.
+func (d *configDecoder) checkSelf(cfg *Config) {
+	name := cfg.Node.Name
+	from := "node.name"
+	if _, set := d.lines["node.name"]; !set {
+		from = "the hostname (node.name is not set)"
+	}
+	addrOK := cfg.Node.Bind.IsValid() && !d.failed("node.raft_port")
+	want := cfg.RaftAddr()
+	for i, peer := range cfg.Cluster.Peers {
+		if peer.Name != name {
+			continue
+		}
+		if !addrOK || peer.Addr == want {
+			return
+		}
+		var differ []string
+		if peer.Addr.Addr() != want.Addr() {
+			differ = append(differ, fmt.Sprintf("node.bind is %s", want.Addr()))
+		}
+		if peer.Addr.Port() != want.Port() {
+			differ = append(differ, fmt.Sprintf("node.raft_port is %d", want.Port()))
+		}
+		p := d.peerPaths[i]
+		d.add(d.at(p), p, "this node (%s) is listed at %s, but %s; its entry must be node.bind:node.raft_port (%s): fix the entry or the node section",
+			name, peer.Addr, strings.Join(differ, " and "), want)
+		return
+	}
+	names := make([]string, len(cfg.Cluster.Peers))
+	hint := ""
+	for i, peer := range cfg.Cluster.Peers {
+		names[i] = peer.Name
+		if addrOK && peer.Addr == want {
+			hint = fmt.Sprintf("; %s is listed as %s: set node.name to %s or rename the entry", want, peer.Name, peer.Name)
+		}
+	}
+	if hint == "" {
+		hint = "; add this node"
+		if addrOK {
+			hint += fmt.Sprintf(" (%s=%s)", name, want)
+		}
+		hint += " or fix node.name"
+	}
+	d.add(d.at("cluster.peers"), "cluster.peers", "this node, %q from %s, is not in the list (%s)%s",
+		name, from, strings.Join(names, ", "), hint)
+}
+
+// ExampleConfig returns a commented, valid config for lb1 of a three-node cluster
+// (lb1..lb3 on 198.18.0.11-13) holding the VIP 198.18.0.10/24.
+func ExampleConfig() string {
+	return `# raftvip configuration for lb1 of a three-node cluster (lb1, lb2, lb3).
+# Every node has the same file except for the node section.
+
+node:
+  name: lb1                  # Raft server ID: letters, digits, - _ . (default: hostname)
+  data_dir: /var/lib/raftvip # Raft log and snapshots; keep it across restarts
+  bind: 198.18.0.11          # this node's address for Raft and gossip
+  raft_port: 7300
+  gossip_port: 7301
+
+cluster:
+  # Every voter as name=ip:port, this node included. Use an odd number (3 or 5):
+  # the VIP is held only while a majority of them can talk to each other.
+  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]
+  # lan (default), fast or wan. Single knobs can be overridden:
+  #   timing: {profile: lan, heartbeat_timeout: 400ms, election_timeout: 400ms}
+  timing: lan
+
+admin:
+  socket: /run/raftvip/raftvip.sock # where the raftvip commands reach the agent
+
+vip:
+  interface: eth0
+  addresses: [198.18.0.10/24] # several addresses move together; IPv6 works too
+  lifetime: 2s                # kernel lifetime, refreshed while held: whole seconds
+  fencing: standard           # strict: a new holder also waits the lifetime out
+  garp: {repeat: 5, interval: 1s, refresh: 0s}
+
+priority: 100 # 1..254
+
+log:
+  level: info  # debug, info, warn or error
+  format: text # text or json
+`
+}

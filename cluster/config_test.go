@@ -1,0 +1,630 @@
+package cluster
+
+import (
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/config")
+
+// testHostname is the hostname the tests pretend to run on.
+func testHostname() (string, error) { return "lb1", nil }
+
+func parseTest(t *testing.T, src string) (*Config, error) {
+	t.Helper()
+	return parseConfig([]byte(src), "config.yaml", testHostname)
+}
+
+// baseConfig is the smallest valid config; the error cases edit it line by line.
+//
+//	1 node:
+//	2   name: lb1
+//	3   bind: 198.18.0.11
+//	4 cluster:
+//	5   peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]
+//	6 vip:
+//	7   interface: eth0
+//	8   addresses: [198.18.0.10/24]
+const baseConfig = `node:
+  name: lb1
+  bind: 198.18.0.11
+cluster:
+  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]
+vip:
+  interface: eth0
+  addresses: [198.18.0.10/24]
+`
+
+// edit returns baseConfig with line n (1-based) replaced by text; text may hold
+// several lines. An empty text deletes the line.
+func edit(n int, text string) string {
+	lines := strings.Split(strings.TrimSuffix(baseConfig, "\n"), "\n")
+	var out []string
+	out = append(out, lines[:n-1]...)
+	if text != "" {
+		out = append(out, text)
+	}
+	out = append(out, lines[n:]...)
+	return strings.Join(out, "\n") + "\n"
+}
+
+// after returns baseConfig with text added after line 8 (so under vip: unless text
+// starts at column 0).
+func after(text string) string { return baseConfig + text + "\n" }
+
+func TestParseMinimalDefaults(t *testing.T) {
+	cfg, err := parseTest(t, baseConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lan, _ := Profile("lan")
+	want := &Config{
+		Node: NodeConfig{Name: "lb1", DataDir: "/var/lib/raftvip", Bind: netip.MustParseAddr("198.18.0.11"),
+			RaftPort: 7300, GossipPort: 7301},
+		Cluster: ClusterConfig{
+			Peers: []Peer{
+				{"lb1", netip.MustParseAddrPort("198.18.0.11:7300")},
+				{"lb2", netip.MustParseAddrPort("198.18.0.12:7300")},
+				{"lb3", netip.MustParseAddrPort("198.18.0.13:7300")},
+			},
+			Timing: lan,
+		},
+		Admin: AdminConfig{Socket: "/run/raftvip/raftvip.sock"},
+		VIP: VIPConfig{
+			Interface: "eth0",
+			Addresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.10/24")},
+			Lifetime:  2 * time.Second,
+			Fencing:   "standard",
+			GARP:      GARPConfig{Repeat: 5, Interval: time.Second, Refresh: 0},
+		},
+		Priority: 100,
+		Log:      LogConfig{Level: "info", Format: "text"},
+		File:     "config.yaml",
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+	if got := cfg.RaftAddr(); got != netip.MustParseAddrPort("198.18.0.11:7300") {
+		t.Errorf("RaftAddr = %s", got)
+	}
+}
+
+func TestParseNameDefaultsToHostname(t *testing.T) {
+	// node.name is not set; the hostname lb2 names the node.
+	src := strings.Replace(edit(2, ""), "bind: 198.18.0.11", "bind: 198.18.0.12", 1)
+	cfg, err := parseConfig([]byte(src), "c.yaml", func() (string, error) { return "lb2", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Node.Name != "lb2" {
+		t.Errorf("Node.Name = %q, want the hostname lb2", cfg.Node.Name)
+	}
+	// Parse itself uses os.Hostname.
+	h, err := os.Hostname()
+	if err != nil || configNameProblem(h) != "" {
+		t.Skipf("hostname %q cannot be a node name here: %v", h, err)
+	}
+	src = strings.Replace(edit(2, ""), "lb1=198.18.0.11", h+"=198.18.0.11", 1)
+	if cfg, err = Parse([]byte(src), "c.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Node.Name != h {
+		t.Errorf("Node.Name = %q, want hostname %q", cfg.Node.Name, h)
+	}
+}
+
+func TestLoadTestdata(t *testing.T) {
+	lab, err := Load("testdata/config/lab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lab.File != "testdata/config/lab.yaml" || lab.Node.DataDir != "/tmp/x/lb1/data" ||
+		lab.Admin.Socket != "/tmp/x/lb1/raftvip.sock" || len(lab.VIP.Addresses) != 2 ||
+		lab.VIP.Addresses[1] != netip.MustParsePrefix("2001:2::10/64") || lab.Cluster.Timing.Profile != "lan" {
+		t.Errorf("lab.yaml: %+v", lab)
+	}
+
+	v6, err := Load("testdata/config/ipv6.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Timing{Profile: "wan", HeartbeatTimeout: 1500 * time.Millisecond, ElectionTimeout: 3 * time.Second,
+		LeaderLease: 750 * time.Millisecond, CommitTimeout: 40 * time.Millisecond, VIPLease: 600 * time.Millisecond,
+		RPCTimeout: 400 * time.Millisecond, ClaimMargin: 250 * time.Millisecond}
+	if v6.Cluster.Timing != want {
+		t.Errorf("timing = %+v, want %+v", v6.Cluster.Timing, want)
+	}
+	if v6.RaftAddr() != netip.MustParseAddrPort("[2001:2::12]:8300") || v6.Node.Name != "lb2.example" ||
+		v6.VIP.Interface != "bond0.100" || v6.VIP.Lifetime != 5*time.Second || v6.VIP.Fencing != "strict" ||
+		v6.VIP.GARP != (GARPConfig{Repeat: 3, Interval: 2 * time.Second, Refresh: 30 * time.Second}) ||
+		v6.Priority != 150 || v6.Log != (LogConfig{"debug", "json"}) || v6.Admin.Socket != "/run/raftvip/lb2.sock" {
+		t.Errorf("ipv6.yaml: %+v", v6)
+	}
+
+	_, err = Load("testdata/config/does-not-exist.yaml")
+	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "config: ") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	cfg, err := Parse([]byte(ExampleConfig()), "example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Node.Name != "lb1" || cfg.RaftAddr() != netip.MustParseAddrPort("198.18.0.11:7300") ||
+		len(cfg.Cluster.Peers) != 3 || cfg.Cluster.Peers[2] != (Peer{"lb3", netip.MustParseAddrPort("198.18.0.13:7300")}) ||
+		len(cfg.VIP.Addresses) != 1 || cfg.VIP.Addresses[0] != netip.MustParsePrefix("198.18.0.10/24") {
+		t.Errorf("example: %+v", cfg)
+	}
+	if !strings.Contains(ExampleConfig(), "# ") {
+		t.Error("the example has no comments")
+	}
+}
+
+func TestParseTiming(t *testing.T) {
+	lan, _ := Profile("lan")
+	fast, _ := Profile("fast")
+	wan, _ := Profile("wan")
+	overridden := lan
+	overridden.HeartbeatTimeout = 250 * time.Millisecond
+	overridden.LeaderLease = 120 * time.Millisecond
+	overridden.VIPLease = 100 * time.Millisecond
+	fastRPC := fast
+	fastRPC.RPCTimeout = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name, timing string
+		want         Timing
+	}{
+		{"absent", "", lan},
+		{"scalar fast", "  timing: fast", fast},
+		{"scalar wan", "  timing: wan", wan},
+		{"null", "  timing:", lan},
+		{"mapping profile only", "  timing: {profile: wan}", wan},
+		{"mapping without profile is lan", "  timing: {heartbeat_timeout: 250ms, leader_lease: 120ms, vip_lease: 100ms}", overridden},
+		{"mapping overrides", "  timing:\n    vip_lease: 100ms\n    profile: lan\n    leader_lease: 120ms\n    heartbeat_timeout: 250ms", overridden},
+		{"fast with rpc", "  timing: {profile: fast, rpc_timeout: 40ms}", fastRPC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := baseConfig
+			if tc.timing != "" {
+				src = edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]\n"+tc.timing)
+			}
+			cfg, err := parseTest(t, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Cluster.Timing != tc.want {
+				t.Errorf("timing = %+v, want %+v", cfg.Cluster.Timing, tc.want)
+			}
+		})
+	}
+}
+
+// withTiming is baseConfig with a timing line at line 6 (vip moves to 7..9).
+func withTiming(timing string) string {
+	return edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]\n  timing: "+timing)
+}
+
+func TestParseErrors(t *testing.T) {
+	long := "/run/" + strings.Repeat("x", 110) + ".sock"
+	for _, tc := range []struct {
+		name  string
+		src   string
+		field string
+		line  int
+		msg   string // a fragment of the message
+		n     int    // number of errors expected; 0 means 1
+	}{
+		// The file as a whole.
+		{"empty file", "", "", 0, "config is empty", 0},
+		{"only comments", "# nothing here\n\n", "", 0, "config is empty", 0},
+		{"only separator", "---\n", "", 0, "config is empty", 0},
+		{"null document", "~\n", "", 0, "config is empty", 0},
+		{"not a mapping", "- a\n- b\n", "", 1, "must be a mapping of sections", 0},
+		{"syntax error", "node:\n  name: lb1\n bind: [\n", "", 2, "invalid YAML: did not find expected key", 0},
+		{"tab indent", "node:\n\tname: lb1\n", "", 2, "tabs", 0},
+		{"second document", baseConfig + "---\nnode: {name: lb2}\n", "", 10, "second YAML document", 0},
+		{"merge key", edit(2, "  <<: {name: lb1}"), "node", 2, "merge keys", 0},
+
+		// Keys.
+		{"unknown key suggests", edit(5, "  peer: [lb1=198.18.0.11:7300]"), "cluster.peer", 5, `unknown key; did you mean "peers"?`, 0},
+		{"unknown key transposed", edit(7, "  intreface: eth0"), "vip.intreface", 7, `did you mean "interface"?`, 0},
+		{"unknown key prefix", withTiming("{election: 1s}"), "cluster.timing.election", 6, `did you mean "election_timeout"?`, 0},
+		{"unknown key case", edit(3, "  Bind: 198.18.0.11"), "node.Bind", 3, `did you mean "bind"?`, 0},
+		{"unknown key in wrong section", after("  priority: 100"), "vip.priority", 9, `"priority" belongs at the top level`, 0},
+		{"unknown key other section", after("lifetime: 2s"), "lifetime", 9, `"lifetime" belongs under vip (vip.lifetime)`, 0},
+		{"unknown key lists keys", edit(2, "  name: lb1\n  colour: blue"), "node.colour", 3, "the keys of node are name, data_dir, bind, raft_port, gossip_port", 0},
+		{"duplicate key", edit(3, "  bind: 198.18.0.11\n  bind: 198.18.0.12"), "node.bind", 4, "duplicate key (first set on line 3)", 0},
+		{"duplicate section", after("node: {name: lb1}"), "node", 9, "duplicate key (first set on line 1)", 0},
+		{"section is a scalar", "node: lb1\n" + baseConfig[strings.Index(baseConfig, "cluster:"):], "node", 1, "expected a mapping (keys under node:)", 0},
+		{"complex key", edit(2, "  ? [a]\n  : b\n  name: lb1"), "node", 2, "keys must be plain names", 0},
+
+		// Later features.
+		{"checks", after("checks: [{name: haproxy, type: haproxy}]"), "checks", 9, "not supported by this version of raftvip", 0},
+		{"notify", after("notify: {master: /bin/true}"), "notify", 9, "not supported by this version of raftvip", 0},
+		{"vrrp", after("vrrp: {enabled: false}"), "vrrp", 9, "not supported by this version of raftvip", 0},
+		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "metrics", 9, "not supported by this version of raftvip", 0},
+		{"preempt", after("preempt: true"), "preempt", 9, "not supported by this version of raftvip", 0},
+		{"preempt_delay", after("preempt_delay: 0s"), "preempt_delay", 9, "not supported by this version of raftvip", 0},
+		{"bootstrap_expect", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "list every node in cluster.peers", 0},
+		{"join", edit(4, "cluster:\n  join: [198.18.0.12:7301]"), "cluster.join", 5, "not supported by this version of raftvip", 0},
+		{"encrypt", edit(4, "cluster:\n  encrypt: c2VjcmV0"), "cluster.encrypt", 5, "not supported by this version of raftvip", 0},
+
+		// node.
+		{"name invalid", edit(2, "  name: lb 1"), "node.name", 2, `"lb 1" contains ' '`, 0},
+		{"name unicode", edit(2, "  name: lb①"), "node.name", 2, "may use only letters, digits", 0},
+		{"name empty", edit(2, `  name: ""`), "node.name", 2, "is empty", 0},
+		{"name null", edit(2, "  name:"), "node.name", 2, "has no value", 0},
+		{"name is a list", edit(2, "  name: [lb1]"), "node.name", 2, "expected this node's name, e.g. lb1, found a list", 0},
+		{"name not a peer", edit(2, "  name: lb4"), "cluster.peers", 5, `this node, "lb4" from node.name, is not in the list (lb1, lb2, lb3); 198.18.0.11:7300 is listed as lb1`, 0},
+		{"name not a peer, no hint", edit(5, "  peers: [lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]"), "cluster.peers", 5, "add this node (lb1=198.18.0.11:7300) or fix node.name", 0},
+		{"bind not an IP", edit(3, "  bind: lb1.example.com"), "node.bind", 3, "does not resolve host names", 0},
+		{"bind with port", edit(3, "  bind: 198.18.0.11:7300"), "node.bind", 3, "has a port; give the address only (198.18.0.11)", 0},
+		{"bind with prefix", edit(3, "  bind: 198.18.0.11/24"), "node.bind", 3, "has a prefix length", 0},
+		{"bind unspecified", edit(3, "  bind: 0.0.0.0"), "node.bind", 3, "cannot be told to peers", 0},
+		{"bind multicast", edit(3, "  bind: ff02::1"), "node.bind", 3, "not a unicast address", 0},
+		{"bind missing", edit(3, ""), "node.bind", 1, "missing; set this node's IP address", 0},
+		{"bind differs from peer", edit(3, "  bind: 198.18.0.21"), "cluster.peers[0]", 5, "listed at 198.18.0.11:7300, but node.bind is 198.18.0.21", 0},
+		{"raft_port differs from peer", edit(3, "  bind: 198.18.0.11\n  raft_port: 7400"), "cluster.peers[0]", 6, "but node.raft_port is 7400", 0},
+		{"both differ", edit(3, "  bind: 198.18.0.21\n  raft_port: 7400"), "cluster.peers[0]", 6, "node.bind is 198.18.0.21 and node.raft_port is 7400", 0},
+		{"raft_port 0", edit(3, "  bind: 198.18.0.11\n  raft_port: 0"), "node.raft_port", 4, "0 is out of range; a port is 1 to 65535", 0},
+		{"gossip_port too big", edit(3, "  bind: 198.18.0.11\n  gossip_port: 70000"), "node.gossip_port", 4, "70000 is out of range", 0},
+		{"port not a number", edit(3, "  bind: 198.18.0.11\n  gossip_port: seven"), "node.gossip_port", 4, `"seven" is not a whole number`, 0},
+		{"port float", edit(3, "  bind: 198.18.0.11\n  gossip_port: 7301.5"), "node.gossip_port", 4, "not a whole number", 0},
+		{"ports equal", edit(3, "  bind: 198.18.0.11\n  gossip_port: 7300"), "node.gossip_port", 4, "7300 is both node.raft_port and node.gossip_port", 0},
+		{"data_dir empty", edit(2, "  name: lb1\n  data_dir: ''"), "node.data_dir", 3, "is empty", 0},
+
+		// cluster.peers.
+		{"peers missing", edit(5, ""), "cluster.peers", 4, "missing; list every node", 0},
+		{"peers empty", edit(5, "  peers: []"), "cluster.peers", 5, "is empty", 0},
+		{"peers scalar", edit(5, "  peers: lb1=198.18.0.11:7300"), "cluster.peers", 5, "expected a list, e.g. [lb1=", 0},
+		{"peer no =", edit(5, "  peers: [lb1=198.18.0.11:7300, 198.18.0.12:7300]"), "cluster.peers[1]", 5, "has no '='", 0},
+		{"peer host name", edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=lb2.example.com:7300]"), "cluster.peers[1]", 5, "the host must be an IP address, not a name", 0},
+		{"peer no port", edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12]"), "cluster.peers[1]", 5, "has no port; write lb2=198.18.0.12:7300", 0},
+		{"peer ipv6 no brackets", edit(5, "  peers: [lb1=198.18.0.11:7300, 'lb2=2001:2::12:7300']"), "cluster.peers[1]", 5, "has no port; write lb2=[2001:2::12:7300]:7300", 0},
+		{"peer ipv6 brackets no port", edit(5, "  peers: [lb1=198.18.0.11:7300, 'lb2=[2001:2::12]']"), "cluster.peers[1]", 5, "IPv6 in brackets", 0},
+		{"peer port 0", edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:0]"), "cluster.peers[1]", 5, "port 0 is not a port", 0},
+		{"peer unspecified", edit(5, "  peers: [lb1=198.18.0.11:7300, lb2=0.0.0.0:7300]"), "cluster.peers[1]", 5, "not a unicast address", 0},
+		{"peer bad name", edit(5, "  peers: [lb1=198.18.0.11:7300, 'lb/2=198.18.0.12:7300']"), "cluster.peers[1]", 5, `peer name "lb/2" contains '/'`, 0},
+		{"peer name twice", edit(5, "  peers:\n  - lb1=198.18.0.11:7300\n  - lb1=198.18.0.12:7300"), "cluster.peers[1]", 7, "lb1 is listed twice (also cluster.peers[0] on line 6)", 0},
+		{"peer address twice", edit(5, "  peers:\n  - lb1=198.18.0.11:7300\n  - lb2=198.18.0.11:7300"), "cluster.peers[1]", 7, "lb2 is at 198.18.0.11:7300, like cluster.peers[0] on line 6", 0},
+		{"peer item is a mapping", edit(5, "  peers: [{lb1: 198.18.0.11}]"), "cluster.peers[0]", 5, "expected name=ip:port", 0},
+
+		// admin.socket.
+		{"socket relative", after("admin: {socket: raftvip.sock}"), "admin.socket", 9, "not an absolute path", 0},
+		{"socket directory", after("admin: {socket: /run/raftvip/}"), "admin.socket", 9, "names a directory", 0},
+		{"socket too long", after("admin: {socket: " + long + "}"), "admin.socket", 9, "longer than a unix socket path can be", 0},
+		{"admin is a list", after("admin: [/run/x.sock]"), "admin", 9, "expected a mapping (keys under admin:), found a list", 0},
+
+		// vip.interface.
+		{"interface empty", edit(7, `  interface: ""`), "vip.interface", 7, "is empty", 0},
+		{"interface too long", edit(7, "  interface: averyveryverylongname"), "vip.interface", 7, "at most 15", 0},
+		{"interface label", edit(7, "  interface: eth0:1"), "vip.interface", 7, "address label, not an interface; use the interface itself (eth0)", 0},
+		{"interface slash", edit(7, "  interface: eth/0"), "vip.interface", 7, "contains '/'", 0},
+		{"interface dot", edit(7, "  interface: .."), "vip.interface", 7, "not an interface name", 0},
+		{"interface missing", edit(7, ""), "vip.interface", 6, "missing; name the interface", 0},
+
+		// vip.addresses.
+		{"addresses missing", edit(8, ""), "vip.addresses", 6, "missing; list the VIPs", 0},
+		{"addresses empty", edit(8, "  addresses: []"), "vip.addresses", 8, "is empty", 0},
+		{"addresses scalar", edit(8, "  addresses: 198.18.0.10/24"), "vip.addresses", 8, "expected a list", 0},
+		{"address no length", edit(8, "  addresses: [198.18.0.10/24, 198.18.0.20]"), "vip.addresses[1]", 8, "has no prefix length; write it with the prefix length of the subnet on vip.interface, e.g. 198.18.0.20/24", 0},
+		{"address garbage", edit(8, "  addresses: [vip.example.com/24]"), "vip.addresses[0]", 8, "not an address with a prefix length", 0},
+		{"address network", edit(8, "  addresses: [198.18.0.0/24]"), "vip.addresses[0]", 8, "198.18.0.0/24 is the network address of 198.18.0.0/24; a VIP must be a host address in it, e.g. 198.18.0.1/24", 0},
+		{"address broadcast", edit(8, "  addresses: [198.18.0.255/24]"), "vip.addresses[0]", 8, "is the broadcast address of 198.18.0.0/24", 0},
+		{"address ipv6 network", edit(8, "  addresses: ['2001:2::/64']"), "vip.addresses[0]", 8, "is the network address of 2001:2::/64", 0},
+		{"address multicast", edit(8, "  addresses: [224.0.0.18/32]"), "vip.addresses[0]", 8, "multicast", 0},
+		{"address loopback", edit(8, "  addresses: [127.0.0.2/8]"), "vip.addresses[0]", 8, "loopback", 0},
+		{"address unspecified", edit(8, "  addresses: ['::/0']"), "vip.addresses[0]", 8, "unspecified", 0},
+		{"address limited broadcast", edit(8, "  addresses: [255.255.255.255/32]"), "vip.addresses[0]", 8, "broadcast", 0},
+		{"address mapped", edit(8, "  addresses: ['::ffff:198.18.0.10/120']"), "vip.addresses[0]", 8, "IPv4-mapped", 0},
+		{"address twice", edit(8, "  addresses:\n  - 198.18.0.10/24\n  - 198.18.0.10/25"), "vip.addresses[1]", 10, "198.18.0.10 is listed twice (also vip.addresses[0] on line 9)", 0},
+		{"address is bind", edit(8, "  addresses: [198.18.0.10/24, 198.18.0.11/24]"), "vip.addresses[1]", 8, "is node.bind", 0},
+		{"address is a peer", edit(8, "  addresses: [198.18.0.12/24]"), "vip.addresses[0]", 8, "is the address of peer lb2", 0},
+		{"/31 and /32 have no network address", edit(8, "  addresses: [198.18.0.10/31, 198.18.0.21/32, '2001:2::1:0/127']"), "", 0, "", -1},
+
+		// vip.lifetime.
+		{"lifetime below 1s", after("  lifetime: 500ms"), "vip.lifetime", 9, `"500ms" is below 1s; Linux counts address lifetimes in whole seconds, use 1s or more (default 2s)`, 0},
+		{"lifetime not whole", after("  lifetime: 1500ms"), "vip.lifetime", 9, "not a whole number of seconds; Linux counts address lifetimes in whole seconds, use 1s or 2s", 0},
+		{"lifetime above 1h", after("  lifetime: 2h"), "vip.lifetime", 9, "above 1h", 0},
+		{"lifetime bare number", after("  lifetime: 2"), "vip.lifetime", 9, `"2" has no unit`, 0},
+		{"lifetime quoted bare", after(`  lifetime: "2"`), "vip.lifetime", 9, "has no unit", 0},
+		{"lifetime negative", after("  lifetime: -2s"), "vip.lifetime", 9, "below 1s", 0},
+		{"lifetime garbage", after("  lifetime: two seconds"), "vip.lifetime", 9, "not a duration", 0},
+
+		// vip.fencing, vip.garp.
+		{"fencing typo", after("  fencing: strcit"), "vip.fencing", 9, `"strcit" is not one of "standard" or "strict"; did you mean "strict"?`, 0},
+		{"fencing other", after("  fencing: none"), "vip.fencing", 9, `is not one of "standard" or "strict"`, 0},
+		{"garp repeat high", after("  garp: {repeat: 101}"), "vip.garp.repeat", 9, "101 is out of range; repeat is 0", 0},
+		{"garp repeat negative", after("  garp: {repeat: -1}"), "vip.garp.repeat", 9, "out of range", 0},
+		{"garp interval negative", after("  garp: {interval: -1s}"), "vip.garp.interval", 9, "negative", 0},
+		{"garp refresh short", after("  garp: {refresh: 500ms}"), "vip.garp.refresh", 9, "below 1s", 0},
+		{"garp unknown", after("  garp: {repeats: 3}"), "vip.garp.repeats", 9, `did you mean "repeat"?`, 0},
+
+		// priority, log.
+		{"priority 0", after("priority: 0"), "priority", 9, "0 is out of range; priority is 1 to 254", 0},
+		{"priority 255", after("priority: 255"), "priority", 9, "255 is out of range", 0},
+		{"log level", after("log: {level: verbose}"), "log.level", 9, `"verbose" is not one of "debug", "info", "warn" or "error"`, 0},
+		{"log level typo", after("log: {level: warning}"), "log.level", 9, `did you mean "warn"?`, 0},
+		{"log format", after("log: {format: xml}"), "log.format", 9, `"xml" is not one of "text" or "json"`, 0},
+
+		// cluster.timing.
+		{"profile unknown", withTiming("fats"), "cluster.timing", 6, `unknown timing profile "fats"; did you mean "fast"?`, 0},
+		{"profile unknown in mapping", withTiming("{profile: moon}"), "cluster.timing.profile", 6, `unknown timing profile "moon"; use "lan", "fast" or "wan"`, 0},
+		{"timing is a list", withTiming("[lan]"), "cluster.timing", 6, "expected a mapping", 0},
+		{"knob bare number", withTiming("{heartbeat_timeout: 300}"), "cluster.timing.heartbeat_timeout", 6, `"300" has no unit; write a duration with its unit, e.g. "300ms" or "300s"`, 0},
+		{"knob zero", withTiming("{commit_timeout: 0s}"), "cluster.timing.commit_timeout", 6, "0s must be greater than 0", 0},
+		{"knob negative", withTiming("{claim_margin: -5ms}"), "cluster.timing.claim_margin", 6, "must be greater than 0", 0},
+		{"knob huge", withTiming("{election_timeout: 2h}"), "cluster.timing.election_timeout", 6, "above 1h0m0s", 0},
+		{"heartbeat below raft minimum", withTiming("{heartbeat_timeout: 4ms, election_timeout: 4ms, leader_lease: 4ms, vip_lease: 4ms}"), "cluster.timing.heartbeat_timeout", 6, "hashicorp/raft rejects values below 5ms", 4},
+		{"rpc below 10ms", withTiming("{rpc_timeout: 5ms}"), "cluster.timing.rpc_timeout", 6, "5ms is below 10ms", 0},
+		{"vip_lease below 20ms", withTiming("{profile: fast, vip_lease: 16ms}"), "cluster.timing.vip_lease", 6, "vip_lease/4, and that must be at least 5ms", 0},
+		{"election below heartbeat", withTiming("{election_timeout: 200ms}"), "cluster.timing.election_timeout", 6,
+			"200ms is below heartbeat_timeout (300ms from profile lan); hashicorp/raft requires election_timeout to be at least heartbeat_timeout: raise election_timeout to 300ms or more, or lower heartbeat_timeout", 0},
+		{"heartbeat above election", withTiming("{heartbeat_timeout: 400ms}"), "cluster.timing.heartbeat_timeout", 6,
+			"400ms is above election_timeout (300ms from profile lan)", 0},
+		{"leader lease above heartbeat", withTiming("{leader_lease: 400ms}"), "cluster.timing.leader_lease", 6,
+			"400ms is above heartbeat_timeout (300ms from profile lan); hashicorp/raft requires leader_lease to be at most heartbeat_timeout", 0},
+		{"vip lease above leader lease", withTiming("{vip_lease: 200ms}"), "cluster.timing.vip_lease", 6,
+			"200ms is above leader_lease (150ms from profile lan); a VIP lease longer than the leader lease lets the holder keep the VIP on a term the cluster may already have left", 0},
+		{"both set, blame the bigger", withTiming("{leader_lease: 100ms, vip_lease: 120ms}"), "cluster.timing.leader_lease", 6,
+			"100ms is below vip_lease (120ms)", 0},
+		{"lifetime vs renew, blame vip_lease", withTiming("{heartbeat_timeout: 20s, election_timeout: 20s, leader_lease: 10s, vip_lease: 10s}"), "cluster.timing.vip_lease", 6,
+			"10s means a lease renewal every 2.5s, but vip.lifetime is 2s; the kernel would drop the VIP between two renewals", 0},
+		{"lifetime vs renew, blame lifetime", withTiming("{heartbeat_timeout: 20s, election_timeout: 20s, leader_lease: 10s, vip_lease: 10s}") + "  lifetime: 2s\n",
+			"vip.lifetime", 10, "2s is not longer than the lease renew interval (cluster.timing.vip_lease/4 = 2.5s)", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.n < 0 {
+				if tc.src != "" {
+					if _, err := parseTest(t, tc.src); err != nil {
+						t.Fatalf("valid config rejected: %v", err)
+					}
+				}
+				return
+			}
+			_, err := parseTest(t, tc.src)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			want := max(tc.n, 1)
+			if len(ce.Errors) != want {
+				t.Errorf("%d errors, want %d:\n%v", len(ce.Errors), want, err)
+			}
+			for _, fe := range ce.Errors {
+				if fe.Field == tc.field && fe.Line == tc.line && strings.Contains(fe.Msg, tc.msg) {
+					if fe.File != "config.yaml" {
+						t.Errorf("File = %q", fe.File)
+					}
+					return
+				}
+			}
+			t.Errorf("no error at line %d for %q containing %q; got:\n%v", tc.line, tc.field, tc.msg, err)
+		})
+	}
+}
+
+func TestParseHostnameErrors(t *testing.T) {
+	src := edit(2, "")
+	for _, tc := range []struct {
+		name     string
+		hostname func() (string, error)
+		msg      string
+	}{
+		{"unreadable", func() (string, error) { return "", errors.New("no uts") }, "not set, and the hostname cannot be read (no uts); set node.name"},
+		{"invalid", func() (string, error) { return "lb 1", nil }, `not set, and the hostname "lb 1" cannot be a node name`},
+		{"not a peer", func() (string, error) { return "web7", nil }, `"web7" from the hostname (node.name is not set), is not in the list`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(src), "config.yaml", tc.hostname)
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("err = %v, want %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// TestParseManyErrors checks that every problem in a file is reported, in file order,
+// against a golden file (go test -run ManyErrors -update rewrites it).
+func TestParseManyErrors(t *testing.T) {
+	path := filepath.Join("testdata", "config", "many_errors.yaml")
+	_, err := Load(path)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want a *ConfigError", err)
+	}
+	if len(ce.Errors) < 10 {
+		t.Errorf("only %d errors:\n%v", len(ce.Errors), err)
+	}
+	for i := 1; i < len(ce.Errors); i++ {
+		if a, b := ce.Errors[i-1].Line, ce.Errors[i].Line; b != 0 && (a == 0 || a > b) {
+			t.Errorf("errors out of file order: line %d before line %d", a, b)
+		}
+	}
+	var fe FieldError
+	if !errors.As(err, &fe) || fe != ce.Errors[0] {
+		t.Errorf("errors.As(FieldError) = %+v", fe)
+	}
+	golden := filepath.Join("testdata", "config", "many_errors.golden")
+	got := err.Error() + "\n"
+	if *updateGolden {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("errors differ from %s (-update rewrites it):\n got:\n%s\nwant:\n%s", golden, got, want)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		claim, renew time.Duration
+	}{
+		{"lan", 400 * time.Millisecond, 37500 * time.Microsecond},
+		{"fast", 170 * time.Millisecond, 12500 * time.Microsecond},
+		{"wan", 1200 * time.Millisecond, 125 * time.Millisecond},
+	} {
+		p, ok := Profile(tc.name)
+		if !ok || p.Profile != tc.name {
+			t.Fatalf("Profile(%q) = %+v, %v", tc.name, p, ok)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("profile %s is invalid: %v", tc.name, err)
+		}
+		if p.ClaimDelay() != tc.claim || p.RenewInterval() != tc.renew {
+			t.Errorf("%s: ClaimDelay %s RenewInterval %s, want %s %s", tc.name, p.ClaimDelay(), p.RenewInterval(), tc.claim, tc.renew)
+		}
+	}
+	if _, ok := Profile("LAN"); ok {
+		t.Error(`Profile("LAN") found`)
+	}
+	if _, ok := Profile(DefaultProfile); !ok {
+		t.Error("DefaultProfile is not a profile")
+	}
+	bad, _ := Profile("lan")
+	bad.ElectionTimeout = 0
+	bad.VIPLease = time.Second
+	err := bad.Validate()
+	if err == nil || !strings.Contains(err.Error(), "timing: election_timeout: 0s must be greater than 0") ||
+		!strings.Contains(err.Error(), "timing: leader_lease: 150ms is below vip_lease (1s)") {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+// TestSchemaMatchesTestdata checks configSchema (used for "belongs under" hints)
+// against ipv6.yaml, which sets every key and parses.
+func TestSchemaMatchesTestdata(t *testing.T) {
+	b, err := os.ReadFile("testdata/config/ipv6.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	var walk func(path string, m map[string]any)
+	walk = func(path string, m map[string]any) {
+		for k, v := range m {
+			got[path] = append(got[path], k)
+			if sub, ok := v.(map[string]any); ok {
+				walk(configJoin(path, k), sub)
+			}
+		}
+	}
+	walk("", doc)
+	want := configSchema()
+	for s := range want {
+		sort.Strings(want[s])
+	}
+	for s := range got {
+		sort.Strings(got[s])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("keys of ipv6.yaml:\n%v\nconfigSchema:\n%v", got, want)
+	}
+}
+
+func TestFieldErrorFormat(t *testing.T) {
+	for _, tc := range []struct {
+		fe   FieldError
+		want string
+	}{
+		{FieldError{"config.yaml", 14, "vip.lifetime", "x"}, "config.yaml:14: vip.lifetime: x"},
+		{FieldError{"config.yaml", 0, "node.bind", "missing"}, "config.yaml: node.bind: missing"},
+		{FieldError{"", 3, "node", "x"}, "line 3: node: x"},
+		{FieldError{"c.yaml", 0, "", "config is empty"}, "c.yaml: config is empty"},
+	} {
+		if got := tc.fe.Error(); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+	ce := &ConfigError{Errors: []FieldError{{"a", 1, "x", "one"}, {"a", 2, "y", "two"}}}
+	if got := ce.Error(); got != "a:1: x: one\na:2: y: two" {
+		t.Errorf("ConfigError = %q", got)
+	}
+}
+
+func TestConfigClosest(t *testing.T) {
+	keys := []string{"heartbeat_timeout", "election_timeout", "leader_lease", "vip_lease", "peers", "interface"}
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"peer", "peers"},
+		{"Peers", "peers"},
+		{"hearbeat_timeout", "heartbeat_timeout"},
+		{"heartbeat-timeout", "heartbeat_timeout"},
+		{"heartbeat", "heartbeat_timeout"},
+		{"intrface", "interface"},
+		{"vip_leas", "vip_lease"},
+		{"colour", ""},
+		{"x", ""},
+	} {
+		got, ok := configClosest(tc.in, keys)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("configClosest(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzParse checks that no input makes Parse panic, and that it returns either a
+// config or a *ConfigError whose problems all have a message.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(ExampleConfig()))
+	f.Add([]byte(baseConfig))
+	for _, name := range []string{"lab.yaml", "ipv6.yaml", "many_errors.yaml"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "config", name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(""))
+	f.Add([]byte("node: &a {name: lb1}\ncluster: *a\nvip: {<<: *a}\n"))
+	f.Add([]byte("a: &a [*a]"))
+	f.Add([]byte("node:\n\tname: x\n"))
+	f.Add([]byte("---\n---\n"))
+	f.Add([]byte(withTiming("{profile: wan, vip_lease: 1h, heartbeat_timeout: 1h, election_timeout: 1h, leader_lease: 1h, rpc_timeout: 1h, claim_margin: 1h}")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parseConfig(data, "fuzz.yaml", testHostname)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("cfg = %v, err = %v: want exactly one", cfg, err)
+		}
+		if err != nil {
+			var ce *ConfigError
+			if !errors.As(err, &ce) || len(ce.Errors) == 0 {
+				t.Fatalf("err = %#v, want a non-empty *ConfigError", err)
+			}
+			for _, fe := range ce.Errors {
+				if fe.Msg == "" || fe.File != "fuzz.yaml" || fe.Line < 0 {
+					t.Fatalf("bad FieldError %+v", fe)
+				}
+			}
+			return
+		}
+		if cfg.Node.Name == "" || !cfg.Node.Bind.IsValid() || len(cfg.Cluster.Peers) == 0 ||
+			len(cfg.VIP.Addresses) == 0 || cfg.Priority < 1 || cfg.Priority > 254 ||
+			cfg.VIP.Lifetime < time.Second || cfg.Cluster.Timing.Validate() != nil {
+			t.Fatalf("accepted an invalid config: %+v", cfg)
+		}
+	})
+}

@@ -1,0 +1,292 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
+	"github.com/raftvip/raftvip/vip"
+)
+
+// historyLimit bounds the ownership history kept in the FSM and shown by status.
+const historyLimit = 64
+
+// Node is one running raftvip agent.
+type Node struct {
+	cfg *Config
+	log *slog.Logger
+
+	vip       *vip.Manager
+	stores    *store.Stores
+	fsm       *store.FSM
+	transport *raft.NetworkTransport
+	raft      *raft.Raft
+	elector   *election.Elector
+	admin     *adminServer
+
+	notifyCh  chan bool             // raft's leadership notifications
+	observeCh chan raft.Observation // raft state and leader observations
+	appliedCh chan struct{}         // an ownership record was applied
+
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
+	runErr   error
+}
+
+// Start brings a node up: it removes stale VIPs left on the interface, opens the data
+// dir, starts Raft (bootstrapping from cluster.peers only when there is no Raft state),
+// the election loop and the admin API. Stop it with Stop.
+func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
+	n := &Node{cfg: cfg, log: logger, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+
+	// Before anything else: a VIP left behind by a crashed agent must not linger.
+	n.vip, err = vip.New(vip.Config{
+		Interface: cfg.VIP.Interface,
+		Addresses: cfg.VIP.Addresses,
+		Lifetime:  cfg.VIP.Lifetime,
+		GARP: vip.GARPConfig{
+			Repeat:   cfg.VIP.GARP.Repeat,
+			Interval: cfg.VIP.GARP.Interval,
+			Refresh:  cfg.VIP.GARP.Refresh,
+		},
+	}, vip.WithLogger(logger.With("component", "vip")))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start: %w", err)
+	}
+	removed, err := n.vip.Cleanup()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: remove stale VIPs: %w", err)
+	}
+	if len(removed) > 0 {
+		logger.Warn("removed VIP addresses left on the interface at start-up", "interface", cfg.VIP.Interface, "addresses", fmt.Sprint(removed))
+	}
+
+	n.stores, err = store.Open(cfg.Node.DataDir, cfg.Node.Name, hclogFor(logger, "raft-snapshot"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := n.startRaft(); err != nil {
+		return nil, err
+	}
+
+	t := cfg.Cluster.Timing
+	claimDelay := t.ClaimDelay()
+	if cfg.VIP.Fencing == "strict" {
+		// Wait out the kernel lifetime too, plus the expiry work's rounding.
+		claimDelay += cfg.VIP.Lifetime + kernelExpirySlack
+	}
+	n.elector = election.New(election.Config{
+		Node:         cfg.Node.Name,
+		Raft:         n.raft,
+		Ledger:       ledger{raft: n.raft, fsm: n.fsm, timeout: applyTimeout(t)},
+		VIP:          n.vip,
+		Logger:       logger.With("component", "election"),
+		Lease:        t.VIPLease,
+		Renew:        t.RenewInterval(),
+		ClaimDelay:   claimDelay,
+		ApplyTimeout: applyTimeout(t),
+	})
+
+	n.admin, err = startAdmin(cfg.Admin.Socket, n, logger.With("component", "admin"))
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	go n.pump(ctx)
+	go func() {
+		n.runErr = n.elector.Run(ctx)
+		close(n.done)
+	}()
+	logger.Info("agent started", "node", cfg.Node.Name, "raft", cfg.RaftAddr().String(),
+		"vip", fmt.Sprint(cfg.VIP.Addresses), "interface", cfg.VIP.Interface,
+		"timing", t.Profile, "claim_delay", claimDelay, "fencing", cfg.VIP.Fencing)
+	return n, nil
+}
+
+// kernelExpirySlack covers the kernel's late firing of address expiry (IPv4 rounds the
+// check up by up to a quarter second) plus scheduling.
+const kernelExpirySlack = 500 * time.Millisecond
+
+// applyTimeout bounds barrier and record commits: a few election timeouts.
+func applyTimeout(t Timing) time.Duration { return 3 * t.ElectionTimeout }
+
+func (n *Node) startRaft() error {
+	cfg := n.cfg
+	t := cfg.Cluster.Timing
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.Node.Name)
+	rc.HeartbeatTimeout = t.HeartbeatTimeout
+	rc.ElectionTimeout = t.ElectionTimeout
+	rc.LeaderLeaseTimeout = t.LeaderLease
+	rc.CommitTimeout = t.CommitTimeout
+	rc.ShutdownOnRemove = false
+	rc.SnapshotThreshold = 1024
+	rc.TrailingLogs = 1024
+	rc.Logger = hclogFor(n.log, "raft")
+	// Raft sends on NotifyCh with a blocking send from its main loop; pump drains it
+	// at once, and the buffer absorbs flapping.
+	n.notifyCh = make(chan bool, 16)
+	rc.NotifyCh = n.notifyCh
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("cluster: raft configuration: %w", err)
+	}
+
+	n.appliedCh = make(chan struct{}, 1)
+	n.fsm = store.NewFSM(historyLimit, func() {
+		select {
+		case n.appliedCh <- struct{}{}:
+		default:
+		}
+	})
+	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
+	var err error
+	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr().String(), advertise, 3, t.RPCTimeout, hclogFor(n.log, "raft-net"))
+	if err != nil {
+		return fmt.Errorf("cluster: listen for raft on %s (node.bind, node.raft_port): %w", cfg.RaftAddr(), err)
+	}
+
+	hasState, err := n.stores.HasState()
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, n.transport)
+	if err != nil {
+		return fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.observeCh = make(chan raft.Observation, 64)
+	n.raft.RegisterObserver(raft.NewObserver(n.observeCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.RaftState, raft.LeaderObservation:
+			return true
+		}
+		return false
+	}))
+
+	if hasState {
+		n.log.Info("raft state found; not bootstrapping", "data_dir", cfg.Node.DataDir)
+		return nil
+	}
+	servers := make([]raft.Server, 0, len(cfg.Cluster.Peers))
+	for _, p := range cfg.Cluster.Peers {
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.Name), Address: raft.ServerAddress(p.Addr.String())})
+	}
+	n.log.Info("bootstrapping new cluster", "peers", len(servers))
+	if err := n.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("cluster: bootstrap from cluster.peers: %w", err)
+	}
+	return nil
+}
+
+// pump turns Raft's notifications and observations into wake-ups of the election loop.
+func (n *Node) pump(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case leader := <-n.notifyCh:
+			n.log.Debug("raft leadership changed", "leader", leader)
+			n.elector.Wake()
+		case <-n.observeCh:
+			n.elector.Wake()
+		case <-n.appliedCh:
+			n.elector.Wake()
+		}
+	}
+}
+
+// Stop shuts the node down: a holder hands the VIP to another voter by a planned move,
+// the VIP is removed, Raft stops and the data dir is closed. Stop is safe to call twice.
+func (n *Node) Stop(ctx context.Context) error {
+	var err error
+	n.stopOnce.Do(func() {
+		if n.raft != nil && n.raft.State() == raft.Leader {
+			n.log.Info("shutting down: handing off leadership and the VIP")
+			if herr := n.elector.Handoff(ctx, "", "shutdown", true); herr != nil && !errors.Is(herr, election.ErrNotHolder) {
+				n.log.Warn("planned hand-off failed; removing the VIP anyway", "err", herr)
+			}
+		}
+		n.cancel()
+		<-n.done
+		err = n.runErr
+		n.closeAll()
+		n.log.Info("agent stopped")
+	})
+	return err
+}
+
+// Done is closed when the election loop has stopped.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+func (n *Node) closeAll() {
+	if n.admin != nil {
+		n.admin.Close()
+	}
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			n.log.Warn("raft shutdown", "err", err)
+		}
+	}
+	if n.transport != nil {
+		n.transport.Close()
+	}
+	if n.stores != nil {
+		if err := n.stores.Close(); err != nil {
+			n.log.Warn("close data dir", "err", err)
+		}
+	}
+	if n.vip != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := n.vip.Set(ctx, false); err != nil {
+			n.log.Error("remove VIP", "err", err)
+		}
+		cancel()
+		n.vip.Close()
+	}
+}
+
+// ledger commits ownership records through Raft and reads them from the FSM.
+type ledger struct {
+	raft    *raft.Raft
+	fsm     *store.FSM
+	timeout time.Duration
+}
+
+func (l ledger) Last() (election.Record, bool) {
+	r, ok := l.fsm.Last()
+	return election.Record{Kind: r.Kind, Node: r.Node, Term: r.Term, Handoff: r.Handoff}, ok
+}
+
+func (l ledger) Claim(node string, term uint64, timeout time.Duration) error {
+	return l.apply(store.EncodeClaim(node, term, time.Now()), timeout)
+}
+
+func (l ledger) Release(node string, term uint64, handoff, reason string, timeout time.Duration) error {
+	return l.apply(store.EncodeRelease(node, term, handoff, reason, time.Now()), timeout)
+}
+
+func (l ledger) apply(entry []byte, timeout time.Duration) error {
+	f := l.raft.Apply(entry, timeout)
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("cluster: commit ownership record: %w", err)
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return fmt.Errorf("cluster: apply ownership record: %w", err)
+	}
+	return nil
+}
