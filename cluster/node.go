@@ -165,7 +165,7 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, n.transport)
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, noPipeline{n.transport})
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
@@ -289,4 +289,16 @@ func (l ledger) apply(entry []byte, timeout time.Duration) error {
 		return fmt.Errorf("cluster: apply ownership record: %w", err)
 	}
 	return nil
+}
+
+// noPipeline turns off AppendEntries pipelining. A pipelined response counts towards
+// VerifyLeader, but its read deadline starts when the decoder begins waiting for it, not
+// when the request was sent, so it can be older than the transport timeout T_rpc. The
+// claim delay D = L + T_rpc + δ assumes every acknowledgement that renews the lease is
+// at most T_rpc old; without the pipeline every RPC sets its deadline before it is
+// sent. raftvip's log is a few records an hour, so the pipeline buys nothing.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
