@@ -172,7 +172,7 @@ func (n *Node) startRaft() error {
 	n.observeCh = make(chan raft.Observation, 64)
 	n.raft.RegisterObserver(raft.NewObserver(n.observeCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.RaftState, raft.LeaderObservation:
+		case raft.RaftState, raft.LeaderObservation, raft.ResumedHeartbeatObservation:
 			return true
 		}
 		return false
@@ -202,7 +202,15 @@ func (n *Node) pump(ctx context.Context) {
 		case leader := <-n.notifyCh:
 			n.log.Debug("raft leadership changed", "leader", leader)
 			n.elector.Wake()
-		case <-n.observeCh:
+		case o := <-n.observeCh:
+			if r, ok := o.Data.(raft.ResumedHeartbeatObservation); ok {
+				// A peer cut off from the holder answers again: the network on its
+				// side may have cached another MAC for the VIP. Announce does
+				// nothing unless the VIP is held here.
+				n.log.Info("peer reachable again; re-announcing the VIP if held", "peer", string(r.PeerID))
+				n.vip.Announce()
+				continue
+			}
 			n.elector.Wake()
 		case <-n.appliedCh:
 			n.elector.Wake()
