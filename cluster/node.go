@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -30,6 +31,7 @@ type Node struct {
 	transport *raft.NetworkTransport
 	raft      *raft.Raft
 	elector   *election.Elector
+	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
 	admin     *adminServer
 
 	notifyCh  chan bool             // raft's leadership notifications
@@ -63,7 +65,10 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 			Interval: cfg.VIP.GARP.Interval,
 			Refresh:  cfg.VIP.GARP.Refresh,
 		},
-	}, vip.WithLogger(logger.With("component", "vip")))
+	}, vip.WithLogger(logger.With("component", "vip")), vip.WithAnnounceGate(func() bool {
+		e := n.entitled.Load()
+		return e != nil && e.Entitled()
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start: %w", err)
 	}
@@ -100,6 +105,8 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		ClaimDelay:   claimDelay,
 		ApplyTimeout: applyTimeout(t),
 	})
+
+	n.entitled.Store(n.elector)
 
 	n.admin, err = startAdmin(cfg.Admin.Socket, n, logger.With("component", "admin"))
 	if err != nil {

@@ -326,6 +326,21 @@ func (e *Elector) watchdog(ctx context.Context) {
 	}
 }
 
+// Entitled reports whether this node may act as the VIP holder at this instant: it
+// holds, is leader, and has a claim and an unexpired lease in the current term. The
+// announcer asks before every round, so a process that wakes from a freeze does not
+// announce a VIP its lease no longer covers.
+func (e *Elector) Entitled() bool {
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.holding || e.retired || e.releasing > 0 || e.cfg.Raft.State() != raft.Leader {
+		return false
+	}
+	term := e.cfg.Raft.CurrentTerm()
+	return e.leaseTerm == term && e.claimTerm == term && now.Before(e.leaseUntil)
+}
+
 // Status returns the elector's view for status output.
 func (e *Elector) Status() Status {
 	now := e.clock.Now()

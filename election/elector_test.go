@@ -353,3 +353,22 @@ func TestFollowerHandoffIsNotHolder(t *testing.T) {
 		}
 	}
 }
+
+func TestEntitledOnlyWhileHoldingUnderLease(t *testing.T) {
+	w := newWorld(t)
+	nodes := newTestCluster(t, 3, w)
+	waitFor(t, "a holder", 5*time.Second, func() bool { return w.holder() != "" })
+	h := byID(nodes, w.holder())
+	if !h.elector.Entitled() {
+		t.Fatal("the holder is not entitled")
+	}
+	for _, n := range nodes {
+		if n != h && n.elector.Entitled() {
+			t.Errorf("follower %s is entitled", n.id)
+		}
+	}
+	isolate(nodes, h)
+	// Within one lease the cut-off holder stops being entitled, before anyone claims.
+	waitFor(t, "the isolated holder to lose entitlement", testLease+testRPCTimeout+100*time.Millisecond,
+		func() bool { return !h.elector.Entitled() })
+}

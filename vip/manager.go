@@ -36,6 +36,7 @@ type options struct {
 	ann    Announcer
 	ns     netns.NsHandle
 	handle *netlink.Handle
+	gate   func() bool
 }
 
 // WithLogger sets the logger; nil (the default) discards.
@@ -52,6 +53,13 @@ func WithAddrOps(ops AddrOps) Option { return func(o *options) { o.ops = ops } }
 // h was opened in (netlink.NewHandleAt). The caller keeps ownership of h. It does
 // not move the default announcer: see WithNetNS.
 func WithHandle(h *netlink.Handle) Option { return func(o *options) { o.handle = h } }
+
+// WithAnnounceGate makes every announce round ask gate first and skip the round when
+// it returns false. The election passes "my lease is valid right now": a process that
+// was frozen (SIGSTOP, a paused VM) wakes up with its announce timers due but its lease
+// long gone, and must not pull neighbours' ARP caches back to itself before its
+// reconcile loop has removed the addresses.
+func WithAnnounceGate(gate func() bool) Option { return func(o *options) { o.gate = gate } }
 
 // WithAnnouncer replaces the default SocketAnnouncer.
 func WithAnnouncer(a Announcer) Option { return func(o *options) { o.ann = a } }
@@ -73,6 +81,7 @@ type Manager struct {
 	clock        Clock
 	log          *slog.Logger
 	closeOps     func()
+	gate         func() bool // may we announce now? nil: always
 
 	mu        sync.Mutex
 	closed    bool
@@ -109,6 +118,7 @@ func New(cfg Config, opts ...Option) (*Manager, error) {
 		clock:        o.clock,
 		log:          o.log.With("interface", cfg.Interface),
 		closeOps:     func() {},
+		gate:         o.gate,
 		refreshed:    make(map[netip.Prefix]time.Time, len(cfg.Addresses)),
 	}
 	for _, p := range cfg.Addresses {
@@ -388,6 +398,10 @@ func (m *Manager) wait(ctx context.Context, d time.Duration) bool {
 // announceRound sends one round; round 0 is a periodic refresh.
 func (m *Manager) announceRound(ctx context.Context, round int) {
 	if ctx.Err() != nil {
+		return
+	}
+	if m.gate != nil && !m.gate() {
+		m.log.Warn("vip: announce skipped: no longer entitled to the VIP", "round", round)
 		return
 	}
 	err := m.ann.Announce(ctx, m.ips)

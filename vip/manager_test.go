@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -503,3 +504,42 @@ func TestAddressString(t *testing.T) {
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// A frozen holder wakes with its announce timers due but its lease gone: the gate
+// stops every round until it is open again, and the addresses are left to the caller.
+func TestAnnounceGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var entitled atomic.Bool
+		entitled.Store(true)
+		os := newFakeOS(ifname, "198.18.0.1/24")
+		clock := newFakeClock()
+		ann := &fakeAnnouncer{}
+		m, err := vip.New(testConfig(), vip.WithAddrOps(os), vip.WithAnnouncer(ann), vip.WithClock(clock),
+			vip.WithLogger(testLogger(t)), vip.WithAnnounceGate(entitled.Load))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		if err := m.Set(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if n := ann.count(); n != 1 {
+			t.Fatalf("first round: %d, want 1", n)
+		}
+		entitled.Store(false) // the lease ran out while the process was frozen
+		clock.Advance(time.Second)
+		synctest.Wait()
+		m.Announce()
+		synctest.Wait()
+		if n := ann.count(); n != 1 {
+			t.Errorf("rounds while not entitled: %d in all, want still 1", n)
+		}
+		entitled.Store(true)
+		m.Announce()
+		synctest.Wait()
+		if n := ann.count(); n != 2 {
+			t.Errorf("rounds after the gate opened: %d in all, want 2", n)
+		}
+	})
+}
