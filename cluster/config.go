@@ -25,6 +25,7 @@ const (
 	DefaultAdminSocket  = "/run/raftvip/raftvip.sock"
 	DefaultPriority     = 100
 	DefaultLifetime     = 2 * time.Second
+	DefaultDrain        = 50 * time.Millisecond
 	DefaultFencing      = "standard"
 	DefaultGARPRepeat   = 5
 	DefaultGARPInterval = time.Second
@@ -77,6 +78,7 @@ type VIPConfig struct {
 	Lifetime  time.Duration  // kernel valid_lft, whole seconds; default 2s
 	Fencing   string         // "standard" (default) | "strict"
 	GARP      GARPConfig
+	Drain     time.Duration // planned moves: drop new connections this long before removing; default 50ms
 }
 
 // GARPConfig is how a new holder announces the VIP (gratuitous ARP, unsolicited NA).
@@ -171,6 +173,7 @@ func parseConfig(data []byte, filename string, hostname func() (string, error)) 
 			Lifetime: DefaultLifetime,
 			Fencing:  DefaultFencing,
 			GARP:     GARPConfig{Repeat: DefaultGARPRepeat, Interval: DefaultGARPInterval},
+			Drain:    DefaultDrain,
 		},
 		Priority: DefaultPriority,
 		Log:      LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
@@ -393,7 +396,7 @@ func configSchema() map[string][]string {
 		"cluster":        {"peers", "timing"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
 		"admin":          {"socket"},
-		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp"},
+		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp", "drain"},
 		"vip.garp":       {"repeat", "interval", "refresh"},
 		"log":            {"level", "format"},
 	}
@@ -930,6 +933,17 @@ func (d *configDecoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
 			}
 		}},
 		{"fencing", func(p string, v *yaml.Node) { d.enum(p, v, &vc.Fencing, "standard", "strict") }},
+		{"drain", func(p string, v *yaml.Node) {
+			var dr time.Duration
+			if !d.duration(p, v, &dr) {
+				return
+			}
+			if dr < 0 || dr > 10*time.Second {
+				d.add(v.Line, p, "%s is out of range; a planned move waits this long with new connections held off, use 0 (no drain) to 10s (default 50ms)", dr)
+				return
+			}
+			vc.Drain = dr
+		}},
 		{"garp", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []configField{
 				{"repeat", func(p string, v *yaml.Node) {

@@ -86,6 +86,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 			Lifetime:  2 * time.Second,
 			Fencing:   "standard",
 			GARP:      GARPConfig{Repeat: 5, Interval: time.Second, Refresh: 0},
+			Drain:     50 * time.Millisecond,
 		},
 		Priority: 100,
 		Log:      LogConfig{Level: "info", Format: "text"},
@@ -478,8 +479,8 @@ func TestProfiles(t *testing.T) {
 		name         string
 		claim, renew time.Duration
 	}{
-		{"lan", 400 * time.Millisecond, 37500 * time.Microsecond},
-		{"fast", 170 * time.Millisecond, 12500 * time.Microsecond},
+		{"lan", 300 * time.Millisecond, 30 * time.Millisecond},
+		{"fast", 120 * time.Millisecond, 10 * time.Millisecond},
 		{"wan", 1200 * time.Millisecond, 125 * time.Millisecond},
 	} {
 		p, ok := Profile(tc.name)

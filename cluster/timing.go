@@ -39,9 +39,9 @@ func Profile(name string) (Timing, bool) {
 			ElectionTimeout:  300 * time.Millisecond,
 			LeaderLease:      150 * time.Millisecond,
 			CommitTimeout:    25 * time.Millisecond,
-			VIPLease:         150 * time.Millisecond,
-			RPCTimeout:       150 * time.Millisecond,
-			ClaimMargin:      100 * time.Millisecond,
+			VIPLease:         120 * time.Millisecond,
+			RPCTimeout:       100 * time.Millisecond,
+			ClaimMargin:      80 * time.Millisecond,
 		}, true
 	case "fast":
 		return Timing{
@@ -50,9 +50,9 @@ func Profile(name string) (Timing, bool) {
 			ElectionTimeout:  100 * time.Millisecond,
 			LeaderLease:      50 * time.Millisecond,
 			CommitTimeout:    10 * time.Millisecond,
-			VIPLease:         50 * time.Millisecond,
-			RPCTimeout:       70 * time.Millisecond,
-			ClaimMargin:      50 * time.Millisecond,
+			VIPLease:         40 * time.Millisecond,
+			RPCTimeout:       40 * time.Millisecond,
+			ClaimMargin:      40 * time.Millisecond,
 		}, true
 	case "wan":
 		return Timing{

@@ -49,6 +49,13 @@ type VIP interface {
 	Set(ctx context.Context, hold bool) error
 }
 
+// Drainer is implemented by a VIP that can hold off new connections for a while before
+// a planned removal, so requests already in flight on established connections are
+// answered by this node rather than reset by the next holder.
+type Drainer interface {
+	Drain(ctx context.Context) error
+}
+
 // Clock is the time source. Tests pass a fake; the agent passes SystemClock.
 type Clock interface {
 	Now() time.Time

@@ -362,7 +362,8 @@ func (e *Elector) Status() Status {
 	return s
 }
 
-// Handoff makes a planned move (DESIGN §2): the VIP comes off this node, a release
+// Handoff makes a planned move (DESIGN §2): if the VIP can drain, new connections are
+// held off for the drain time first; then the VIP comes off this node, a release
 // record naming the target is committed, and leadership is transferred to target (or,
 // when target is empty, to the most up-to-date other voter). The new leader sees the
 // release and claims without the claim delay.
@@ -370,6 +371,17 @@ func (e *Elector) Status() Status {
 // With retire set the node never holds again (shutdown); otherwise it may hold again
 // once the move is over. Handoff returns ErrNotHolder when this node is not the leader.
 func (e *Elector) Handoff(ctx context.Context, target, reason string, retire bool) error {
+	if target != "" {
+		// Check the target before anything changes: a bad name must not cost a drain.
+		if _, err := e.voterAddress(target); err != nil {
+			return err
+		}
+	}
+	if d, ok := e.cfg.VIP.(Drainer); ok && e.Entitled() {
+		if err := d.Drain(ctx); err != nil {
+			e.log.Warn("drain before hand-off cut short", "err", err)
+		}
+	}
 	e.mu.Lock()
 	e.releasing++
 	if retire {
