@@ -1232,6 +1232,7 @@ vip:
   lifetime: 2s                # kernel lifetime, refreshed while held: whole seconds
   fencing: standard           # strict: a new holder also waits the lifetime out
   garp: {repeat: 5, interval: 1s, refresh: 0s}
+  drain: 50ms                 # planned moves: hold off new connections this long first
 
 priority: 100 # 1..254
 

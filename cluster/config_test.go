@@ -480,7 +480,7 @@ func TestProfiles(t *testing.T) {
 		claim, renew time.Duration
 	}{
 		{"lan", 300 * time.Millisecond, 30 * time.Millisecond},
-		{"fast", 120 * time.Millisecond, 10 * time.Millisecond},
+		{"fast", 100 * time.Millisecond, 10 * time.Millisecond},
 		{"wan", 1200 * time.Millisecond, 125 * time.Millisecond},
 	} {
 		p, ok := Profile(tc.name)

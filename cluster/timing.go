@@ -51,8 +51,8 @@ func Profile(name string) (Timing, bool) {
 			LeaderLease:      50 * time.Millisecond,
 			CommitTimeout:    10 * time.Millisecond,
 			VIPLease:         40 * time.Millisecond,
-			RPCTimeout:       40 * time.Millisecond,
-			ClaimMargin:      40 * time.Millisecond,
+			RPCTimeout:       35 * time.Millisecond,
+			ClaimMargin:      25 * time.Millisecond,
 		}, true
 	case "wan":
 		return Timing{
