@@ -60,6 +60,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		Interface: cfg.VIP.Interface,
 		Addresses: cfg.VIP.Addresses,
 		Lifetime:  cfg.VIP.Lifetime,
+		Drain:     cfg.VIP.Drain,
 		GARP: vip.GARPConfig{
 			Repeat:   cfg.VIP.GARP.Repeat,
 			Interval: cfg.VIP.GARP.Interval,

@@ -13,6 +13,10 @@ const (
 	DefaultGARPInterval = time.Second
 )
 
+// MaxDrain is the longest Config.Drain: new connections to the VIP are refused for
+// that long on every planned move.
+const MaxDrain = 10 * time.Second
+
 // maxLifetime keeps the lifetime well inside the kernel's 32-bit seconds field, away
 // from 0xFFFFFFFF, which means "forever".
 const maxLifetime = 24 * time.Hour
@@ -41,6 +45,11 @@ type Config struct {
 	Lifetime time.Duration
 	// GARP configures announcing.
 	GARP GARPConfig
+	// Drain is how long Manager.Drain refuses new TCP connections to the VIPs
+	// before a planned removal, while connections already established are still
+	// served; 0 (the default) turns draining off. At most MaxDrain. A client's
+	// first SYN retransmission comes after about 1 s, so 1 to 2 s is typical.
+	Drain time.Duration
 }
 
 // GARPConfig configures the gratuitous ARP / unsolicited neighbour advertisement
@@ -112,6 +121,12 @@ func (c Config) validate() error {
 	}
 	if c.GARP.Refresh < 0 {
 		return bad("garp.refresh: %s is negative, use 0 to turn it off", c.GARP.Refresh)
+	}
+	switch {
+	case c.Drain < 0:
+		return bad("drain: %s is negative, use 0 to turn it off", c.Drain)
+	case c.Drain > MaxDrain:
+		return bad("drain: %s is too long, at most %s (new connections are refused while it lasts)", c.Drain, MaxDrain)
 	}
 	return nil
 }

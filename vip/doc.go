@@ -42,12 +42,39 @@
 // The senders, ARPSender and NDPSender, write to an injected net.PacketConn or
 // NDPConn, so their bytes are tested without root.
 //
+// # Draining before a planned move
+//
+// When the addresses move on purpose, a client whose TCP handshake with the old
+// holder completed just before the removal sends its request to an address the old
+// holder no longer has; the segment is dropped, its retransmission reaches the new
+// holder (whose announcements updated the client's neighbour cache), which answers
+// with a reset: a failed request. Manager.Drain, called before Set(false), closes
+// that window: for Config.Drain it keeps the addresses but drops, on input, every
+// TCP segment to a VIP with SYN set and ACK clear (table inet raftvip, chain drain,
+// hook input, priority filter, one rule per VIP, over nf_tables netlink), while
+// segments of established connections are still accepted and answered. A client
+// whose SYN was dropped retransmits it (Linux: 1 s, then 3 s, 7 s, ... after the
+// first attempt), and one of the retransmissions reaches the new holder: new
+// connections are delayed, not refused. Set(false) removes the addresses and then the table; Close removes the
+// table too, and Cleanup removes one left by an agent that died while draining.
+// Set(true) never installs rules, and refuses to hold while rules it could not
+// remove are left over.
+//
+// The drain is best effort and never blocks a move: if the rules cannot be
+// installed (a kernel without nf_tables, no CAP_NET_ADMIN) Drain logs a warning and
+// returns at once. It covers requests in flight, not idle connections: a keep-alive
+// connection that sends a new request after the removal still reaches the new
+// holder and is reset, and a response that takes longer than Config.Drain is cut
+// off as before. The drain only covers connections whose request is in flight when
+// the move starts. It also delays every planned move by Config.Drain.
+//
 // # Network namespaces
 //
 // By default the Manager works in the network namespace of the process: it opens a
 // netlink handle there, and its SocketAnnouncer opens raw sockets on the thread that
 // runs the burst. To work in another namespace pass WithNetNS (or WithHandle for a
-// netlink handle made with netlink.NewHandleAt, plus an announcer). A socket belongs
+// netlink handle made with netlink.NewHandleAt, plus an announcer and a firewall:
+// WithHandle alone leaves the drain rules in the current namespace). A socket belongs
 // to the namespace of the thread that opened it, so opening one elsewhere takes
 // runtime.LockOSThread, netns.Get to remember the current namespace, netns.Set to
 // the target, open, netns.Set back, runtime.UnlockOSThread; SocketAnnouncer does

@@ -74,6 +74,14 @@ func (f *fakeOS) Delete(ifname string, p netip.Prefix) error {
 	return nil
 }
 
+// note adds an entry to the change log: the fake firewall's changes go there too,
+// so that the order of address and firewall changes can be checked.
+func (f *fakeOS) note(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes = append(f.changes, s)
+}
+
 // remove takes an address away behind the Manager's back (`ip addr del`, expiry).
 func (f *fakeOS) remove(ifname, p string) {
 	f.mu.Lock()
@@ -189,6 +197,108 @@ func (a *fakeAnnouncer) count() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.rounds)
+}
+
+// fakeFirewall records Block and Unblock. rules is what is installed (nil: no
+// table); note, if set, gets "block ADDRS" and "unblock" for every change.
+type fakeFirewall struct {
+	mu          sync.Mutex
+	rules       []netip.Addr
+	blocks      int
+	unblocks    int
+	failBlock   error
+	failUnblock error
+	note        func(string)
+}
+
+func (f *fakeFirewall) Block(addrs []netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failBlock != nil {
+		return f.failBlock
+	}
+	f.blocks++
+	f.rules = slices.Clone(addrs)
+	if f.note != nil {
+		f.note(fmt.Sprintf("block %v", addrs))
+	}
+	return nil
+}
+
+func (f *fakeFirewall) Unblock() (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failUnblock != nil {
+		return false, f.failUnblock
+	}
+	f.unblocks++
+	removed := f.rules != nil
+	f.rules = nil
+	if f.note != nil {
+		f.note("unblock")
+	}
+	return removed, nil
+}
+
+// installed returns the addresses whose new connections are dropped now.
+func (f *fakeFirewall) installed() []netip.Addr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.rules)
+}
+
+func (f *fakeFirewall) counts() (blocks, unblocks int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.blocks, f.unblocks
+}
+
+// logRecorder is a logger that writes into the test's log and also keeps the lines
+// for checking.
+type logRecorder struct {
+	logger *slog.Logger
+	mu     sync.Mutex
+	buf    strings.Builder
+}
+
+func newLogRecorder(t *testing.T) *logRecorder {
+	r := &logRecorder{}
+	r.logger = slog.New(slog.NewTextHandler(teeWriter{t: t, r: r}, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	return r
+}
+
+// lines returns the lines logged so far that contain sub.
+func (r *logRecorder) lines(sub string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for l := range strings.Lines(r.buf.String()) {
+		if strings.Contains(l, sub) {
+			out = append(out, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	return out
+}
+
+type teeWriter struct {
+	t *testing.T
+	r *logRecorder
+}
+
+func (w teeWriter) Write(b []byte) (int, error) {
+	w.r.mu.Lock()
+	w.r.buf.Write(b)
+	w.r.mu.Unlock()
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 // testLogger writes the Manager's log into the test's log.

@@ -84,14 +84,15 @@ func inNS(t *testing.T, ns netns.NsHandle, fn func() error) error {
 	return fn()
 }
 
-// sweepNamespaces deletes rvtest-vip-* namespaces left by test processes that are
-// gone. Those of live processes (parallel runs) are left alone.
-func sweepNamespaces(t *testing.T) {
+// sweepNamespaces deletes prefix<pid>-* namespaces (rvtest-vip-*, rvtest-vipdrain-*)
+// left by test processes that are gone. Those of live processes (parallel runs) are
+// left alone.
+func sweepNamespaces(t *testing.T, prefix string) {
 	t.Helper()
-	names, _ := filepath.Glob("/run/netns/" + nsPrefix + "*")
+	names, _ := filepath.Glob("/run/netns/" + prefix + "*")
 	for _, path := range names {
 		name := filepath.Base(path)
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, nsPrefix), "-")
+		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, prefix), "-")
 		pid, err := strconv.Atoi(pidStr)
 		if err == nil && pid > 0 {
 			if pid == os.Getpid() {
@@ -112,7 +113,7 @@ func sweepNamespaces(t *testing.T) {
 func newTestNS(t *testing.T) *testNS {
 	t.Helper()
 	requireRoot(t)
-	sweepNamespaces(t)
+	sweepNamespaces(t, nsPrefix)
 	tn := &testNS{name: fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsSeq.Add(1))}
 
 	// netns.NewNamed moves the calling thread into the new namespace; move back.
@@ -276,7 +277,7 @@ func TestKernelCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	m, err := vip.New(kernelConfig(2*time.Second), vip.WithHandle(h), vip.WithAnnouncer(&fakeAnnouncer{}))
+	m, err := vip.New(kernelConfig(2*time.Second), vip.WithHandle(h), vip.WithNetNS(tn.ns), vip.WithAnnouncer(&fakeAnnouncer{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestKernelCleanup(t *testing.T) {
 
 	cfg := kernelConfig(2 * time.Second)
 	cfg.Interface = "nosuch0"
-	m2, err := vip.New(cfg, vip.WithHandle(h), vip.WithAnnouncer(&fakeAnnouncer{}))
+	m2, err := vip.New(cfg, vip.WithHandle(h), vip.WithNetNS(tn.ns), vip.WithAnnouncer(&fakeAnnouncer{}))
 	if err != nil {
 		t.Fatal(err)
 	}

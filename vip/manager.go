@@ -37,6 +37,7 @@ type options struct {
 	ns     netns.NsHandle
 	handle *netlink.Handle
 	gate   func() bool
+	fw     Firewall
 }
 
 // WithLogger sets the logger; nil (the default) discards.
@@ -51,7 +52,7 @@ func WithAddrOps(ops AddrOps) Option { return func(o *options) { o.ops = ops } }
 
 // WithHandle makes the Manager change addresses through h, in the network namespace
 // h was opened in (netlink.NewHandleAt). The caller keeps ownership of h. It does
-// not move the default announcer: see WithNetNS.
+// not move the default announcer nor the default firewall: see WithNetNS.
 func WithHandle(h *netlink.Handle) Option { return func(o *options) { o.handle = h } }
 
 // WithAnnounceGate makes every announce round ask gate first and skip the round when
@@ -61,13 +62,18 @@ func WithHandle(h *netlink.Handle) Option { return func(o *options) { o.handle =
 // reconcile loop has removed the addresses.
 func WithAnnounceGate(gate func() bool) Option { return func(o *options) { o.gate = gate } }
 
+// WithFirewall replaces the default nf_tables firewall that Drain works through.
+// For tests.
+func WithFirewall(f Firewall) Option { return func(o *options) { o.fw = f } }
+
 // WithAnnouncer replaces the default SocketAnnouncer.
 func WithAnnouncer(a Announcer) Option { return func(o *options) { o.ann = a } }
 
 // WithNetNS makes the Manager do all its kernel work in the network namespace ns
-// instead of the current one: its own netlink handle is opened there, and the
-// default announcer opens its sockets there. The caller keeps ns open until Close.
-// Explicit WithHandle / WithAddrOps / WithAnnouncer take precedence.
+// instead of the current one: its own netlink handle is opened there, the default
+// announcer opens its sockets there, and the default firewall (Drain) installs its
+// rules there. The caller keeps ns open until Close. Explicit WithHandle /
+// WithAddrOps / WithAnnouncer / WithFirewall take precedence.
 func WithNetNS(ns netns.NsHandle) Option { return func(o *options) { o.ns = ns } }
 
 // Manager holds or releases the configured addresses on one interface. All methods
@@ -82,6 +88,7 @@ type Manager struct {
 	log          *slog.Logger
 	closeOps     func()
 	gate         func() bool // may we announce now? nil: always
+	fw           Firewall
 
 	mu        sync.Mutex
 	closed    bool
@@ -89,6 +96,8 @@ type Manager struct {
 	refreshed map[netip.Prefix]time.Time // when each address's lifetime was last set
 	stopBurst context.CancelFunc         // cancels the running announce loop, if any
 	wg        sync.WaitGroup             // announce loops
+	blocked   bool                       // drain rules may be installed: remove them before the next hold
+	drainStop chan struct{}              // closed to end the wait of running Drain calls
 }
 
 // New checks cfg, applies the GARP defaults and returns a Manager that holds
@@ -119,6 +128,7 @@ func New(cfg Config, opts ...Option) (*Manager, error) {
 		log:          o.log.With("interface", cfg.Interface),
 		closeOps:     func() {},
 		gate:         o.gate,
+		fw:           o.fw,
 		refreshed:    make(map[netip.Prefix]time.Time, len(cfg.Addresses)),
 	}
 	for _, p := range cfg.Addresses {
@@ -137,6 +147,9 @@ func New(cfg Config, opts ...Option) (*Manager, error) {
 	}
 	if m.ann == nil {
 		m.ann = NewSocketAnnouncer(cfg.Interface, o.ns, m.log)
+	}
+	if m.fw == nil {
+		m.fw = newNFTFirewall(o.ns)
 	}
 	if cfg.GARP.Repeat > 1 && cfg.GARP.Interval < time.Second && hasIPv4(m.ips) {
 		m.log.Warn("vip: garp interval below 1s: Linux neighbours ignore ARP updates within locktime (1s), so the extra rounds help little",
@@ -161,6 +174,13 @@ func New(cfg Config, opts ...Option) (*Manager, error) {
 // hold=false: the burst is cancelled and every configured address that is present
 // is removed, at once: removing never waits for announcing, and does not look at
 // ctx. If the interface is gone there is nothing to remove and Set returns nil.
+// Once the addresses are gone, the rules of a Drain are removed (and a running
+// Drain returns); if removing an address failed they stay until a later Set(false)
+// succeeds.
+//
+// Set(true) never installs drain rules. If rules are left from an earlier drain
+// that could not be cleaned up, it removes them before taking the addresses and
+// fails if it cannot: a VIP that drops new connections is not held.
 //
 // A failure for one address does not stop the others; the errors are joined.
 func (m *Manager) Set(ctx context.Context, hold bool) error {
@@ -170,8 +190,10 @@ func (m *Manager) Set(ctx context.Context, hold bool) error {
 		return ErrClosed
 	}
 	if !hold {
-		_, err := m.releaseLocked(false)
-		return err
+		if _, err := m.releaseLocked(false); err != nil {
+			return err
+		}
+		return m.unblockLocked()
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("vip: hold addresses on %s: %w", m.cfg.Interface, err)
@@ -181,6 +203,11 @@ func (m *Manager) Set(ctx context.Context, hold bool) error {
 
 func (m *Manager) holdLocked() error {
 	ifname := m.cfg.Interface
+	if !m.held && m.blocked {
+		if err := m.unblockLocked(); err != nil {
+			return fmt.Errorf("vip: hold addresses on %s: drain rules left in place: %w", ifname, err)
+		}
+	}
 	present, err := m.ops.Addrs(ifname)
 	if err != nil {
 		return fmt.Errorf("vip: list addresses on %s: %w", ifname, err)
@@ -283,16 +310,23 @@ func (m *Manager) releaseLocked(strict bool) ([]netip.Prefix, error) {
 
 // Cleanup removes every configured address found on the interface and returns
 // those it removed, for the caller to log. Call it at start-up, before anything
-// else, to clear addresses left by an earlier run. It also stops announcing and
-// forgets any hold, like Set(false), but unlike Set(false) a missing interface is
-// an error (wrapping ErrInterfaceNotFound).
+// else, to clear addresses left by an earlier run. It also removes drain rules
+// left by an agent that died while draining (table inet raftvip), and logs that
+// it did; a kernel without nf_tables, or no permission to use it, is not an error
+// here. It also stops announcing and forgets any hold, like Set(false), but unlike
+// Set(false) a missing interface is an error (wrapping ErrInterfaceNotFound).
 func (m *Manager) Cleanup() (removed []netip.Prefix, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil, ErrClosed
 	}
-	return m.releaseLocked(true)
+	removed, err = m.releaseLocked(true)
+	if m.drainStop != nil {
+		close(m.drainStop)
+		m.drainStop = nil
+	}
+	return removed, errors.Join(err, m.cleanupRulesLocked())
 }
 
 // Held reports whether all configured addresses are on the interface, as the
@@ -332,9 +366,10 @@ func (m *Manager) Announce() {
 	m.startBurstLocked()
 }
 
-// Close stops announcing, waits for the announce goroutine to end and releases the
-// netlink handle the Manager opened. It does not remove the addresses: call
-// Set(ctx, false) first for that. Every later call returns ErrClosed.
+// Close stops announcing, removes drain rules (a running Drain returns
+// ErrClosed), waits for the announce goroutine to end and releases the netlink
+// handle the Manager opened. It does not remove the addresses: call Set(ctx,
+// false) first for that. Every later call returns ErrClosed.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	if m.closed {
@@ -343,6 +378,9 @@ func (m *Manager) Close() {
 	}
 	m.closed = true
 	m.cancelBurstLocked()
+	if err := m.unblockLocked(); err != nil {
+		m.log.Warn("vip: close: drain rules stay, the next start-up's Cleanup removes them", "err", err)
+	}
 	m.mu.Unlock()
 	m.wg.Wait()
 	m.closeOps()

@@ -45,11 +45,13 @@ type rig struct {
 	os    *fakeOS
 	clock *fakeClock
 	ann   *fakeAnnouncer
+	fw    *fakeFirewall
+	log   *logRecorder
 }
 
 // newRig builds a Manager over a fake OS whose eth0 has a few addresses that are
-// not VIPs. Call it inside a synctest bubble; the Manager is closed at the end of
-// the test.
+// not VIPs, and a fake firewall that notes its changes in the OS's change log. Call
+// it inside a synctest bubble; the Manager is closed at the end of the test.
 func newRig(t *testing.T, cfg vip.Config, ann *fakeAnnouncer) *rig {
 	t.Helper()
 	r := &rig{
@@ -60,7 +62,10 @@ func newRig(t *testing.T, cfg vip.Config, ann *fakeAnnouncer) *rig {
 	if r.ann == nil {
 		r.ann = &fakeAnnouncer{}
 	}
-	m, err := vip.New(cfg, vip.WithAddrOps(r.os), vip.WithAnnouncer(r.ann), vip.WithClock(r.clock), vip.WithLogger(testLogger(t)))
+	r.fw = &fakeFirewall{note: r.os.note}
+	r.log = newLogRecorder(t)
+	m, err := vip.New(cfg, vip.WithAddrOps(r.os), vip.WithAnnouncer(r.ann), vip.WithClock(r.clock),
+		vip.WithFirewall(r.fw), vip.WithLogger(r.log.logger))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -226,7 +231,7 @@ func TestHeld(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeOS(ifname, append([]string{"198.18.0.1/24"}, tt.present...)...)
-			m, err := vip.New(testConfig(), vip.WithAddrOps(f), vip.WithAnnouncer(&fakeAnnouncer{}))
+			m, err := vip.New(testConfig(), vip.WithAddrOps(f), vip.WithAnnouncer(&fakeAnnouncer{}), vip.WithFirewall(&fakeFirewall{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -474,12 +479,14 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative repeat", func(c *vip.Config) { c.GARP.Repeat = -1 }, "garp.repeat"},
 		{"negative interval", func(c *vip.Config) { c.GARP.Interval = -time.Second }, "garp.interval"},
 		{"negative refresh", func(c *vip.Config) { c.GARP.Refresh = -time.Second }, "garp.refresh"},
+		{"negative drain", func(c *vip.Config) { c.Drain = -time.Second }, "drain: -1s is negative"},
+		{"long drain", func(c *vip.Config) { c.Drain = vip.MaxDrain + time.Millisecond }, "drain: 10.001s is too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()
 			tt.change(&cfg)
-			_, err := vip.New(cfg, vip.WithAddrOps(newFakeOS(ifname)), vip.WithAnnouncer(&fakeAnnouncer{}))
+			_, err := vip.New(cfg, vip.WithAddrOps(newFakeOS(ifname)), vip.WithAnnouncer(&fakeAnnouncer{}), vip.WithFirewall(&fakeFirewall{}))
 			if !errors.Is(err, vip.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("New = %v, want ErrInvalidConfig mentioning %q", err, tt.want)
 			}
@@ -515,7 +522,7 @@ func TestAnnounceGate(t *testing.T) {
 		clock := newFakeClock()
 		ann := &fakeAnnouncer{}
 		m, err := vip.New(testConfig(), vip.WithAddrOps(os), vip.WithAnnouncer(ann), vip.WithClock(clock),
-			vip.WithLogger(testLogger(t)), vip.WithAnnounceGate(entitled.Load))
+			vip.WithFirewall(&fakeFirewall{}), vip.WithLogger(testLogger(t)), vip.WithAnnounceGate(entitled.Load))
 		if err != nil {
 			t.Fatal(err)
 		}
