@@ -25,7 +25,7 @@ const (
 	DefaultAdminSocket  = "/run/raftvip/raftvip.sock"
 	DefaultPriority     = 100
 	DefaultLifetime     = 2 * time.Second
-	DefaultDrain        = 50 * time.Millisecond
+	DefaultDrain        = 25 * time.Millisecond
 	DefaultFencing      = "standard"
 	DefaultGARPRepeat   = 5
 	DefaultGARPInterval = time.Second
@@ -78,7 +78,7 @@ type VIPConfig struct {
 	Lifetime  time.Duration  // kernel valid_lft, whole seconds; default 2s
 	Fencing   string         // "standard" (default) | "strict"
 	GARP      GARPConfig
-	Drain     time.Duration // planned moves: drop new connections this long before removing; default 50ms
+	Drain     time.Duration // planned moves: drop new connections this long before removing; default 25ms
 }
 
 // GARPConfig is how a new holder announces the VIP (gratuitous ARP, unsolicited NA).
@@ -939,7 +939,7 @@ func (d *configDecoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
 				return
 			}
 			if dr < 0 || dr > 10*time.Second {
-				d.add(v.Line, p, "%s is out of range; a planned move waits this long with new connections held off, use 0 (no drain) to 10s (default 50ms)", dr)
+				d.add(v.Line, p, "%s is out of range; a planned move waits this long with new connections held off, use 0 (no drain) to 10s (default 25ms)", dr)
 				return
 			}
 			vc.Drain = dr
@@ -1232,7 +1232,7 @@ vip:
   lifetime: 2s                # kernel lifetime, refreshed while held: whole seconds
   fencing: standard           # strict: a new holder also waits the lifetime out
   garp: {repeat: 5, interval: 1s, refresh: 0s}
-  drain: 50ms                 # planned moves: hold off new connections this long first
+  drain: 25ms                 # planned moves: hold off new connections this long first
 
 priority: 100 # 1..254
 

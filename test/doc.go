@@ -5,4 +5,20 @@
 //
 // The suite needs root. Without it every test skips with one line; with
 // RAFTVIP_E2E=require a skip is a failure.
+//
+// Running it:
+//
+//	sudo go test ./test/                       # lab self-test and the agent scenarios
+//	sudo go test ./test/ -run TestLab -v       # the lab alone, no agent needed
+//	sudo go run ./test/demo                    # a guided failover
+//	sudo go run ./test/figures -trials 10 -profile lan,fast -out docs/failover.md
+//
+// Environment: RAFTVIP_BIN runs that binary instead of building ./cmd/raftvip once per
+// process; RAFTVIP_KEEP=1 keeps every lab's work directory (logs, configs, data) under
+// /tmp/raftvip-lab/<prefix>/, which a failed test keeps anyway.
+//
+// Each lab has its own prefix (rv and four hex digits) for its namespaces
+// (<prefix>-br, -cl, -lb1, ...) and a state file that records every process it
+// started, so that Sweep, run once per process before the first lab, can clean up
+// after a run that died, signalling only processes it verifies as that lab's own.
 package test

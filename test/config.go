@@ -1,0 +1,150 @@
+package test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// AgentConfig is the agent's YAML configuration as the lab writes it (CONTRACTS.md,
+// "Agent contract"; DESIGN §6). Options.Configure may change it per node before it is
+// written; Extra carries keys the lab does not know about (checks, vrrp, ...).
+type AgentConfig struct {
+	Node     NodeSection    `yaml:"node"`
+	Cluster  ClusterSection `yaml:"cluster"`
+	Admin    AdminSection   `yaml:"admin"`
+	VIP      VIPSection     `yaml:"vip"`
+	Priority int            `yaml:"priority,omitempty"`
+	Log      LogSection     `yaml:"log"`
+	Extra    map[string]any `yaml:",inline"`
+}
+
+// NodeSection is `node:`.
+type NodeSection struct {
+	Name       string `yaml:"name"`
+	DataDir    string `yaml:"data_dir"`
+	Bind       string `yaml:"bind"`
+	RaftPort   int    `yaml:"raft_port"`
+	GossipPort int    `yaml:"gossip_port"`
+}
+
+// ClusterSection is `cluster:`.
+type ClusterSection struct {
+	Peers  []string `yaml:"peers"`
+	Timing string   `yaml:"timing,omitempty"`
+}
+
+// AdminSection is `admin:`.
+type AdminSection struct {
+	Socket string `yaml:"socket"`
+}
+
+// VIPSection is `vip:`.
+type VIPSection struct {
+	Interface string      `yaml:"interface"`
+	Addresses []string    `yaml:"addresses"`
+	Lifetime  string      `yaml:"lifetime,omitempty"`
+	Fencing   string      `yaml:"fencing,omitempty"`
+	GARP      GARPSection `yaml:"garp"`
+}
+
+// GARPSection is `vip.garp:`.
+type GARPSection struct {
+	Repeat   int    `yaml:"repeat"`
+	Interval string `yaml:"interval"`
+}
+
+// LogSection is `log:`.
+type LogSection struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Ports every node uses (each node has its own namespace, so they can be equal).
+const (
+	RaftPort   = 7300
+	GossipPort = 7301
+)
+
+// agentConfig builds the configuration of node n.
+func (l *Lab) agentConfig(n *Node) AgentConfig {
+	o := l.opts
+	var peers []string
+	for _, m := range l.Nodes {
+		peers = append(peers, fmt.Sprintf("%s=%s:%d", m.Name, m.Addr4.Addr(), RaftPort))
+	}
+	addrs := []string{l.VIP4.String()}
+	if l.VIP6.IsValid() {
+		addrs = append(addrs, l.VIP6.String())
+	}
+	c := AgentConfig{
+		Node: NodeSection{
+			Name:       n.Name,
+			DataDir:    n.DataDir,
+			Bind:       n.Addr4.Addr().String(),
+			RaftPort:   RaftPort,
+			GossipPort: GossipPort,
+		},
+		Cluster: ClusterSection{Peers: peers, Timing: o.Timing},
+		Admin:   AdminSection{Socket: n.Socket},
+		VIP: VIPSection{
+			Interface: "eth0",
+			Addresses: addrs,
+			Lifetime:  durationString(o.Lifetime),
+			Fencing:   o.Fencing,
+			GARP:      GARPSection{Repeat: o.GARPRepeat, Interval: durationString(o.GARPInterval)},
+		},
+		Priority: o.Priorities[n.Name],
+		Log:      LogSection{Level: o.LogLevel, Format: "text"},
+	}
+	if o.Configure != nil {
+		o.Configure(n, &c)
+	}
+	return c
+}
+
+// durationString formats d the way a human writes it in YAML ("2s", "1.5s", "300ms").
+func durationString(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	return s
+}
+
+func marshalConfig(c AgentConfig) ([]byte, error) {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("lab: marshal agent config: %w", err)
+	}
+	return append([]byte("# written by the raftvip e2e lab\n"), b...), nil
+}
+
+// haproxyConfig is the HAProxy configuration of node n: it answers every HTTP request
+// with 200 and its own name, on IPv4 and IPv6, with transparent binds so that the
+// sockets of connections accepted on the VIP keep working after the VIP moved away.
+func (l *Lab) haproxyConfig(n *Node) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# written by the raftvip e2e lab
+global
+    stats socket %s mode 600 level admin
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+
+frontend fe
+    bind :80 transparent
+    bind :::80 v6only transparent
+    http-request return status 200 content-type text/plain string "%s\n"
+`, n.HAProxySocket, n.Name)
+	if l.opts.HAProxyExtra != "" {
+		b.WriteString("\n" + l.opts.HAProxyExtra + "\n")
+	}
+	return b.String()
+}

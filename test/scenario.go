@@ -1,0 +1,115 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Failover is what MeasureUnplug observed.
+type Failover struct {
+	Old, New      string        // holder before, node that answered first afterwards
+	Gap           time.Duration // client-visible gap: longest interval between successful completions
+	ServedAfter   time.Duration // from the unplug to the first success of a survivor
+	ClaimedAfter  time.Duration // from the unplug to the first sample with a survivor holding the VIP
+	Requests      int
+	Failures      int
+	MaxHolders    int // over all nodes, the unplugged one included
+	MultiSamples  int // sampler rounds with two or more holders
+	MultiDuration time.Duration
+	Stale         []Announcement // announcements from a node that did not hold the VIP
+	Probe         ProbeSummary
+	Holders       HolderSummary
+
+	Unplugged time.Time
+	Sampler   *Sampler       // stopped; for further checks
+	Prober    *Probe         // stopped
+	Watch     *AnnounceWatch // stopped
+}
+
+func (f Failover) String() string {
+	return fmt.Sprintf("%s → %s: gap %v, claimed %v and served %v after unplug, %d/%d requests failed, max holders %d, %d two-holder samples, %d stale announcements",
+		f.Old, f.New, f.Gap.Round(time.Millisecond), f.ClaimedAfter.Round(time.Millisecond), f.ServedAfter.Round(time.Millisecond),
+		f.Failures, f.Requests, f.MaxHolders, f.MultiSamples, len(f.Stale))
+}
+
+// MeasureUnplug is scenario b of the suite, reusable by programs: with the probe and
+// the sampler running (1 s of baseline), it unplugs holder, waits for a survivor to
+// answer through the IPv4 VIP (at most serveTimeout), keeps watching for settle, then
+// stops both and measures. The unplugged node stays unplugged.
+func (l *Lab) MeasureUnplug(ctx context.Context, holder *Node, serveTimeout, settle time.Duration) (Failover, error) {
+	f := Failover{Old: holder.Name}
+	w, err := l.StartAnnounceWatch()
+	if err != nil {
+		return f, err
+	}
+	defer w.Stop()
+	smp, err := l.StartSampler()
+	if err != nil {
+		return f, err
+	}
+	defer smp.Stop()
+	pr, err := l.StartProbe(l.VIP4.Addr())
+	if err != nil {
+		return f, err
+	}
+	defer pr.Stop()
+
+	t0 := time.Now()
+	if _, err := pr.WaitForContext(ctx, 5*time.Second, func(r Result) bool { return r.OK }); err != nil {
+		return f, fmt.Errorf("baseline: %w", err)
+	}
+	if err := sleepCtx(ctx, time.Second-time.Since(t0)); err != nil {
+		return f, err
+	}
+	unplug := time.Now()
+	if err := l.Unplug(holder); err != nil {
+		return f, err
+	}
+	first, err := pr.WaitForContext(ctx, serveTimeout, func(r Result) bool {
+		return r.OK && r.Start.After(unplug) && r.Node != holder.Name
+	})
+	if err != nil {
+		return f, fmt.Errorf("after unplugging %s: %w", holder.Name, err)
+	}
+	if err := sleepCtx(ctx, settle); err != nil {
+		return f, err
+	}
+	pr.Stop()
+	smp.Stop()
+	w.Stop()
+	f.Unplugged, f.Sampler, f.Prober, f.Watch = unplug, smp, pr, w
+	f.Stale = l.StaleAnnouncements(smp, w, 100*time.Millisecond)
+
+	from := unplug.Add(-500 * time.Millisecond)
+	f.Probe = pr.Summary(from, time.Time{})
+	f.Holders = smp.Summary(l.VIP4.Addr(), Filter{})
+	f.New = first.Node
+	f.Gap = f.Probe.Gap
+	f.ServedAfter = first.End.Sub(unplug)
+	f.Requests, f.Failures = f.Probe.Requests, f.Probe.Failures
+	f.MaxHolders, f.MultiSamples, f.MultiDuration = f.Holders.MaxHolders, f.Holders.MultiSamples, f.Holders.MultiDuration
+	for _, c := range f.Holders.Timeline {
+		if c.At.After(unplug) && slices.ContainsFunc(c.Holders, func(n string) bool { return n != holder.Name }) {
+			f.ClaimedAfter = c.At.Sub(unplug)
+			break
+		}
+	}
+	return f, nil
+}
+
+// sleepCtx sleeps d unless ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,213 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Status is the output of `raftvip status --json` (CONTRACTS.md, "Agent contract").
+// Unknown fields are ignored so that the agent may add more.
+type Status struct {
+	Node             string   `json:"node"`
+	State            string   `json:"state"` // leader, follower, candidate, shutdown
+	Leader           string   `json:"leader"`
+	Term             uint64   `json:"term"`
+	Holding          bool     `json:"holding"`
+	Reason           string   `json:"reason"`
+	LeaseRemainingMS float64  `json:"lease_remaining_ms"`
+	Members          []Member `json:"members"`
+	Events           []Event  `json:"events"`
+}
+
+// Member is one entry of Status.Members.
+type Member struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Voter   bool   `json:"voter"`
+	Leader  bool   `json:"leader"`
+}
+
+// Event is one claim/release record of Status.Events.
+type Event struct {
+	Kind    string    `json:"kind"`
+	Node    string    `json:"node"`
+	Term    uint64    `json:"term"`
+	At      time.Time `json:"at"`
+	Index   uint64    `json:"index"`
+	Handoff string    `json:"handoff"`
+	Reason  string    `json:"reason"`
+}
+
+// StatusTimeout bounds one `raftvip status` call (a frozen agent never answers).
+const StatusTimeout = 3 * time.Second
+
+// statusCmd runs `raftvip status [--json] --socket <n.Socket>` in n's namespace.
+func (l *Lab) statusCmd(ctx context.Context, n *Node, jsonOut bool) (string, error) {
+	bin, err := Binary()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, StatusTimeout)
+	defer cancel()
+	args := []string{"netns", "exec", n.NS, bin, "status"}
+	if jsonOut {
+		args = append(args, "--json")
+	}
+	args = append(args, "--socket", n.Socket)
+	cmd := exec.CommandContext(ctx, "ip", args...)
+	cmd.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("status of %s: %w: %s", n.Name, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Status runs `raftvip status --json` against n's admin socket and decodes it.
+func (l *Lab) Status(n *Node) (Status, error) {
+	return l.StatusContext(context.Background(), n)
+}
+
+// StatusContext is Status with a context.
+func (l *Lab) StatusContext(ctx context.Context, n *Node) (Status, error) {
+	out, err := l.statusCmd(ctx, n, true)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return Status{}, fmt.Errorf("status of %s: decode %q: %w", n.Name, tail(out, 5), err)
+	}
+	return st, nil
+}
+
+// StatusText runs `raftvip status` (human form) against n's admin socket.
+func (l *Lab) StatusText(n *Node) (string, error) {
+	return l.statusCmd(context.Background(), n, false)
+}
+
+// Statuses asks every node whose agent runs, in parallel. A node that does not answer
+// has an error instead.
+func (l *Lab) Statuses(ctx context.Context) (map[*Node]Status, map[*Node]error) {
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		sts  = map[*Node]Status{}
+		errs = map[*Node]error{}
+	)
+	for _, n := range l.Nodes {
+		if !l.AgentRunning(n) {
+			continue
+		}
+		wg.Go(func() {
+			st, err := l.StatusContext(ctx, n)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs[n] = err
+			} else {
+				sts[n] = st
+			}
+		})
+	}
+	wg.Wait()
+	return sts, errs
+}
+
+// ErrNoHolder is returned when no single holder can be found.
+var ErrNoHolder = errors.New("no single holder")
+
+// Holder returns the one node that says holding=true and whose kernel has every VIP.
+// It fails (wrapping ErrNoHolder) when none or several answering nodes say they hold.
+func (l *Lab) Holder() (*Node, error) {
+	return l.holder(context.Background())
+}
+
+func (l *Lab) holder(ctx context.Context) (*Node, error) {
+	sts, errs := l.Statuses(ctx)
+	var holders []*Node
+	for _, n := range l.Nodes {
+		if st, ok := sts[n]; ok && st.Holding {
+			holders = append(holders, n)
+		}
+	}
+	describe := func() string {
+		var parts []string
+		for _, n := range l.Nodes {
+			switch st, ok := sts[n]; {
+			case ok:
+				parts = append(parts, fmt.Sprintf("%s=%s/holding=%v/leader=%s/term=%d", n.Name, st.State, st.Holding, st.Leader, st.Term))
+			case errs[n] != nil:
+				parts = append(parts, fmt.Sprintf("%s=error(%v)", n.Name, errs[n]))
+			default:
+				parts = append(parts, n.Name+"=not running")
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	if len(holders) != 1 {
+		return nil, fmt.Errorf("%w: %d nodes say holding: %s", ErrNoHolder, len(holders), describe())
+	}
+	h := holders[0]
+	ok, err := l.KernelHolds(h)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s says holding but its eth0 lacks a VIP: %s", ErrNoHolder, h.Name, describe())
+	}
+	return h, nil
+}
+
+// WaitForHolder polls until Holder succeeds, at most timeout.
+func (l *Lab) WaitForHolder(timeout time.Duration) (*Node, error) {
+	return l.WaitForHolderContext(context.Background(), timeout)
+}
+
+// WaitForHolderContext is WaitForHolder with a context.
+func (l *Lab) WaitForHolderContext(ctx context.Context, timeout time.Duration) (*Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		h, err := l.holder(ctx)
+		if err == nil {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lab: wait for holder (%v): %w", timeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitStatus polls n's status until cond holds, at most timeout; it returns the last
+// status seen.
+func (l *Lab) WaitStatus(n *Node, timeout time.Duration, cond func(Status) bool) (Status, error) {
+	deadline := time.Now().Add(timeout)
+	var (
+		st  Status
+		err error
+	)
+	for {
+		st, err = l.Status(n)
+		if err == nil && cond(st) {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("condition not met: %+v", st)
+			}
+			return st, fmt.Errorf("lab: wait for status of %s (%v): %w", n.Name, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
