@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -31,6 +33,10 @@ func slogLevel(s string) slog.Level {
 	return slog.LevelInfo
 }
 
+// repeatWindow is how often one repeated warning (same message, same peer) from Raft
+// may reach the log. A dead peer otherwise costs several error lines a second.
+const repeatWindow = 5 * time.Second
+
 // hclogFor adapts logger for hashicorp libraries, so Raft's lines land in the same
 // stream, tagged with component=name.
 func hclogFor(logger *slog.Logger, name string) hclog.Logger {
@@ -43,33 +49,93 @@ func hclogFor(logger *slog.Logger, name string) hclog.Logger {
 		level = hclog.Warn
 	}
 	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: name, Level: level, Output: io.Discard})
-	l.RegisterSink(slogSink{logger: logger.With("component", name), level: level})
+	l.RegisterSink(&slogSink{
+		logger: logger.With("component", name),
+		level:  level,
+		now:    time.Now,
+		seen:   map[string]*repeat{},
+	})
 	return l
 }
 
+// slogSink forwards hclog lines to slog. Warnings and errors that repeat for the same
+// peer are passed at most once per repeatWindow, with the number held back.
 type slogSink struct {
 	logger *slog.Logger
 	level  hclog.Level
+	now    func() time.Time
+
+	mu   sync.Mutex
+	seen map[string]*repeat
 }
 
-func (s slogSink) Accept(name string, level hclog.Level, msg string, args ...interface{}) {
+type repeat struct {
+	last       time.Time
+	suppressed int
+}
+
+func (s *slogSink) Accept(_ string, level hclog.Level, msg string, args ...interface{}) {
 	if level < s.level {
 		return
 	}
-	var l slog.Level
+	attrs := make([]any, 0, len(args)+2)
+	var peer string
+	for i := 0; i+1 < len(args); i += 2 {
+		key := fmt.Sprint(args[i])
+		val := args[i+1]
+		if f, ok := val.(hclog.Format); ok && len(f) > 0 {
+			if format, ok := f[0].(string); ok {
+				val = fmt.Sprintf(format, f[1:]...)
+			}
+		}
+		switch key {
+		case "peer", "target", "server-id", "from":
+			peer = fmt.Sprint(val)
+		}
+		attrs = append(attrs, key, val)
+	}
+	if level >= hclog.Warn {
+		held, ok := s.admit(msg + "\x00" + peer)
+		if !ok {
+			return
+		}
+		if held > 0 {
+			attrs = append(attrs, "repeated", held)
+		}
+	}
+	s.logger.Log(context.Background(), slogLevelOf(level), msg, attrs...)
+}
+
+// admit reports whether a warning may be logged now, and how many were held back since
+// the last one that was.
+func (s *slogSink) admit(key string) (held int, ok bool) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.seen[key]
+	if r == nil {
+		if len(s.seen) > 1024 { // peers come and go; forget old keys
+			clear(s.seen)
+		}
+		s.seen[key] = &repeat{last: now}
+		return 0, true
+	}
+	if now.Sub(r.last) < repeatWindow {
+		r.suppressed++
+		return 0, false
+	}
+	held, r.suppressed, r.last = r.suppressed, 0, now
+	return held, true
+}
+
+func slogLevelOf(level hclog.Level) slog.Level {
 	switch level {
 	case hclog.Trace, hclog.Debug:
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case hclog.Warn:
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	case hclog.Error:
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
+		return slog.LevelError
 	}
-	attrs := make([]any, 0, len(args))
-	for i := 0; i+1 < len(args); i += 2 {
-		attrs = append(attrs, fmt.Sprint(args[i]), args[i+1])
-	}
-	s.logger.Log(context.Background(), l, msg, attrs...)
+	return slog.LevelInfo
 }
