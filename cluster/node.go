@@ -131,7 +131,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 // check up by up to a quarter second) plus scheduling.
 const kernelExpirySlack = 500 * time.Millisecond
 
-// applyTimeout bounds barrier and record commits: a few election timeouts.
+// applyTimeout bounds record commits: a few election timeouts.
 func applyTimeout(t Timing) time.Duration { return 3 * t.ElectionTimeout }
 
 func (n *Node) startRaft() error {
@@ -288,23 +288,32 @@ func (l ledger) Last() (election.Record, bool) {
 	return election.Record{Kind: r.Kind, Node: r.Node, Term: r.Term, Handoff: r.Handoff}, ok
 }
 
-func (l ledger) Claim(node string, term uint64, timeout time.Duration) error {
-	return l.apply(store.EncodeClaim(node, term, time.Now()), timeout)
+func (l ledger) Claim(node string, term uint64, timeout time.Duration) (election.Record, bool, error) {
+	res, err := l.apply(store.EncodeClaim(node, term, time.Now()), timeout)
+	if err != nil {
+		return election.Record{}, false, err
+	}
+	p := res.Previous
+	return election.Record{Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff}, res.HadPrevious, nil
 }
 
 func (l ledger) Release(node string, term uint64, handoff, reason string, timeout time.Duration) error {
-	return l.apply(store.EncodeRelease(node, term, handoff, reason, time.Now()), timeout)
+	_, err := l.apply(store.EncodeRelease(node, term, handoff, reason, time.Now()), timeout)
+	return err
 }
 
-func (l ledger) apply(entry []byte, timeout time.Duration) error {
+func (l ledger) apply(entry []byte, timeout time.Duration) (store.Applied, error) {
 	f := l.raft.Apply(entry, timeout)
 	if err := f.Error(); err != nil {
-		return fmt.Errorf("cluster: commit ownership record: %w", err)
+		return store.Applied{}, fmt.Errorf("cluster: commit ownership record: %w", err)
 	}
-	if err, ok := f.Response().(error); ok && err != nil {
-		return fmt.Errorf("cluster: apply ownership record: %w", err)
+	switch resp := f.Response().(type) {
+	case store.Applied:
+		return resp, nil
+	case error:
+		return store.Applied{}, fmt.Errorf("cluster: apply ownership record: %w", resp)
 	}
-	return nil
+	return store.Applied{}, fmt.Errorf("cluster: apply ownership record: unexpected response %T", f.Response())
 }
 
 // noPipeline turns off AppendEntries pipelining. A pipelined response counts towards

@@ -32,9 +32,8 @@ type Step int
 
 // The steps. Each runs in the background and wakes the loop when it completes.
 const (
-	StepNone    Step = iota
-	StepBarrier      // prove this term's leadership and catch the FSM up
-	StepClaim        // commit a claim record {node, term}
+	StepNone  Step = iota
+	StepClaim      // commit a claim record {node, term}
 )
 
 // Reason says why the VIP is, or is not, held. The strings appear in status and logs.
@@ -45,7 +44,6 @@ const (
 	ReasonHolding      Reason = "holding"
 	ReasonReleasing    Reason = "releasing: planned move or shutdown in progress"
 	ReasonNotLeader    Reason = "not the raft leader"
-	ReasonBarrier      Reason = "new leader: waiting for the raft barrier"
 	ReasonClaiming     Reason = "new leader: committing the claim record"
 	ReasonNoLease      Reason = "no lease: leadership not confirmed by a quorum"
 	ReasonClaimDelay   Reason = "new leader: waiting out the claim delay"
@@ -62,11 +60,10 @@ type Inputs struct {
 	LeaseUntil time.Time
 	LeaseTerm  uint64
 
-	BarrierTerm uint64 // term in which a barrier last completed
-	ClaimTerm   uint64 // term in which our claim record last committed (0: none standing)
+	ClaimTerm uint64 // term in which our claim record last committed (0: none standing)
 
-	// ClaimImmediate is true when the record before our claim proved nobody else could
-	// still hold the VIP: a release, our own claim, or no record at all.
+	// ClaimImmediate is true when the record our claim followed in the log proves nobody
+	// else can still hold the VIP: a release, our own claim, or no record at all.
 	ClaimImmediate bool
 	// LeaderSince is when this node first saw itself leader in Term.
 	LeaderSince time.Time
@@ -88,9 +85,11 @@ type Decision struct {
 // Decide computes the desired VIP state from scratch. It is pure: the same inputs give
 // the same decision.
 //
-// The VIP is held only by a leader that has completed a barrier and committed a claim in
-// its current term, whose lease (confirmed by a quorum in that term) has not run out, and
-// whose claim delay has passed. Every other combination means "not held".
+// The VIP is held only by a leader that has committed a claim in its current term, whose
+// lease (confirmed by a quorum in that term) has not run out, and whose claim delay has
+// passed. Every other combination means "not held". A committed entry of the current
+// term commits every entry before it, so the claim is also the new leader's barrier: it
+// cannot hold on a stale view of the ownership log.
 func Decide(in Inputs) Decision {
 	switch {
 	case in.Role == Shutdown:
@@ -99,8 +98,6 @@ func Decide(in Inputs) Decision {
 		return Decision{Reason: ReasonReleasing}
 	case in.Role != Leader:
 		return Decision{Reason: ReasonNotLeader}
-	case in.BarrierTerm != in.Term:
-		return Decision{Reason: ReasonBarrier, Step: StepBarrier}
 	case in.ClaimTerm != in.Term:
 		return Decision{Reason: ReasonClaiming, Step: StepClaim}
 	}

@@ -8,11 +8,11 @@ import (
 func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	// leader is a leader in term 5 with barrier, claim and a fresh lease, 1 s into its term.
+	// leader is a leader in term 5 with a claim and a fresh lease, 1 s into its term.
 	leader := Inputs{
 		Now: ms(1000), Role: Leader, Term: 5,
 		LeaseUntil: ms(1100), LeaseTerm: 5,
-		BarrierTerm: 5, ClaimTerm: 5,
+		ClaimTerm:   5,
 		LeaderSince: ms(0), ClaimDelay: 400 * time.Millisecond,
 	}
 	with := func(f func(*Inputs)) Inputs { in := leader; f(&in); return in }
@@ -30,8 +30,7 @@ func TestDecide(t *testing.T) {
 		{"candidate never holds", with(func(in *Inputs) { in.Role = Candidate }), false, ReasonNotLeader, StepNone, time.Time{}},
 		{"shut down never holds", with(func(in *Inputs) { in.Role = Shutdown }), false, ReasonShuttingDown, StepNone, time.Time{}},
 		{"releasing drops first", with(func(in *Inputs) { in.Releasing = true }), false, ReasonReleasing, StepNone, time.Time{}},
-		{"new term needs a barrier", with(func(in *Inputs) { in.Term = 6 }), false, ReasonBarrier, StepBarrier, time.Time{}},
-		{"barrier done, claim next", with(func(in *Inputs) { in.Term, in.BarrierTerm = 6, 6 }), false, ReasonClaiming, StepClaim, time.Time{}},
+		{"new term needs a claim", with(func(in *Inputs) { in.Term = 6 }), false, ReasonClaiming, StepClaim, time.Time{}},
 		{"claim from an old term does not count", with(func(in *Inputs) { in.ClaimTerm = 4 }), false, ReasonClaiming, StepClaim, time.Time{}},
 		// §2 Lease: the VIP is dropped the moment now > leaseUntil.
 		{"lease expired", with(func(in *Inputs) { in.Now = ms(1100) }), false, ReasonNoLease, StepNone, time.Time{}},

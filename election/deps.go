@@ -12,7 +12,6 @@ type Raft interface {
 	State() raft.RaftState
 	CurrentTerm() uint64
 	VerifyLeader() raft.Future
-	Barrier(timeout time.Duration) raft.Future
 	LeaderWithID() (raft.ServerAddress, raft.ServerID)
 	LeadershipTransfer() raft.Future
 	LeadershipTransferToServer(id raft.ServerID, address raft.ServerAddress) raft.Future
@@ -37,8 +36,9 @@ type Record struct {
 type Ledger interface {
 	// Last returns the most recently applied record, if any.
 	Last() (Record, bool)
-	// Claim commits a claim by node in term and returns once it is applied.
-	Claim(node string, term uint64, timeout time.Duration) error
+	// Claim commits a claim by node in term and returns once it is applied, with the
+	// record the claim followed in the log (ok false: there was none).
+	Claim(node string, term uint64, timeout time.Duration) (previous Record, ok bool, err error)
 	// Release commits a release by node in term, naming the hand-off target if any.
 	Release(node string, term uint64, handoff, reason string, timeout time.Duration) error
 }

@@ -28,7 +28,7 @@ type Config struct {
 	Lease        time.Duration // L: how long a successful VerifyLeader lets us hold
 	Renew        time.Duration // watchdog period; L/4
 	ClaimDelay   time.Duration // D = L + T_rpc + δ, plus the lifetime under strict fencing
-	ApplyTimeout time.Duration // bound on barrier and record commits
+	ApplyTimeout time.Duration // bound on record commits
 	Tick         time.Duration // safety-net wake-up of the reconcile loop
 }
 
@@ -53,14 +53,13 @@ type Elector struct {
 	mu             sync.Mutex
 	leaseUntil     time.Time
 	leaseTerm      uint64
-	barrierTerm    uint64
 	claimTerm      uint64
 	claimImmediate bool
 	leaderTerm     uint64
 	leaderSince    time.Time
 	releasing      int  // planned moves in progress
 	retired        bool // shutting down: never hold again
-	busy           bool // a barrier/claim/release step is running
+	busy           bool // a claim or release commit is running
 	holding        bool
 	heldSince      time.Time
 	reason         Reason
@@ -166,7 +165,6 @@ func (e *Elector) inputs(now time.Time) Inputs {
 		Term:           term,
 		LeaseUntil:     e.leaseUntil,
 		LeaseTerm:      e.leaseTerm,
-		BarrierTerm:    e.barrierTerm,
 		ClaimTerm:      e.claimTerm,
 		ClaimImmediate: e.claimImmediate,
 		LeaderSince:    e.leaderSince,
@@ -214,7 +212,7 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	}
 	if d.Reason != e.reason {
 		level := slog.LevelInfo
-		if d.Reason == ReasonNotLeader || d.Reason == ReasonBarrier || d.Reason == ReasonClaiming {
+		if d.Reason == ReasonNotLeader || d.Reason == ReasonClaiming {
 			level = slog.LevelDebug
 		}
 		e.log.Log(ctx, level, "election state", "reason", string(d.Reason), "term", in.Term, "role", in.Role.String())
@@ -227,16 +225,13 @@ func (e *Elector) pass(ctx context.Context) Decision {
 			close(e.dropped)
 		}
 	}
-	switch d.Step {
-	case StepBarrier:
-		e.startStep(ctx, func() { e.barrier(in.Term) })
-	case StepClaim:
+	if d.Step == StepClaim {
 		e.startStep(ctx, func() { e.claim(in.Term) })
 	}
 	return d
 }
 
-// startStep runs one Raft step in the background unless one is already running;
+// startStep runs one Raft commit in the background unless one is already running;
 // e.mu must be held.
 func (e *Elector) startStep(ctx context.Context, f func()) {
 	if e.busy || ctx.Err() != nil {
@@ -252,26 +247,16 @@ func (e *Elector) startStep(ctx context.Context, f func()) {
 	}()
 }
 
-func (e *Elector) barrier(term uint64) {
-	if err := e.cfg.Raft.Barrier(e.cfg.ApplyTimeout).Error(); err != nil {
-		e.log.Debug("barrier failed", "term", term, "err", err)
-		return
-	}
-	if e.cfg.Raft.CurrentTerm() != term {
-		return
-	}
-	e.mu.Lock()
-	e.barrierTerm = term
-	e.mu.Unlock()
-}
-
+// claim commits {node, term}. The record it follows in the log decides whether the
+// claim delay applies; reading it from the claim's own apply, not from the FSM before
+// committing, means no record committed by an earlier leader can be missed.
 func (e *Elector) claim(term uint64) {
-	last, ok := e.cfg.Ledger.Last()
-	immediate := ClaimIsImmediate(last, ok, e.cfg.Node)
-	if err := e.cfg.Ledger.Claim(e.cfg.Node, term, e.cfg.ApplyTimeout); err != nil {
+	last, ok, err := e.cfg.Ledger.Claim(e.cfg.Node, term, e.cfg.ApplyTimeout)
+	if err != nil {
 		e.log.Warn("cannot commit claim", "term", term, "err", err)
 		return
 	}
+	immediate := ClaimIsImmediate(last, ok, e.cfg.Node)
 	if e.cfg.Raft.CurrentTerm() != term {
 		return
 	}
@@ -434,7 +419,12 @@ func (e *Elector) Handoff(ctx context.Context, target, reason string, retire boo
 		case <-e.clock.After(5 * time.Millisecond):
 		}
 	}
+	// Name the new leader in the log; it is known within a heartbeat or two.
 	_, leader := e.cfg.Raft.LeaderWithID()
+	for wait := 0; (leader == "" || string(leader) == e.cfg.Node) && wait < 100 && ctx.Err() == nil; wait++ {
+		<-e.clock.After(5 * time.Millisecond)
+		_, leader = e.cfg.Raft.LeaderWithID()
+	}
 	e.log.Info("handed off leadership", "to", string(leader), "reason", reason)
 	return nil
 }

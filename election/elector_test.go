@@ -74,6 +74,7 @@ func (f *ledgerFSM) Apply(l *raft.Log) any {
 	var term uint64
 	fmt.Sscan(p[2], &term)
 	f.mu.Lock()
+	prev := applied{f.last, f.ok}
 	f.last, f.ok = Record{Kind: p[0], Node: p[1], Term: term}, true
 	if len(p) > 3 {
 		f.last.Handoff = p[3]
@@ -83,8 +84,14 @@ func (f *ledgerFSM) Apply(l *raft.Log) any {
 	if wake != nil {
 		wake()
 	}
-	return nil
+	return prev
 }
+
+type applied struct {
+	rec Record
+	ok  bool
+}
+
 func (f *ledgerFSM) Snapshot() (raft.FSMSnapshot, error) { return nopSnapshot{}, nil }
 func (f *ledgerFSM) Restore(io.ReadCloser) error         { return nil }
 
@@ -103,8 +110,13 @@ func (l testLedger) Last() (Record, bool) {
 	defer l.fsm.mu.Unlock()
 	return l.fsm.last, l.fsm.ok
 }
-func (l testLedger) Claim(node string, term uint64, timeout time.Duration) error {
-	return l.r.Apply([]byte(fmt.Sprintf("claim|%s|%d", node, term)), timeout).Error()
+func (l testLedger) Claim(node string, term uint64, timeout time.Duration) (Record, bool, error) {
+	f := l.r.Apply([]byte(fmt.Sprintf("claim|%s|%d", node, term)), timeout)
+	if err := f.Error(); err != nil {
+		return Record{}, false, err
+	}
+	prev := f.Response().(applied)
+	return prev.rec, prev.ok, nil
 }
 func (l testLedger) Release(node string, term uint64, handoff, _ string, timeout time.Duration) error {
 	return l.r.Apply([]byte(fmt.Sprintf("release|%s|%d|%s", node, term, handoff)), timeout).Error()

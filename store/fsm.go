@@ -54,12 +54,22 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	r.Index = l.Index
 
 	f.mu.Lock()
+	res := Applied{Previous: f.last, HadPrevious: f.hasLast}
 	f.last, f.hasLast = r, true
 	f.history.push(r)
 	f.mu.Unlock()
 
 	f.notify()
-	return nil
+	return res
+}
+
+// Applied is what Apply returns for an entry it accepted: the ownership record that
+// was last before it. Raft applies entries in log order on every node, so for a claim
+// this is exactly the record the claim follows, which tells a new leader whether the
+// previous holder released the VIP. The claim thereby doubles as the leader's barrier.
+type Applied struct {
+	Previous    Record
+	HadPrevious bool
 }
 
 // Last returns the most recent claim or release, and false if there is none yet.

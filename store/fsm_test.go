@@ -18,8 +18,8 @@ import (
 func applyAll(t *testing.T, f *FSM, entries ...[]byte) {
 	t.Helper()
 	for i, e := range entries {
-		if resp := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: e}); resp != nil {
-			t.Fatalf("Apply(entry %d) = %v", i+1, resp)
+		if resp, ok := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: e}).(Applied); !ok {
+			t.Fatalf("Apply(entry %d) = %v, want Applied", i+1, resp)
 		}
 	}
 }
@@ -74,7 +74,7 @@ func TestFSMHistoryBounded(t *testing.T) {
 			f := NewFSM(limit, nil)
 			n := 2*limit + 1
 			for i := 1; i <= n; i++ {
-				if resp := f.Apply(&raft.Log{Index: uint64(i), Data: EncodeClaim("lb1", uint64(i), t0)}); resp != nil {
+				if resp, ok := f.Apply(&raft.Log{Index: uint64(i), Data: EncodeClaim("lb1", uint64(i), t0)}).(Applied); !ok {
 					t.Fatal(resp)
 				}
 				h := f.History()
@@ -316,4 +316,19 @@ func TestFSMConcurrentReaders(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// A claim's Apply result names the record it follows, so a new leader learns from its
+// own claim whether the previous holder released the VIP.
+func TestApplyReturnsPreviousRecord(t *testing.T) {
+	f := NewFSM(0, nil)
+	first := f.Apply(&raft.Log{Index: 1, Data: EncodeClaim("lb1", 2, t0)})
+	if got, ok := first.(Applied); !ok || got.HadPrevious {
+		t.Fatalf("first Apply = %#v, want Applied without a previous record", first)
+	}
+	f.Apply(&raft.Log{Index: 2, Data: EncodeRelease("lb1", 2, "lb2", "shutdown", t0)})
+	got, ok := f.Apply(&raft.Log{Index: 3, Data: EncodeClaim("lb2", 3, t0)}).(Applied)
+	if !ok || !got.HadPrevious || got.Previous.Kind != KindRelease || got.Previous.Node != "lb1" || got.Previous.Index != 2 {
+		t.Errorf("claim after a release: Apply = %#v, want the release at index 2 as previous", got)
+	}
 }

@@ -113,6 +113,33 @@ func (m *Manager) Undrain() error {
 	return m.unblockLocked()
 }
 
+// unblockSoonLocked ends a running drain's wait at once and removes the rules in the
+// background, once the caller has released the lock: with the addresses gone no new
+// connection can reach this node anyway, and an nf_tables transaction costs
+// milliseconds that would otherwise delay the release record of a planned move. A
+// Set(true) that comes first removes the rules itself.
+func (m *Manager) unblockSoonLocked() {
+	if m.drainStop != nil {
+		close(m.drainStop)
+		m.drainStop = nil
+	}
+	if !m.blocked {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.closed || m.held {
+			return
+		}
+		if err := m.unblockLocked(); err != nil {
+			m.log.Warn("vip: drain rules left in place; the next hold or start-up removes them", "err", err)
+		}
+	}()
+}
+
 // unblockLocked ends a running drain's wait and removes the rules, if this Manager
 // installed some (or could not tell at start-up).
 func (m *Manager) unblockLocked() error {

@@ -338,8 +338,18 @@ func TestKernelDrain(t *testing.T) {
 	if err := m.Set(ctx, false); err != nil {
 		t.Fatalf("Set(false): %v", err)
 	}
-	if out, ok := lab.table(t); ok {
-		t.Errorf("table still there after Set(false):\n%s", out)
+	// The rules go in the background once the addresses are off.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		out, ok := lab.table(t)
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("table still there 2s after Set(false):\n%s", out)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if held, err := m.Held(); held || err != nil {
 		t.Errorf("Held() after Set(false) = %v, %v; want false, nil", held, err)

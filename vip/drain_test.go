@@ -114,6 +114,7 @@ func TestReleaseRemovesAddressesThenRules(t *testing.T) {
 		}
 		r.os.takeChanges()
 		r.set(t, false)
+		synctest.Wait() // the rules go in the background, after the addresses
 		want := []string{"delete 198.18.0.10/24", "delete 2001:2::10/64", "unblock"}
 		if got := r.os.takeChanges(); !slices.Equal(got, want) {
 			t.Errorf("Set(false) changes %q, want %q", got, want)
@@ -128,7 +129,7 @@ func TestReleaseRemovesAddressesThenRules(t *testing.T) {
 	})
 }
 
-// Set(false) while a drain waits ends the wait; the rules go with the addresses.
+// Set(false) while a drain waits ends the wait; the rules go after the addresses.
 func TestReleaseDuringDrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, drainConfig(), nil)
@@ -166,6 +167,7 @@ func TestReleaseFailureKeepsRules(t *testing.T) {
 		r.os.failList = nil
 		r.os.takeChanges()
 		r.set(t, false)
+		synctest.Wait()
 		if got, want := r.os.takeChanges(), []string{"unblock"}; !slices.Equal(got, want) {
 			t.Errorf("retried Set(false) changes %q, want %q", got, want)
 		}

@@ -193,7 +193,8 @@ func (m *Manager) Set(ctx context.Context, hold bool) error {
 		if _, err := m.releaseLocked(false); err != nil {
 			return err
 		}
-		return m.unblockLocked()
+		m.unblockSoonLocked()
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("vip: hold addresses on %s: %w", m.cfg.Interface, err)
