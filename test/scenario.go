@@ -29,7 +29,7 @@ type Failover struct {
 }
 
 func (f Failover) String() string {
-	return fmt.Sprintf("%s → %s: gap %v, claimed %v and served %v after unplug, %d/%d requests failed, max holders %d, %d two-holder samples, %d stale announcements",
+	return fmt.Sprintf("%s → %s: gap %v, claimed %v and served %v after the fault, %d/%d requests failed, max holders %d, %d two-holder samples, %d stale announcements",
 		f.Old, f.New, f.Gap.Round(time.Millisecond), f.ClaimedAfter.Round(time.Millisecond), f.ServedAfter.Round(time.Millisecond),
 		f.Failures, f.Requests, f.MaxHolders, f.MultiSamples, len(f.Stale))
 }
@@ -39,6 +39,24 @@ func (f Failover) String() string {
 // answer through the IPv4 VIP (at most serveTimeout), keeps watching for settle, then
 // stops both and measures. The unplugged node stays unplugged.
 func (l *Lab) MeasureUnplug(ctx context.Context, holder *Node, serveTimeout, settle time.Duration) (Failover, error) {
+	return l.MeasureFault(ctx, holder, func() error { return l.Unplug(holder) }, serveTimeout, settle)
+}
+
+// MeasureTerm is scenario g: a planned move by SIGTERM to the holder's agent, which
+// must exit 0.
+func (l *Lab) MeasureTerm(ctx context.Context, holder *Node, serveTimeout, settle time.Duration) (Failover, error) {
+	return l.MeasureFault(ctx, holder, func() error {
+		code, err := l.Term(holder, 15*time.Second)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("agent on %s exited %d after SIGTERM, want 0", holder.Name, code)
+		}
+		return err
+	}, serveTimeout, settle)
+}
+
+// MeasureFault runs fault against holder with the probe, the sampler and the
+// announcement watch running, and measures the move to another node.
+func (l *Lab) MeasureFault(ctx context.Context, holder *Node, fault func() error, serveTimeout, settle time.Duration) (Failover, error) {
 	f := Failover{Old: holder.Name}
 	w, err := l.StartAnnounceWatch()
 	if err != nil {
@@ -64,14 +82,14 @@ func (l *Lab) MeasureUnplug(ctx context.Context, holder *Node, serveTimeout, set
 		return f, err
 	}
 	unplug := time.Now()
-	if err := l.Unplug(holder); err != nil {
+	if err := fault(); err != nil {
 		return f, err
 	}
 	first, err := pr.WaitForContext(ctx, serveTimeout, func(r Result) bool {
 		return r.OK && r.Start.After(unplug) && r.Node != holder.Name
 	})
 	if err != nil {
-		return f, fmt.Errorf("after unplugging %s: %w", holder.Name, err)
+		return f, fmt.Errorf("after the fault on %s: %w", holder.Name, err)
 	}
 	if err := sleepCtx(ctx, settle); err != nil {
 		return f, err
