@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/raftvip/raftvip/election"
 )
 
 // Status is what `raftvip status --json` prints. Field names are a contract other tools
@@ -69,6 +71,10 @@ type Event struct {
 	Reason  string    `json:"reason,omitempty"`
 }
 
+// ReasonNoQuorum is the status reason of a node that knows no leader: it is cut off
+// from a majority of the voters (or an election is under way), and fails closed.
+const ReasonNoQuorum = "no raft leader: this node cannot reach a quorum of voters, so it will not hold the VIP"
+
 // Version is the agent's version, set at build time with -ldflags.
 var Version = "dev"
 
@@ -103,6 +109,9 @@ func (n *Node) Status() Status {
 	if es.Holding {
 		since := es.HeldSince
 		st.HeldSince = &since
+	}
+	if leader == "" && !es.Holding && es.Role != election.Shutdown {
+		st.Reason = ReasonNoQuorum
 	}
 	for _, a := range n.cfg.VIP.Addresses {
 		st.VIP.Addresses = append(st.VIP.Addresses, a.String())

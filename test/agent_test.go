@@ -281,8 +281,11 @@ func TestPartitionHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	servedBy(t, m.p, cut, h, serveTimeout)
-	if st, err := l.WaitStatus(h, 5*time.Second, func(st Status) bool { return !st.Holding }); err != nil {
-		t.Errorf("partitioned %s still says it holds: %v", h.Name, err)
+	// Fail closed, loudly (promise 6): the cut-off node says why it does not hold.
+	if st, err := l.WaitStatus(h, 5*time.Second, func(st Status) bool {
+		return !st.Holding && strings.Contains(st.Reason, "quorum")
+	}); err != nil {
+		t.Errorf("partitioned %s does not report losing the quorum: %v", h.Name, err)
 	} else {
 		t.Logf("partitioned %s: state %s, reason %q", h.Name, st.State, st.Reason)
 	}
