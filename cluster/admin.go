@@ -100,7 +100,7 @@ func (n *Node) Status() Status {
 			Profile:      t.Profile,
 			HeartbeatMS:  t.HeartbeatTimeout.Milliseconds(),
 			VIPLeaseMS:   t.VIPLease.Milliseconds(),
-			ClaimDelayMS: t.ClaimDelay().Milliseconds(),
+			ClaimDelayMS: effectiveClaimDelay(n.cfg).Milliseconds(),
 		},
 		Members: []Member{},
 		Events:  []Event{},

@@ -43,7 +43,7 @@ func newSingleRaft(t *testing.T) (*raft.Raft, *store.FSM) {
 // reports the record it followed, so the claim delay can be skipped after a release.
 func TestLedgerClaimReportsPreviousRecord(t *testing.T) {
 	r, fsm := newSingleRaft(t)
-	l := ledger{raft: r, fsm: fsm, timeout: time.Second}
+	l := ledger{raft: r, fsm: fsm}
 
 	prev, ok, err := l.Claim("lb1", 2, time.Second)
 	if err != nil || ok {
@@ -72,7 +72,7 @@ func TestLedgerClaimReportsPreviousRecord(t *testing.T) {
 // An entry the FSM rejects comes back as an error, not as a silent success.
 func TestLedgerRejectedEntryIsAnError(t *testing.T) {
 	r, fsm := newSingleRaft(t)
-	l := ledger{raft: r, fsm: fsm, timeout: time.Second}
+	l := ledger{raft: r, fsm: fsm}
 	if _, err := l.apply([]byte{0x7f, '{', '}'}, time.Second); err == nil {
 		t.Fatal("apply of an unknown entry type succeeded")
 	}

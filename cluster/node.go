@@ -90,15 +90,11 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	}
 
 	t := cfg.Cluster.Timing
-	claimDelay := t.ClaimDelay()
-	if cfg.VIP.Fencing == "strict" {
-		// Wait out the kernel lifetime too, plus the expiry work's rounding.
-		claimDelay += cfg.VIP.Lifetime + kernelExpirySlack
-	}
+	claimDelay := effectiveClaimDelay(cfg)
 	n.elector = election.New(election.Config{
 		Node:         cfg.Node.Name,
 		Raft:         n.raft,
-		Ledger:       ledger{raft: n.raft, fsm: n.fsm, timeout: applyTimeout(t)},
+		Ledger:       ledger{raft: n.raft, fsm: n.fsm},
 		VIP:          n.vip,
 		Logger:       logger.With("component", "election"),
 		Lease:        t.VIPLease,
@@ -130,6 +126,16 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 // kernelExpirySlack covers the kernel's late firing of address expiry (IPv4 rounds the
 // check up by up to a quarter second) plus scheduling.
 const kernelExpirySlack = 500 * time.Millisecond
+
+// effectiveClaimDelay is D, plus under strict fencing the address lifetime and the
+// kernel's expiry slack, so a frozen holder's kernel has dropped the VIP too.
+func effectiveClaimDelay(cfg *Config) time.Duration {
+	d := cfg.Cluster.Timing.ClaimDelay()
+	if cfg.VIP.Fencing == "strict" {
+		d += cfg.VIP.Lifetime + kernelExpirySlack
+	}
+	return d
+}
 
 // applyTimeout bounds record commits: a few election timeouts.
 func applyTimeout(t Timing) time.Duration { return 3 * t.ElectionTimeout }
@@ -278,9 +284,8 @@ func (n *Node) closeAll() {
 
 // ledger commits ownership records through Raft and reads them from the FSM.
 type ledger struct {
-	raft    *raft.Raft
-	fsm     *store.FSM
-	timeout time.Duration
+	raft *raft.Raft
+	fsm  *store.FSM
 }
 
 func (l ledger) Last() (election.Record, bool) {
