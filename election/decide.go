@@ -48,6 +48,8 @@ const (
 	ReasonNoLease      Reason = "no lease: leadership not confirmed by a quorum"
 	ReasonClaimDelay   Reason = "new leader: waiting out the claim delay"
 	ReasonShuttingDown Reason = "shut down"
+	// ReasonIneligible prefixes why this node may not hold: FAULT, drained.
+	ReasonIneligible Reason = "not eligible: "
 )
 
 // Inputs is everything the decision looks at. The loop gathers it afresh on every pass.
@@ -71,6 +73,17 @@ type Inputs struct {
 	ClaimDelay time.Duration
 
 	Releasing bool // a planned move or shutdown wants the VIP off this node
+
+	// Ineligible, when not empty, says why this node may not take the VIP (FAULT,
+	// drained). An ineligible leader never claims.
+	Ineligible string
+	// Fault means a weight-0 check fails: the VIP comes off at once.
+	Fault bool
+	// MovePending means the policy has found another voter to hand the VIP to. An
+	// ineligible holder that is not in FAULT (drained, say) keeps the VIP until the
+	// planned move takes it, so requests in flight are not cut off; with nobody to hand
+	// it to, it lets go at once.
+	MovePending bool
 }
 
 // Decision is what the loop must make true.
@@ -85,7 +98,7 @@ type Decision struct {
 // Decide computes the desired VIP state from scratch. It is pure: the same inputs give
 // the same decision.
 //
-// The VIP is held only by a leader that has committed a claim in its current term, whose
+// The VIP is held only by an eligible leader that has committed a claim in its current term, whose
 // lease (confirmed by a quorum in that term) has not run out, and whose claim delay has
 // passed. Every other combination means "not held". A committed entry of the current
 // term commits every entry before it, so the claim is also the new leader's barrier: it
@@ -98,6 +111,8 @@ func Decide(in Inputs) Decision {
 		return Decision{Reason: ReasonReleasing}
 	case in.Role != Leader:
 		return Decision{Reason: ReasonNotLeader}
+	case in.Ineligible != "" && (in.Fault || !in.MovePending || in.ClaimTerm != in.Term):
+		return Decision{Reason: ReasonIneligible + Reason(in.Ineligible)}
 	case in.ClaimTerm != in.Term:
 		return Decision{Reason: ReasonClaiming, Step: StepClaim}
 	}

@@ -41,6 +41,14 @@ func TestDecide(t *testing.T) {
 		{"claim delay wakes at lease end if sooner", with(func(in *Inputs) { in.Now, in.LeaseUntil = ms(300), ms(350) }), false, ReasonClaimDelay, StepNone, ms(350)},
 		{"claim delay just over", with(func(in *Inputs) { in.Now, in.LeaseUntil = ms(400), ms(450) }), true, ReasonHolding, StepNone, ms(450)},
 		{"immediate claim skips the delay", with(func(in *Inputs) { in.Now, in.LeaseUntil, in.ClaimImmediate = ms(10), ms(50), true }), true, ReasonHolding, StepNone, ms(50)},
+		// §3: an ineligible node never claims; a FAULT drops at once; a drained holder
+		// keeps the VIP only while a planned move to another voter is pending.
+		{"ineligible leader never claims", with(func(in *Inputs) { in.Term, in.Ineligible = 6, "drained" }), false, ReasonIneligible + "drained", StepNone, time.Time{}},
+		{"FAULT drops a held VIP", with(func(in *Inputs) { in.Ineligible, in.Fault = "FAULT: check haproxy failing", true }), false, ReasonIneligible + "FAULT: check haproxy failing", StepNone, time.Time{}},
+		{"FAULT drops even with a move pending", with(func(in *Inputs) { in.Ineligible, in.Fault, in.MovePending = "FAULT", true, true }), false, ReasonIneligible + "FAULT", StepNone, time.Time{}},
+		{"drained with nobody to take over lets go", with(func(in *Inputs) { in.Ineligible = "drained" }), false, ReasonIneligible + "drained", StepNone, time.Time{}},
+		{"drained holder keeps the VIP for the planned move", with(func(in *Inputs) { in.Ineligible, in.MovePending = "drained", true }), true, ReasonHolding, StepNone, ms(1100)},
+		{"drained follower", with(func(in *Inputs) { in.Role, in.Ineligible = Follower, "drained" }), false, ReasonNotLeader, StepNone, time.Time{}},
 		{"immediate claim still needs a lease", with(func(in *Inputs) { in.Now, in.LeaseUntil, in.ClaimImmediate = ms(10), ms(5), true }), false, ReasonNoLease, StepNone, time.Time{}},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,20 @@ type Config struct {
 	ClaimDelay   time.Duration // D = L + T_rpc + δ, plus the lifetime under strict fencing
 	ApplyTimeout time.Duration // bound on record commits
 	Tick         time.Duration // safety-net wake-up of the reconcile loop
+
+	// Cluster reports every voter's health for the leadership policy. nil: every node
+	// is eligible and the VIP never moves for priority.
+	Cluster Cluster
+	Policy  PolicyConfig
+	// OnChange, if set, is called after a pass in which holding or eligibility changed.
+	// It must not block.
+	OnChange func()
+}
+
+// Cluster is the leadership policy's view of the cluster.
+type Cluster interface {
+	// Candidates returns every voter, this node included, with its latest health.
+	Candidates() []Member
 }
 
 // Status is a snapshot of the elector for the admin API.
@@ -41,6 +56,12 @@ type Status struct {
 	Reason         Reason
 	LeaseRemaining time.Duration
 	Releasing      bool
+
+	// Plan is the leadership policy's latest evaluation, Candidates its inputs.
+	Plan       Plan
+	Candidates []Member
+	Fault      bool // a weight-0 check fails here
+	LastMove   time.Time
 }
 
 // Elector runs the lease watchdog and the reconcile loop of one node.
@@ -62,8 +83,18 @@ type Elector struct {
 	busy           bool // a claim or release commit is running
 	holding        bool
 	heldSince      time.Time
+	heldTerm       uint64 // the term in which this node last held the VIP
 	reason         Reason
 	dropped        chan struct{} // closed when the VIP is off while releasing
+
+	stamper    stamper
+	plan       Plan
+	candidates []Member
+	fault      bool
+	moving     bool      // a policy move is running
+	lastMove   time.Time // last planned move made or received
+	retryMove  time.Time // a failed policy move is not retried before this
+	notified   string    // holding/eligibility as last reported to OnChange
 }
 
 // New returns an Elector. Call Run to start it.
@@ -150,7 +181,7 @@ func (e *Elector) stop() error {
 }
 
 // inputs gathers the decision's inputs; e.mu must be held.
-func (e *Elector) inputs(now time.Time) Inputs {
+func (e *Elector) inputs(now time.Time) *Inputs {
 	role := roleOf(e.cfg.Raft.State())
 	term := e.cfg.Raft.CurrentTerm()
 	if e.retired {
@@ -159,7 +190,7 @@ func (e *Elector) inputs(now time.Time) Inputs {
 	if role == Leader && term != e.leaderTerm {
 		e.leaderTerm, e.leaderSince = term, now
 	}
-	return Inputs{
+	return &Inputs{
 		Now:            now,
 		Role:           role,
 		Term:           term,
@@ -175,11 +206,19 @@ func (e *Elector) inputs(now time.Time) Inputs {
 
 // pass runs one reconcile: decide, make the kernel match, start any Raft step.
 func (e *Elector) pass(ctx context.Context) Decision {
+	var cands []Member
+	if e.cfg.Cluster != nil {
+		cands = e.cfg.Cluster.Candidates()
+	}
 	now := e.clock.Now()
 	e.mu.Lock()
 	in := e.inputs(now)
+	plan := e.evaluate(now, in, cands)
 	e.mu.Unlock()
-	d := Decide(in)
+	d := Decide(*in)
+	if !plan.WakeAt.IsZero() && (d.WakeAt.IsZero() || plan.WakeAt.Before(d.WakeAt)) {
+		d.WakeAt = plan.WakeAt
+	}
 
 	err := e.cfg.VIP.Set(ctx, d.Hold)
 
@@ -197,13 +236,13 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		e.holding = d.Hold
 	}
 	if e.holding && !was {
-		e.heldSince = now
+		e.heldSince, e.heldTerm = now, in.Term
 		wait := now.Sub(in.LeaderSince)
 		e.log.Info("claimed VIP", "term", in.Term, "since_leader", wait.Round(time.Millisecond), "immediate", in.ClaimImmediate)
 	}
 	if was && !e.holding {
 		e.log.Info("released VIP", "reason", string(d.Reason), "term", in.Term)
-		if in.Role == Leader && in.ClaimTerm == in.Term && !in.Releasing {
+		if in.Role == Leader && e.heldTerm == in.Term && !in.Releasing {
 			// Still leader (lease loss): record the release so a later claim,
 			// ours or another node's, need not wait the claim delay.
 			e.claimTerm = 0
@@ -228,7 +267,64 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	if d.Step == StepClaim {
 		e.startStep(ctx, func() { e.claim(in.Term) })
 	}
+	if plan.Move != "" && in.Role == Leader && !in.Releasing && !e.moving && !now.Before(e.retryMove) && ctx.Err() == nil {
+		e.startMove(ctx, plan)
+	}
+	if e.cfg.OnChange != nil {
+		if key := fmt.Sprintf("%t|%s", e.holding, plan.Ineligible); key != e.notified {
+			e.notified = key
+			e.cfg.OnChange()
+		}
+	}
 	return d
+}
+
+// evaluate runs the leadership policy and folds its answer into in; e.mu must be held.
+func (e *Elector) evaluate(now time.Time, in *Inputs, cands []Member) Plan {
+	if e.cfg.Cluster == nil {
+		return Plan{}
+	}
+	cands = e.stamper.stamp(now, cands)
+	plan := Evaluate(e.cfg.Policy, PolicyInputs{
+		Now:      now,
+		Self:     e.cfg.Node,
+		Leader:   in.Role == Leader,
+		Members:  cands,
+		LastMove: e.lastMove,
+	})
+	e.fault = false
+	for _, c := range cands {
+		if c.Name == e.cfg.Node {
+			e.fault = c.Fault && c.Known
+		}
+	}
+	in.Ineligible = plan.Ineligible
+	in.Fault = e.fault
+	in.MovePending = plan.Move != "" || e.moving
+	e.plan, e.candidates = plan, cands
+	return plan
+}
+
+// startMove hands the VIP to the policy's choice in the background; e.mu must be held.
+func (e *Elector) startMove(ctx context.Context, plan Plan) {
+	e.moving = true
+	go func() {
+		mctx, cancel := context.WithTimeout(ctx, 10*e.cfg.ApplyTimeout)
+		defer cancel()
+		e.log.Info("moving the VIP", "to", plan.Move, "reason", plan.Reason)
+		err := e.Handoff(mctx, plan.Move, plan.Reason, false)
+		e.mu.Lock()
+		e.moving = false
+		e.lastMove = e.clock.Now()
+		if err != nil {
+			e.retryMove = e.lastMove.Add(time.Second)
+		}
+		e.mu.Unlock()
+		if err != nil && !errors.Is(err, ErrNotHolder) {
+			e.log.Warn("planned move failed; will retry", "to", plan.Move, "err", err)
+		}
+		e.Wake()
+	}()
 }
 
 // startStep runs one Raft commit in the background unless one is already running;
@@ -262,6 +358,9 @@ func (e *Elector) claim(term uint64) {
 	}
 	e.mu.Lock()
 	e.claimTerm, e.claimImmediate = term, immediate
+	if ok && last.Kind == KindRelease && last.Handoff == e.cfg.Node {
+		e.lastMove = e.clock.Now()
+	}
 	e.mu.Unlock()
 	if !immediate {
 		e.log.Info("claim committed; waiting out the claim delay", "term", term,
@@ -341,6 +440,7 @@ func (e *Elector) Status() Status {
 	if e.holding {
 		s.HeldSince = e.heldSince
 	}
+	s.Plan, s.Candidates, s.Fault, s.LastMove = e.plan, slices.Clone(e.candidates), e.fault, e.lastMove
 	if e.leaseTerm == s.Term && now.Before(e.leaseUntil) {
 		s.LeaseRemaining = e.leaseUntil.Sub(now)
 	}
@@ -396,8 +496,15 @@ func (e *Elector) Handoff(ctx context.Context, target, reason string, retire boo
 	term := e.cfg.Raft.CurrentTerm()
 	e.mu.Lock()
 	e.claimTerm = 0
+	// A release tells the next leader nobody holds the VIP, so it may claim at once.
+	// That is true only if this node held the VIP in this term: then its claim
+	// committed and its claim delay passed. A leader that never held here must not
+	// vouch for a holder of an earlier term; the next leader waits the claim delay.
+	safe := e.heldTerm == term
 	e.mu.Unlock()
-	e.commitRelease(term, target, reason)
+	if safe {
+		e.commitRelease(term, target, reason)
+	}
 
 	var fut raft.Future
 	if target == "" {

@@ -21,6 +21,7 @@ type world struct {
 	holders map[string]time.Time
 	drops   map[string]time.Time // last time each node dropped the VIP
 	claims  map[string]time.Time // last time each node added the VIP
+	moves   int                  // claims so far
 }
 
 func newWorld(t *testing.T) *world {
@@ -38,6 +39,7 @@ func (w *world) set(node string, hold bool) {
 		}
 		w.holders[node] = time.Now()
 		w.claims[node] = time.Now()
+		w.moves++
 	case !hold && held:
 		delete(w.holders, node)
 		w.drops[node] = time.Now()
@@ -141,6 +143,12 @@ const (
 // newTestCluster starts n in-memory Raft nodes, each with an elector and a fake VIP.
 func newTestCluster(t *testing.T, n int, w *world) []*testNode {
 	t.Helper()
+	return newTestClusterWith(t, n, w, nil)
+}
+
+// newTestClusterWith is newTestCluster with a hook to adjust each elector's Config.
+func newTestClusterWith(t *testing.T, n int, w *world, adjust func(*Config)) []*testNode {
+	t.Helper()
 	nodes := make([]*testNode, n)
 	var servers []raft.Server
 	for i := range nodes {
@@ -174,7 +182,7 @@ func newTestCluster(t *testing.T, n int, w *world) []*testNode {
 			t.Fatal(err)
 		}
 		tn.raft = r
-		tn.elector = New(Config{
+		cfg := Config{
 			Node:         tn.id,
 			Raft:         r,
 			Ledger:       testLedger{r: r, fsm: tn.fsm},
@@ -184,7 +192,11 @@ func newTestCluster(t *testing.T, n int, w *world) []*testNode {
 			ClaimDelay:   testClaimDelay,
 			ApplyTimeout: 500 * time.Millisecond,
 			Tick:         20 * time.Millisecond,
-		})
+		}
+		if adjust != nil {
+			adjust(&cfg)
+		}
+		tn.elector = New(cfg)
 		tn.fsm.mu.Lock()
 		tn.fsm.wake = tn.elector.Wake
 		tn.fsm.mu.Unlock()

@@ -1,0 +1,163 @@
+package election
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// board is the health every node reports, shared by the test's electors the way gossip
+// would share it.
+type board struct {
+	mu      sync.Mutex
+	members map[string]Member
+}
+
+func newBoard(prio map[string]int) *board {
+	b := &board{members: map[string]Member{}}
+	for n, p := range prio {
+		b.members[n] = Member{Name: n, Voter: true, Known: true, Alive: true, Quorum: true, Priority: p}
+	}
+	return b
+}
+
+func (b *board) Candidates() []Member {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Member, 0, len(b.members))
+	for _, m := range b.members {
+		out = append(out, m)
+	}
+	return out
+}
+
+func (b *board) update(name string, f func(*Member)) {
+	b.mu.Lock()
+	m := b.members[name]
+	f(&m)
+	b.members[name] = m
+	b.mu.Unlock()
+}
+
+func policyCluster(t *testing.T, b *board, w *world, pc PolicyConfig) []*testNode {
+	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
+		c.Cluster, c.Policy = b, pc
+	})
+	// Health changes reach the electors as wake-ups, as gossip updates would.
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			for _, n := range nodes {
+				n.elector.Wake()
+			}
+		}
+	}()
+	return nodes
+}
+
+func TestPolicyMovesTheVIPWithHealth(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	pc := PolicyConfig{Preempt: true, Hysteresis: 100 * time.Millisecond, MinMoveInterval: 300 * time.Millisecond}
+	nodes := policyCluster(t, b, w, pc)
+
+	// Whoever wins the first election, the VIP ends on the best node by preemption.
+	waitFor(t, "n1 to hold (preemption)", 5*time.Second, func() bool { return w.holder() == "n1" })
+
+	// n1 goes FAULT: the VIP moves to n2 at once, with no overlap (world checks).
+	b.update("n1", func(m *Member) { m.Fault, m.Failing = true, []string{"haproxy"} })
+	waitFor(t, "n2 to hold after n1's FAULT", 3*time.Second, func() bool { return w.holder() == "n2" })
+	if st := byID(nodes, "n1").elector.Status(); st.Holding || st.Plan.Ineligible == "" {
+		t.Errorf("n1 status after FAULT: holding %v, ineligible %q", st.Holding, st.Plan.Ineligible)
+	}
+
+	// n1 recovers: it gets the VIP back by a planned move once steady and the rate
+	// limit allows.
+	b.update("n1", func(m *Member) { m.Fault, m.Failing = false, nil })
+	waitFor(t, "n1 to hold again", 3*time.Second, func() bool { return w.holder() == "n1" })
+}
+
+func TestPolicyNobodyEligible(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	nodes := policyCluster(t, b, w, PolicyConfig{Preempt: true, Hysteresis: 50 * time.Millisecond})
+	waitFor(t, "n1 to hold", 5*time.Second, func() bool { return w.holder() == "n1" })
+
+	for _, n := range []string{"n1", "n2", "n3"} {
+		b.update(n, func(m *Member) { m.Fault = true })
+	}
+	waitFor(t, "nobody to hold", 3*time.Second, func() bool { return w.holder() == "" })
+	time.Sleep(300 * time.Millisecond)
+	if h := w.holder(); h != "" {
+		t.Fatalf("%s holds while every node is in FAULT", h)
+	}
+	var leader *testNode
+	waitFor(t, "a leader", 3*time.Second, func() bool {
+		for _, n := range nodes {
+			if n.elector.Status().Role == Leader {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	if st := leader.elector.Status(); st.Plan.NoneEligible == "" {
+		t.Errorf("leader %s does not say why nobody holds: %+v", leader.id, st.Plan)
+	}
+
+	b.update("n3", func(m *Member) { m.Fault = false })
+	waitFor(t, "n3, the only healthy node, to hold", 3*time.Second, func() bool { return w.holder() == "n3" })
+}
+
+func TestPolicyDrainedHolderHandsOff(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	policyCluster(t, b, w, PolicyConfig{Preempt: true, Hysteresis: 50 * time.Millisecond, MinMoveInterval: 200 * time.Millisecond})
+	waitFor(t, "n1 to hold", 5*time.Second, func() bool { return w.holder() == "n1" })
+	b.update("n1", func(m *Member) { m.Drained = true })
+	waitFor(t, "n2 to hold after n1 is drained", 3*time.Second, func() bool { return w.holder() == "n2" })
+	time.Sleep(500 * time.Millisecond)
+	if h := w.holder(); h != "n2" {
+		t.Fatalf("holder = %q while n1 is drained, want n2", h)
+	}
+	b.update("n1", func(m *Member) { m.Drained = false })
+	waitFor(t, "n1 back after undrain", 3*time.Second, func() bool { return w.holder() == "n1" })
+}
+
+func TestPolicyFlappingCheckIsRateLimited(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	const window = 700 * time.Millisecond
+	policyCluster(t, b, w, PolicyConfig{Preempt: true, Hysteresis: 100 * time.Millisecond, MinMoveInterval: window})
+	waitFor(t, "n1 to hold", 5*time.Second, func() bool { return w.holder() == "n1" })
+	time.Sleep(window)
+
+	start := time.Now()
+	w.mu.Lock()
+	w.moves = 0
+	w.mu.Unlock()
+	for i := 0; time.Since(start) < 3*time.Second; i++ {
+		p := 150
+		if i%2 == 0 {
+			p = 50 // below n2
+		}
+		b.update("n1", func(m *Member) { m.Priority = p })
+		time.Sleep(30 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	w.mu.Lock()
+	moves := w.moves
+	w.mu.Unlock()
+	if limit := int(elapsed/window) + 1; moves > limit {
+		t.Errorf("%d moves in %s with a %s rate limit (at most %d)", moves, elapsed.Round(time.Millisecond), window, limit)
+	}
+	if moves == 0 {
+		t.Errorf("no move at all while the holder's priority flapped below n2's")
+	}
+}
