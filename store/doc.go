@@ -1,6 +1,6 @@
 // Package store is raftvip's replicated state: the Raft FSM that records who claimed and
-// released the VIP (and, later, drain flags), its snapshots, and the on-disk log, stable
-// and snapshot stores that hashicorp/raft runs on.
+// released the VIP and which nodes an operator drained, its snapshots, and the on-disk
+// log, stable and snapshot stores that hashicorp/raft runs on.
 //
 // Apply is deterministic and does no I/O; every record carries the time its proposer
 // stamped on it. A data directory is tied to one node name: opening another node's

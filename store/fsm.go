@@ -2,8 +2,10 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -13,19 +15,21 @@ import (
 // a limit ≤ 0.
 const DefaultHistoryLimit = 64
 
-// snapshotVersion is the version of the snapshot format Persist writes and
-// Restore reads.
-const snapshotVersion = 1
+// snapshotVersion is the version of the snapshot format Persist writes. Restore
+// also reads version 1, written before drain entries existed.
+const snapshotVersion = 2
 
-// FSM is the raft.FSM of raftvip: the latest claim or release of the VIP and a
-// bounded history of them. Apply does no I/O and reads no clock, so every node
-// computes the same state from the same log. Its methods are safe for concurrent use.
+// FSM is the raft.FSM of raftvip: the latest claim or release of the VIP, the set of
+// drained nodes, and a bounded history of claims, releases and drains. Apply does no
+// I/O and reads no clock, so every node computes the same state from the same log.
+// Its methods are safe for concurrent use.
 type FSM struct {
 	notify func()
 
 	mu      sync.RWMutex
-	last    Record
+	last    Record // the latest claim or release; drains never replace it
 	hasLast bool
+	drained map[string]bool // the drained nodes; only true values are stored
 	history ring
 }
 
@@ -41,10 +45,12 @@ func NewFSM(historyLimit int, notify func()) *FSM {
 	if notify == nil {
 		notify = func() {}
 	}
-	return &FSM{notify: notify, history: ring{limit: historyLimit}}
+	return &FSM{notify: notify, drained: map[string]bool{}, history: ring{limit: historyLimit}}
 }
 
-// Apply applies one committed log entry. It returns nil, or an error value wrapping
+// Apply applies one committed log entry. A claim or release becomes Last; a drain
+// entry drains or undrains its node and leaves Last alone. Every accepted entry is
+// added to History. Apply returns an Applied, or an error value wrapping
 // ErrUnknownEntry or ErrBadEntry, in which case the state is unchanged.
 func (f *FSM) Apply(l *raft.Log) interface{} {
 	r, err := decode(l.Data)
@@ -55,7 +61,14 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 
 	f.mu.Lock()
 	res := Applied{Previous: f.last, HadPrevious: f.hasLast}
-	f.last, f.hasLast = r, true
+	switch {
+	case r.Kind != KindDrain:
+		f.last, f.hasLast = r, true
+	case r.Drained:
+		f.drained[r.Node] = true
+	default:
+		delete(f.drained, r.Node)
+	}
 	f.history.push(r)
 	f.mu.Unlock()
 
@@ -63,10 +76,11 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	return res
 }
 
-// Applied is what Apply returns for an entry it accepted: the ownership record that
-// was last before it. Raft applies entries in log order on every node, so for a claim
-// this is exactly the record the claim follows, which tells a new leader whether the
-// previous holder released the VIP. The claim thereby doubles as the leader's barrier.
+// Applied is what Apply returns for an entry it accepted: the ownership record (the
+// latest claim or release) that was last before it; drain entries in between do not
+// count. Raft applies entries in log order on every node, so for a claim this is
+// exactly the record the claim follows, which tells a new leader whether the previous
+// holder released the VIP. The claim thereby doubles as the leader's barrier.
 type Applied struct {
 	Previous    Record
 	HadPrevious bool
@@ -79,25 +93,57 @@ func (f *FSM) Last() (Record, bool) {
 	return f.last, f.hasLast
 }
 
-// History returns the recorded claims and releases, oldest first.
+// History returns the recorded claims, releases and drains, oldest first.
 func (f *FSM) History() []Record {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.history.records()
 }
 
-// snapshot is the JSON document a snapshot holds.
+// Drained reports whether node is drained: the latest drain entry for it drained it.
+func (f *FSM) Drained(node string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.drained[node]
+}
+
+// DrainedNodes returns the drained nodes, sorted; empty (not nil) if there are none.
+func (f *FSM) DrainedNodes() []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.drainedNodes()
+}
+
+// drainedNodes is DrainedNodes with f.mu held.
+func (f *FSM) drainedNodes() []string {
+	out := make([]string, 0, len(f.drained))
+	for n := range f.drained {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// snapshot is the JSON document a snapshot holds:
+//
+//	{"version":2,"last":{…}|null,"history":[{…},…],"drained":["lb1",…]}
+//
+// "drained" lists the drained nodes, sorted. Version 1, written before drain entries
+// existed, has no "drained": restoring it leaves no node drained.
 type snapshot struct {
 	Version int      `json:"version"`
 	Last    *Record  `json:"last"`
 	History []Record `json:"history"`
+	Drained []string `json:"drained"`
 }
 
-// Snapshot copies the state (a few dozen records) for Persist to write.
+// Snapshot copies the state (a few dozen records and names) for Persist to write.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	s := &fsmSnapshot{snapshot{Version: snapshotVersion, History: f.history.records()}}
+	s := &fsmSnapshot{snapshot{
+		Version: snapshotVersion, History: f.history.records(), Drained: f.drainedNodes(),
+	}}
 	if f.hasLast {
 		last := f.last
 		s.s.Last = &last
@@ -112,9 +158,29 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err := json.NewDecoder(rc).Decode(&s); err != nil {
 		return fmt.Errorf("store: restore snapshot: %w", err)
 	}
-	if s.Version != snapshotVersion {
-		return fmt.Errorf("store: restore snapshot: format version %d, this raftvip reads only version %d"+
+	switch s.Version {
+	case 1:
+		if s.Drained != nil {
+			return fmt.Errorf("store: restore snapshot: format version 1 with a drained list (only version %d has one)",
+				snapshotVersion)
+		}
+	case snapshotVersion:
+		if s.Drained == nil {
+			return fmt.Errorf("store: restore snapshot: format version %d without its drained nodes", s.Version)
+		}
+	default:
+		return fmt.Errorf("store: restore snapshot: format version %d, this raftvip reads only versions 1 and %d"+
 			" (a newer raftvip may have written it: upgrade this node)", s.Version, snapshotVersion)
+	}
+	if s.Last != nil && s.Last.Kind != KindClaim && s.Last.Kind != KindRelease {
+		return fmt.Errorf("store: restore snapshot: last record is a %q, not a claim or release", s.Last.Kind)
+	}
+	drained := make(map[string]bool, len(s.Drained))
+	for _, n := range s.Drained {
+		if n == "" {
+			return errors.New("store: restore snapshot: empty name among the drained nodes")
+		}
+		drained[n] = true
 	}
 
 	f.mu.Lock()
@@ -122,6 +188,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if s.Last != nil {
 		f.last, f.hasLast = *s.Last, true
 	}
+	f.drained = drained
 	f.history = ring{limit: f.history.limit}
 	for _, r := range s.History {
 		f.history.push(r)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,23 +29,51 @@ func TestFSMApply(t *testing.T) {
 	claim1 := Record{Kind: KindClaim, Node: "lb1", Term: 2, At: t0, Index: 1}
 	release1 := Record{Kind: KindRelease, Node: "lb1", Term: 2, Handoff: "lb2", Reason: "transfer", At: t0.Add(time.Second), Index: 2}
 	claim2 := Record{Kind: KindClaim, Node: "lb2", Term: 3, At: t0.Add(2 * time.Second), Index: 3}
+	drainAt := func(i uint64, node string, drained bool, reason string) Record {
+		return Record{Kind: KindDrain, Node: node, Drained: drained, Reason: reason, At: t0, Index: i}
+	}
 	tests := []struct {
 		name    string
 		entries [][]byte
 		last    *Record
 		history []Record
+		drained []string
 	}{
-		{"empty", nil, nil, []Record{}},
-		{"one claim", [][]byte{EncodeClaim("lb1", 2, t0)}, &claim1, []Record{claim1}},
+		{"empty", nil, nil, []Record{}, []string{}},
+		{"one claim", [][]byte{EncodeClaim("lb1", 2, t0)}, &claim1, []Record{claim1}, []string{}},
 		{"planned move", [][]byte{
 			EncodeClaim("lb1", 2, t0),
 			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
 			EncodeClaim("lb2", 3, t0.Add(2*time.Second)),
-		}, &claim2, []Record{claim1, release1, claim2}},
+		}, &claim2, []Record{claim1, release1, claim2}, []string{}},
 		{"ends on release", [][]byte{
 			EncodeClaim("lb1", 2, t0),
 			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
-		}, &release1, []Record{claim1, release1}},
+		}, &release1, []Record{claim1, release1}, []string{}},
+		{"drain before any claim", [][]byte{
+			EncodeDrain("lb1", true, "operator", t0),
+		}, nil, []Record{drainAt(1, "lb1", true, "operator")}, []string{"lb1"}},
+		{"drain after a claim keeps the claim last", [][]byte{
+			EncodeClaim("lb1", 2, t0),
+			EncodeDrain("lb1", true, "operator", t0),
+		}, &claim1, []Record{claim1, drainAt(2, "lb1", true, "operator")}, []string{"lb1"}},
+		{"drain, move, undrain", [][]byte{
+			EncodeClaim("lb1", 2, t0),
+			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
+			EncodeDrain("lb1", true, "", t0),
+			EncodeDrain("lb1", false, "", t0),
+		}, &release1, []Record{claim1, release1, drainAt(3, "lb1", true, ""), drainAt(4, "lb1", false, "")}, []string{}},
+		{"drained set sorted", [][]byte{
+			EncodeDrain("lb3", true, "", t0),
+			EncodeDrain("lb1", true, "", t0),
+			EncodeDrain("lb2", true, "", t0),
+			EncodeDrain("lb3", true, "again", t0),
+			EncodeDrain("lb2", false, "", t0),
+			EncodeDrain("lb9", false, "never drained", t0),
+		}, nil, []Record{
+			drainAt(1, "lb3", true, ""), drainAt(2, "lb1", true, ""), drainAt(3, "lb2", true, ""),
+			drainAt(4, "lb3", true, "again"), drainAt(5, "lb2", false, ""), drainAt(6, "lb9", false, "never drained"),
+		}, []string{"lb1", "lb3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,10 +90,93 @@ func TestFSMApply(t *testing.T) {
 			if got := f.History(); !reflect.DeepEqual(got, tt.history) {
 				t.Errorf("History() = %+v\nwant %+v", got, tt.history)
 			}
+			if got := f.DrainedNodes(); !reflect.DeepEqual(got, tt.drained) {
+				t.Errorf("DrainedNodes() = %#v, want %#v", got, tt.drained)
+			}
+			for _, n := range []string{"lb1", "lb2", "lb3", "lb9"} {
+				if got, want := f.Drained(n), slices.Contains(tt.drained, n); got != want {
+					t.Errorf("Drained(%q) = %v, want %v", n, got, want)
+				}
+			}
 			if notified != len(tt.entries) {
 				t.Errorf("notify called %d times, want %d", notified, len(tt.entries))
 			}
 		})
+	}
+}
+
+// Drains are not ownership records: the election reads Last and the Applied of its own
+// claim, so a drain between a release and a claim must not hide the release.
+func TestFSMDrainDoesNotChangeLast(t *testing.T) {
+	f := NewFSM(0, nil)
+	applyAll(t, f,
+		EncodeClaim("lb1", 2, t0),
+		EncodeRelease("lb1", 2, "lb2", "drain", t0.Add(time.Second)),
+	)
+	release, _ := f.Last()
+
+	for i, e := range [][]byte{EncodeDrain("lb1", true, "operator", t0), EncodeDrain("lb2", false, "", t0)} {
+		got, ok := f.Apply(&raft.Log{Index: uint64(3 + i), Data: e}).(Applied)
+		if !ok || !got.HadPrevious || got.Previous != release {
+			t.Errorf("drain entry %d: Apply = %#v, want the release at index 2 as previous", 3+i, got)
+		}
+		if last, ok := f.Last(); !ok || last != release {
+			t.Errorf("after drain entry %d Last() = %+v, %v; want the release %+v", 3+i, last, ok, release)
+		}
+	}
+	got, ok := f.Apply(&raft.Log{Index: 5, Data: EncodeClaim("lb2", 3, t0)}).(Applied)
+	if !ok || !got.HadPrevious || got.Previous != release {
+		t.Errorf("claim after drains: Apply = %#v, want the release at index 2 as previous", got)
+	}
+	if last, _ := f.Last(); last.Kind != KindClaim || last.Index != 5 {
+		t.Errorf("Last() = %+v, want the claim at index 5", last)
+	}
+
+	// Before any claim or release, a drain has no previous record either.
+	empty := NewFSM(0, nil)
+	if got, ok := empty.Apply(&raft.Log{Index: 1, Data: EncodeDrain("lb1", true, "", t0)}).(Applied); !ok || got.HadPrevious {
+		t.Errorf("drain on an empty FSM: Apply = %#v, want Applied without a previous record", got)
+	}
+	if last, ok := empty.Last(); ok {
+		t.Errorf("Last() = %+v, true after a drain only; want none", last)
+	}
+}
+
+func TestFSMDrainUndrainRoundTrip(t *testing.T) {
+	f := NewFSM(0, nil)
+	steps := []struct {
+		entry   []byte
+		drained []string
+	}{
+		{EncodeDrain("lb1", true, "operator", t0), []string{"lb1"}},
+		{EncodeDrain("lb1", true, "operator", t0), []string{"lb1"}}, // idempotent
+		{EncodeDrain("lb2", true, "", t0), []string{"lb1", "lb2"}},
+		{EncodeDrain("lb1", false, "", t0), []string{"lb2"}},
+		{EncodeDrain("lb1", false, "", t0), []string{"lb2"}}, // idempotent
+		{EncodeDrain("lb2", false, "", t0), []string{}},
+	}
+	for i, st := range steps {
+		if resp, ok := f.Apply(&raft.Log{Index: uint64(i + 1), Data: st.entry}).(Applied); !ok {
+			t.Fatalf("step %d: Apply = %v, want Applied", i, resp)
+		}
+		if got := f.DrainedNodes(); !reflect.DeepEqual(got, st.drained) {
+			t.Errorf("step %d: DrainedNodes() = %#v, want %#v", i, got, st.drained)
+		}
+		if got, want := f.Drained("lb1"), slices.Contains(st.drained, "lb1"); got != want {
+			t.Errorf("step %d: Drained(lb1) = %v, want %v", i, got, want)
+		}
+	}
+	if n := len(f.History()); n != len(steps) {
+		t.Errorf("len(History()) = %d, want %d: every drain entry is recorded", n, len(steps))
+	}
+}
+
+func TestFSMDrainedNodesIsACopy(t *testing.T) {
+	f := NewFSM(0, nil)
+	applyAll(t, f, EncodeDrain("lb1", true, "", t0))
+	f.DrainedNodes()[0] = "changed"
+	if got := f.DrainedNodes(); !reflect.DeepEqual(got, []string{"lb1"}) {
+		t.Errorf("DrainedNodes() = %#v after the caller changed a returned slice", got)
 	}
 }
 
@@ -111,21 +223,23 @@ func TestFSMRejectsWithoutChange(t *testing.T) {
 		{"empty", nil, ErrBadEntry},
 		{"bad json", []byte("\x01{"), ErrBadEntry},
 		{"no node", []byte("\x02" + `{"kind":"release","term":4}`), ErrBadEntry},
+		{"drain without flag", []byte("\x03" + `{"kind":"drain","node":"lb1"}`), ErrBadEntry},
+		{"undrain with term", []byte("\x03" + `{"kind":"drain","node":"lb2","drained":false,"term":2}`), ErrBadEntry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			notified := 0
 			f := NewFSM(4, func() { notified++ })
-			applyAll(t, f, EncodeClaim("lb1", 2, t0))
+			applyAll(t, f, EncodeClaim("lb1", 2, t0), EncodeDrain("lb2", true, "", t0))
 			lastBefore, _ := f.Last()
 			histBefore := f.History()
 
-			resp := f.Apply(&raft.Log{Index: 2, Data: tt.data})
+			resp := f.Apply(&raft.Log{Index: 3, Data: tt.data})
 			err, ok := resp.(error)
 			if !ok || !errors.Is(err, tt.want) {
 				t.Fatalf("Apply = %#v, want an error wrapping %v", resp, tt.want)
 			}
-			if !strings.Contains(err.Error(), "entry 2") {
+			if !strings.Contains(err.Error(), "entry 3") {
 				t.Errorf("error %q does not name the log index", err)
 			}
 			if last, _ := f.Last(); last != lastBefore {
@@ -134,8 +248,11 @@ func TestFSMRejectsWithoutChange(t *testing.T) {
 			if h := f.History(); !reflect.DeepEqual(h, histBefore) {
 				t.Errorf("History() changed to %+v", h)
 			}
-			if notified != 1 {
-				t.Errorf("notify called %d times, want 1 (for the good entry only)", notified)
+			if d := f.DrainedNodes(); !reflect.DeepEqual(d, []string{"lb2"}) {
+				t.Errorf("DrainedNodes() changed to %#v", d)
+			}
+			if notified != 2 {
+				t.Errorf("notify called %d times, want 2 (for the good entries only)", notified)
 			}
 		})
 	}
@@ -182,6 +299,20 @@ func TestFSMSnapshotRestore(t *testing.T) {
 			EncodeRelease("lb2", 3, "", "fault: haproxy down", t0.Add(3*time.Second)),
 			EncodeClaim("lb3", 4, t0.Add(4*time.Second)),
 		}},
+		{"drained", [][]byte{
+			EncodeClaim("lb1", 2, t0),
+			EncodeDrain("lb2", true, "operator", t0),
+			EncodeDrain("lb1", true, "", t0),
+		}},
+		{"drained, history wrapped past the drain entries", [][]byte{
+			EncodeDrain("lb3", true, "operator", t0),
+			EncodeDrain("lb1", true, "", t0),
+			EncodeDrain("lb2", true, "", t0),
+			EncodeDrain("lb1", false, "", t0),
+			EncodeClaim("lb2", 2, t0),
+			EncodeRelease("lb2", 2, "", "drain", t0),
+			EncodeClaim("lb1", 3, t0),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +323,7 @@ func TestFSMSnapshotRestore(t *testing.T) {
 			// The target has state of its own, which Restore must replace.
 			notified := 0
 			dst := NewFSM(3, func() { notified++ })
-			applyAll(t, dst, EncodeClaim("other", 9, t0), EncodeClaim("other", 10, t0))
+			applyAll(t, dst, EncodeClaim("other", 9, t0), EncodeDrain("other", true, "", t0))
 			if err := dst.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
 				t.Fatalf("Restore(%s): %v", data, err)
 			}
@@ -202,6 +333,12 @@ func TestFSMSnapshotRestore(t *testing.T) {
 			}
 			if got, want := dst.History(), src.History(); !reflect.DeepEqual(got, want) {
 				t.Errorf("History() = %+v\nwant %+v", got, want)
+			}
+			if got, want := dst.DrainedNodes(), src.DrainedNodes(); !reflect.DeepEqual(got, want) {
+				t.Errorf("DrainedNodes() = %#v, want %#v", got, want)
+			}
+			if dst.Drained("other") {
+				t.Errorf("Drained(other) = true: Restore kept the target's own drained set")
 			}
 			if notified != 3 {
 				t.Errorf("notify called %d times, want 3 (2 applies, 1 restore)", notified)
@@ -250,7 +387,13 @@ func TestFSMRestoreErrors(t *testing.T) {
 	tests := []struct {
 		name, data, mention string
 	}{
-		{"version 2", `{"version":2,"last":null,"history":[]}`, "version 2"},
+		{"version 3", `{"version":3,"last":null,"history":[],"drained":[]}`, "version 3"},
+		{"version 1 with drained", `{"version":1,"last":null,"history":[],"drained":["lb1"]}`, "version 1 with a drained list"},
+		{"version 2 without drained", `{"version":2,"last":null,"history":[]}`, "version 2 without its drained nodes"},
+		{"version 2 with null drained", `{"version":2,"last":null,"history":[],"drained":null}`, "version 2 without its drained nodes"},
+		{"empty drained name", `{"version":2,"last":null,"history":[],"drained":["lb1",""]}`, "empty name"},
+		{"drained not strings", `{"version":2,"last":null,"history":[],"drained":[1]}`, "restore snapshot"},
+		{"last is a drain", `{"version":2,"last":{"kind":"drain","node":"lb1","term":0,"drained":true,"at":"0001-01-01T00:00:00Z"},"history":[],"drained":["lb1"]}`, "not a claim or release"},
 		{"no version", `{"history":[]}`, "version 0"},
 		{"not json", `garbage`, "restore snapshot"},
 		{"empty", ``, "restore snapshot"},
@@ -259,7 +402,7 @@ func TestFSMRestoreErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			notified := 0
 			f := NewFSM(0, func() { notified++ })
-			applyAll(t, f, EncodeClaim("lb1", 2, t0))
+			applyAll(t, f, EncodeClaim("lb1", 2, t0), EncodeDrain("lb2", true, "", t0))
 			before := persist(t, f)
 			err := f.Restore(io.NopCloser(strings.NewReader(tt.data)))
 			if err == nil || !strings.Contains(err.Error(), tt.mention) {
@@ -268,8 +411,8 @@ func TestFSMRestoreErrors(t *testing.T) {
 			if after := persist(t, f); !bytes.Equal(after, before) {
 				t.Errorf("state changed by a failed Restore:\n%s\nwant\n%s", after, before)
 			}
-			if notified != 1 {
-				t.Errorf("notify called %d times, want 1", notified)
+			if notified != 2 {
+				t.Errorf("notify called %d times, want 2", notified)
 			}
 		})
 	}
@@ -277,14 +420,48 @@ func TestFSMRestoreErrors(t *testing.T) {
 
 func TestFSMSnapshotFormat(t *testing.T) {
 	f := NewFSM(0, nil)
-	applyAll(t, f, EncodeClaim("lb1", 2, t0))
-	want := `{"version":1,"last":{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
-		`"history":[{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1}]}` + "\n"
+	applyAll(t, f, EncodeClaim("lb1", 2, t0), EncodeDrain("lb2", true, "operator", t0))
+	want := `{"version":2,"last":{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
+		`"history":[{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
+		`{"kind":"drain","node":"lb2","term":0,"reason":"operator","drained":true,"at":"2025-03-04T05:06:07.123456789Z","index":2}],` +
+		`"drained":["lb2"]}` + "\n"
 	if got := string(persist(t, f)); got != want {
 		t.Errorf("snapshot = %s\nwant       %s", got, want)
 	}
-	if got, want := string(persist(t, NewFSM(0, nil))), `{"version":1,"last":null,"history":[]}`+"\n"; got != want {
+	if got, want := string(persist(t, NewFSM(0, nil))), `{"version":2,"last":null,"history":[],"drained":[]}`+"\n"; got != want {
 		t.Errorf("empty snapshot = %s\nwant             %s", got, want)
+	}
+}
+
+// A snapshot written before drain entries existed (format version 1, as raftvip
+// wrote it) restores with no node drained, and is written back as version 2.
+func TestFSMRestoresVersion1(t *testing.T) {
+	v1 := `{"version":1,"last":{"kind":"release","node":"lb1","term":2,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:08.123456789Z","index":2},` +
+		`"history":[{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
+		`{"kind":"release","node":"lb1","term":2,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:08.123456789Z","index":2}]}` + "\n"
+	notified := 0
+	f := NewFSM(0, func() { notified++ })
+	applyAll(t, f, EncodeDrain("lb3", true, "", t0)) // replaced by the restore
+	if err := f.Restore(io.NopCloser(strings.NewReader(v1))); err != nil {
+		t.Fatalf("Restore(version 1): %v", err)
+	}
+	wantLast := Record{Kind: KindRelease, Node: "lb1", Term: 2, Handoff: "lb2", Reason: "transfer", At: t0.Add(time.Second), Index: 2}
+	if last, ok := f.Last(); !ok || !sameRecord(last, wantLast) {
+		t.Errorf("Last() = %+v, %v; want %+v", last, ok, wantLast)
+	}
+	if h := f.History(); len(h) != 2 || h[0].Kind != KindClaim || h[1].Kind != KindRelease {
+		t.Errorf("History() = %+v, want the claim and the release", h)
+	}
+	if d := f.DrainedNodes(); len(d) != 0 || f.Drained("lb3") {
+		t.Errorf("DrainedNodes() = %#v, want none", d)
+	}
+	if notified != 2 {
+		t.Errorf("notify called %d times, want 2 (1 apply, 1 restore)", notified)
+	}
+	want := strings.Replace(v1, `"version":1`, `"version":2`, 1)
+	want = strings.TrimSuffix(want, "}\n") + `,"drained":[]}` + "\n"
+	if got := string(persist(t, f)); got != want {
+		t.Errorf("snapshot after restoring version 1 = %s\nwant %s", got, want)
 	}
 }
 
@@ -304,12 +481,18 @@ func TestFSMConcurrentReaders(t *testing.T) {
 				default:
 					f.Last()
 					f.History()
+					f.Drained("lb2")
+					f.DrainedNodes()
 				}
 			}
 		}()
 	}
 	for i := 1; i <= 200; i++ {
-		f.Apply(&raft.Log{Index: uint64(i), Data: EncodeClaim("lb1", 1, t0)})
+		data := EncodeClaim("lb1", 1, t0)
+		if i%3 == 0 {
+			data = EncodeDrain("lb2", i%2 == 0, "", t0)
+		}
+		f.Apply(&raft.Log{Index: uint64(i), Data: data})
 		if i%50 == 0 {
 			persist(t, f)
 		}

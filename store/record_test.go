@@ -33,6 +33,16 @@ func TestRecordRoundTrip(t *testing.T) {
 			Record{Kind: KindClaim, Node: "lb1", Term: 1}},
 		{"unicode node", EncodeRelease("lb-ä", 1, "lb-ö", "\"quoted\"\n", t0),
 			Record{Kind: KindRelease, Node: "lb-ä", Term: 1, Handoff: "lb-ö", Reason: "\"quoted\"\n", At: t0}},
+		{"drain", EncodeDrain("lb1", true, "operator", t0),
+			Record{Kind: KindDrain, Node: "lb1", Drained: true, Reason: "operator", At: t0}},
+		{"drain without reason", EncodeDrain("lb2", true, "", t0.In(plus2)),
+			Record{Kind: KindDrain, Node: "lb2", Drained: true, At: t0}},
+		{"undrain", EncodeDrain("lb1", false, "maintenance done", t0),
+			Record{Kind: KindDrain, Node: "lb1", Reason: "maintenance done", At: t0}},
+		{"undrain stamped with time.Now", EncodeDrain("lb3", false, "", now),
+			Record{Kind: KindDrain, Node: "lb3", At: now}},
+		{"drain with unrepresentable time", EncodeDrain("lb1", true, "", time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Record{Kind: KindDrain, Node: "lb1", Drained: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +71,16 @@ func TestEncodeLayout(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("EncodeClaim = %q, want %q", b, want)
 	}
+	b = EncodeDrain("lb1", true, "operator", t0)
+	want = "\x03" + `{"kind":"drain","node":"lb1","drained":true,"reason":"operator","at":"2025-03-04T05:06:07.123456789Z"}`
+	if string(b) != want {
+		t.Errorf("EncodeDrain(drain) = %q, want %q", b, want)
+	}
+	b = EncodeDrain("lb1", false, "", t0)
+	want = "\x03" + `{"kind":"drain","node":"lb1","drained":false,"at":"2025-03-04T05:06:07.123456789Z"}`
+	if string(b) != want {
+		t.Errorf("EncodeDrain(undrain) = %q, want %q", b, want)
+	}
 }
 
 func TestDecodeErrors(t *testing.T) {
@@ -73,7 +93,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"nil", "", ErrBadEntry, "empty"},
 		{"type 0", "\x00{}", ErrUnknownEntry, "type 0"},
-		{"type 3", "\x03" + `{"kind":"drain","node":"lb1"}`, ErrUnknownEntry, "newer raftvip"},
+		{"type 4", "\x04" + `{"kind":"weight","node":"lb1"}`, ErrUnknownEntry, "newer raftvip"},
 		{"type 255", "\xff", ErrUnknownEntry, "type 255"},
 		{"type byte only", "\x01", ErrBadEntry, "claim"},
 		{"bad json", "\x01{", ErrBadEntry, "claim"},
@@ -91,6 +111,19 @@ func TestDecodeErrors(t *testing.T) {
 		{"release kind in claim entry", "\x01" + `{"kind":"release","node":"lb1",` + at + `}`, ErrBadEntry, "type byte 1"},
 		{"claim with handoff", "\x01" + `{"kind":"claim","node":"lb1","handoff":"lb2",` + at + `}`, ErrBadEntry, "handoff"},
 		{"claim with reason", "\x01" + `{"kind":"claim","node":"lb1","reason":"x",` + at + `}`, ErrBadEntry, "reason"},
+		{"claim with drained", "\x01" + `{"kind":"claim","node":"lb1","term":3,"drained":true,` + at + `}`, ErrBadEntry, "drained"},
+		{"claim with drained false", "\x01" + `{"kind":"claim","node":"lb1","term":3,"drained":false,` + at + `}`, ErrBadEntry, "drained"},
+		{"release with drained", "\x02" + `{"kind":"release","node":"lb1","term":3,"drained":true,` + at + `}`, ErrBadEntry, "drained"},
+		{"drain type byte only", "\x03", ErrBadEntry, "drain"},
+		{"drain without flag", "\x03" + `{"kind":"drain","node":"lb1",` + at + `}`, ErrBadEntry, "no drained flag"},
+		{"drain with null flag", "\x03" + `{"kind":"drain","node":"lb1","drained":null,` + at + `}`, ErrBadEntry, "no drained flag"},
+		{"drain flag not a bool", "\x03" + `{"kind":"drain","node":"lb1","drained":"yes",` + at + `}`, ErrBadEntry, "drain"},
+		{"drain without node", "\x03" + `{"kind":"drain","drained":true,` + at + `}`, ErrBadEntry, "no node"},
+		{"drain with handoff", "\x03" + `{"kind":"drain","node":"lb1","drained":true,"handoff":"lb2",` + at + `}`, ErrBadEntry, "handoff"},
+		{"drain with term", "\x03" + `{"kind":"drain","node":"lb1","drained":true,"term":3,` + at + `}`, ErrBadEntry, "term 3"},
+		{"drain kind in claim entry", "\x01" + `{"kind":"drain","node":"lb1","drained":true,` + at + `}`, ErrBadEntry, "type byte 1"},
+		{"claim kind in drain entry", "\x03" + `{"kind":"claim","node":"lb1","term":3,` + at + `}`, ErrBadEntry, "type byte 3"},
+		{"drain time out of range", "\x03" + `{"kind":"drain","node":"lb1","drained":true,"at":"9999-12-31T23:59:59-01:00"}`, ErrBadEntry, "range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +138,18 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("error %q lacks the operation prefix", err)
 			}
 		})
+	}
+}
+
+func TestDecodeDrainAcceptsExplicitZeroTerm(t *testing.T) {
+	b := "\x03" + `{"kind":"drain","node":"lb1","term":0,"drained":true,"at":"2025-03-04T05:06:07Z"}`
+	r, err := Decode([]byte(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Record{Kind: KindDrain, Node: "lb1", Drained: true, At: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+	if !sameRecord(r, want) {
+		t.Errorf("Decode(%q) = %+v, want %+v", b, r, want)
 	}
 }
 
@@ -137,6 +182,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","at":"0000-01-01T00:00:00+01:00"}`))
 	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","at":"9999-12-31T23:59:59-01:00"}`))
 	f.Add([]byte("\x02" + `{"kind":"release","node":"\xff","handoff":"\ud800","at":"2025-03-04T05:06:07.5+14:00"}`))
+	f.Add(EncodeDrain("lb1", true, "operator", t0))
+	f.Add(EncodeDrain("lb2", false, "", time.Time{}))
+	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1"}`))
+	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":null,"term":0}`))
+	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"term":1,"handoff":"lb2"}`))
+	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","drained":false}`))
+	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"DRAINED":false,"Reason":"x"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Decode(b)
 		if err != nil {
@@ -151,8 +203,16 @@ func FuzzDecode(f *testing.F) {
 			again = EncodeClaim(r.Node, r.Term, r.At)
 		case KindRelease:
 			again = EncodeRelease(r.Node, r.Term, r.Handoff, r.Reason, r.At)
+		case KindDrain:
+			if r.Term != 0 || r.Handoff != "" {
+				t.Fatalf("Decode(%q) = drain %+v with a term or handoff", b, r)
+			}
+			again = EncodeDrain(r.Node, r.Drained, r.Reason, r.At)
 		default:
 			t.Fatalf("Decode(%q) = kind %q", b, r.Kind)
+		}
+		if r.Kind != KindDrain && r.Drained {
+			t.Fatalf("Decode(%q) = %s %+v with drained set", b, r.Kind, r)
 		}
 		r2, err := Decode(again)
 		if err != nil {
