@@ -2,12 +2,16 @@ package cluster
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +35,24 @@ const (
 	DefaultGARPInterval = time.Second
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+
+	DefaultPreempt         = true
+	MaxPreemptDelay        = 1000 * time.Second // keepalived's limit for preempt_delay
+	DefaultMinMoveInterval = 10 * time.Second
+	DefaultCheckInterval   = time.Second
+	MinCheckInterval       = 10 * time.Millisecond
+	DefaultExpectStatus    = 200
+	DefaultNotifyInstance  = "raftvip"
+	DefaultNotifyTimeout   = 10 * time.Second
+)
+
+// The check types (checks[].type).
+const (
+	CheckHAProxy = "haproxy" // HAProxy stats socket: show info, and show stat for a backend
+	CheckHTTP    = "http"    // GET a URL, pass on the expected status
+	CheckTCP     = "tcp"     // connect to host:port
+	CheckScript  = "script"  // run a command, pass on exit status 0
+	CheckProcess = "process" // the process of a pid file is alive
 )
 
 // Config is one node's configuration, loaded from YAML by Load or Parse. Every field
@@ -40,9 +62,23 @@ type Config struct {
 	Cluster  ClusterConfig
 	Admin    AdminConfig
 	VIP      VIPConfig
-	Priority int // 1..254, default 100
-	Log      LogConfig
-	File     string // path it was loaded from
+	Priority int // base priority, 1..254, default 100; checks weigh into it
+
+	// Preempt moves the VIP to a voter of strictly higher effective priority once that
+	// has lasted PreemptDelay (default true). false is keepalived's nopreempt: the VIP
+	// stays where it is while its holder is eligible. PreemptDelay is ignored then.
+	Preempt      bool
+	PreemptDelay time.Duration // 0..1000s (keepalived's range), default 0
+	// MinMoveInterval rate-limits automatic moves (preemption, release on FAULT): at
+	// most one per interval, so a flapping check cannot flap the VIP. Default 10s; 0
+	// turns the limit off. Operator moves (transfer, drain) are not limited.
+	MinMoveInterval time.Duration
+
+	Checks []CheckConfig // in file order; names are unique
+	Notify NotifyConfig
+
+	Log  LogConfig
+	File string // path it was loaded from
 }
 
 // NodeConfig is this node: its Raft server ID and where it listens.
@@ -62,8 +98,64 @@ type Peer struct {
 
 // ClusterConfig is the Raft group: its members and its timings.
 type ClusterConfig struct {
-	Peers  []Peer // includes this node
+	Peers []Peer // includes this node
+	// Join is always empty in this version: cluster.join is not supported yet, and a
+	// config that sets it is rejected. The field is here for the code that will use it.
+	Join   []string
 	Timing Timing
+	// Encrypt is the shared key for gossip encryption and Raft transport
+	// authentication, decoded from the standard base64 of cluster.encrypt: 16, 24 or 32
+	// bytes (AES-128, -192 or -256). nil: off.
+	Encrypt []byte
+}
+
+// CheckConfig is one health check (checks[i]), with keepalived's vrrp_script
+// semantics: run every Interval, a result later than Timeout is a failure, Fall
+// failures in a row make it failing and Rise passes in a row make it passing again.
+// Weight > 0 is added to the priority while it passes, weight < 0 is added (so
+// subtracted) while it fails, and weight 0 puts the node in FAULT while it fails.
+//
+// Only the fields of its Type are set; the others are zero. Probes never overlap: a
+// Timeout longer than the Interval is allowed, and a check whose probe is still
+// running when the next is due counts that interval as a failure instead of starting
+// another probe.
+type CheckConfig struct {
+	Name     string        // required, unique, letters, digits, '-', '_', '.'; at most 32 bytes
+	Type     string        // CheckHAProxy, CheckHTTP, CheckTCP, CheckScript or CheckProcess
+	Interval time.Duration // default 1s; at least 10ms
+	Timeout  time.Duration // default: Interval; > 0
+	Fall     int           // default 1; 1..255
+	Rise     int           // default 1; 1..255
+	Weight   int           // default 0 (failing → FAULT); -253..253
+
+	// haproxy:
+	Socket  string // required: the stats socket, a unix path (starts with /) or host:port
+	Backend string // optional: a backend whose servers UP are counted (show stat)
+	MinUp   int    // servers of Backend that must be UP; 1 when Backend is set, else 0
+
+	// http:
+	URL          string // required: http:// or https://
+	ExpectStatus int    // default 200; 100..599
+
+	// tcp:
+	Address string // required: host:port
+
+	// script:
+	Command []string // required: argv, run without a shell
+
+	// process:
+	PIDFile string // required: absolute path of the pid file
+}
+
+// NotifyConfig is the notify hooks, with keepalived's contract: on every change of
+// this node's state the state's own hook runs with its configured arguments only,
+// then Script runs with four arguments appended: INSTANCE <Instance> <STATE>
+// <priority>. Each is an argv run without a shell; nil: none.
+type NotifyConfig struct {
+	Master, Backup, Fault, Stop []string
+	Script                      []string
+	Instance                    string        // the name passed to Script; default "raftvip"
+	Timeout                     time.Duration // each hook is killed after this long; default 10s
 }
 
 // AdminConfig is the admin API.
@@ -175,9 +267,12 @@ func parseConfig(data []byte, filename string, hostname func() (string, error)) 
 			GARP:     GARPConfig{Repeat: DefaultGARPRepeat, Interval: DefaultGARPInterval},
 			Drain:    DefaultDrain,
 		},
-		Priority: DefaultPriority,
-		Log:      LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		File:     filename,
+		Priority:        DefaultPriority,
+		Preempt:         DefaultPreempt,
+		MinMoveInterval: DefaultMinMoveInterval,
+		Notify:          NotifyConfig{Instance: DefaultNotifyInstance, Timeout: DefaultNotifyTimeout},
+		Log:             LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		File:            filename,
 	}
 	cfg.Cluster.Timing, _ = Profile(DefaultProfile)
 	if root := d.document(data); root != nil {
@@ -375,29 +470,27 @@ type configField struct {
 func configUnsupported() map[string]string {
 	const later = "not supported by this version of raftvip; "
 	return map[string]string{
-		"checks":                   later + "remove it (health checks come in a later version; until then every running agent counts as healthy)",
-		"notify":                   later + "remove it (notify scripts come in a later version)",
 		"vrrp":                     later + "remove it (the keepalived-compatible VRRP speaker comes in a later version)",
 		"metrics":                  later + "remove it (the metrics endpoint comes in a later version)",
-		"preempt":                  later + "remove it (this version does not move the VIP to a node of higher priority)",
-		"preempt_delay":            later + "remove it (this version does not move the VIP to a node of higher priority)",
 		"cluster.bootstrap_expect": later + "remove it and list every node in cluster.peers",
 		"cluster.join":             later + "remove it and list every node in cluster.peers",
-		"cluster.encrypt":          later + "remove it (gossip encryption and Raft transport authentication come in a later version; keep the Raft and gossip ports on a private network)",
 	}
 }
 
 // configSchema is every key this version knows, by section, to tell an operator
-// where a key in the wrong section belongs.
+// where a key in the wrong section belongs. "checks[]" is an item of checks, with the
+// keys of every check type.
 func configSchema() map[string][]string {
 	return map[string][]string{
-		"":               {"node", "cluster", "admin", "vip", "priority", "log"},
+		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "log"},
 		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
-		"cluster":        {"peers", "timing"},
+		"cluster":        {"peers", "timing", "encrypt"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
 		"admin":          {"socket"},
 		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp", "drain"},
 		"vip.garp":       {"repeat", "interval", "refresh"},
+		"checks[]":       checkKeys(),
+		"notify":         {"master", "backup", "fault", "stop", "script", "instance", "timeout"},
 		"log":            {"level", "format"},
 	}
 }
@@ -481,18 +574,31 @@ func (d *configDecoder) unknownKey(path, key string, fields []configField) strin
 		sections = append(sections, s)
 	}
 	sort.Strings(sections)
+	var homes []string // where key belongs, if not here
 	for _, section := range sections {
-		if section == path {
+		if section == configSection(path) {
 			continue
 		}
 		for _, k := range schema[section] {
-			if k == key {
-				if section == "" {
-					return fmt.Sprintf("%s here; %q belongs at the top level, not under %s", msg, key, path)
-				}
-				return fmt.Sprintf("%s here; %q belongs under %s (%s.%s)", msg, key, section, section, key)
+			if k != key {
+				continue
+			}
+			switch {
+			case section == "":
+				homes = append(homes, "at the top level")
+			case strings.HasSuffix(section, "[]"):
+				homes = append(homes, fmt.Sprintf("in an item of %s", strings.TrimSuffix(section, "[]")))
+			default:
+				homes = append(homes, fmt.Sprintf("under %s (%s.%s)", section, section, key))
 			}
 		}
+	}
+	if len(homes) > 0 {
+		not := ""
+		if homes[0] == "at the top level" && len(homes) == 1 {
+			not = ", not under " + path
+		}
+		return fmt.Sprintf("%s here; %q belongs %s%s", msg, key, strings.Join(homes, " or "), not)
 	}
 	where := "the top level"
 	if path != "" {
@@ -501,15 +607,31 @@ func (d *configDecoder) unknownKey(path, key string, fields []configField) strin
 	return fmt.Sprintf("%s; the keys of %s are %s", msg, where, strings.Join(known, ", "))
 }
 
+// configSection is the schema section of a path: list indexes become [], so
+// checks[2] is checks[].
+func configSection(path string) string {
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		b.WriteByte(path[i])
+		if path[i] == '[' {
+			for i+1 < len(path) && path[i+1] != ']' {
+				i++
+			}
+		}
+	}
+	return b.String()
+}
+
 // configClosest returns the candidate closest to s by edit distance, if it is close
 // enough to be a typo, or if one starts the other ("election" for election_timeout,
-// "warning" for warn).
+// "warning" for warn), or if s is keepalived's name for it (notify_master for master).
 func configClosest(s string, candidates []string) (string, bool) {
 	best, bestD := "", -1
 	ls := strings.ToLower(strings.ReplaceAll(s, "-", "_"))
 	for _, c := range candidates {
 		dist := configEditDistance(ls, c)
-		if strings.HasPrefix(c, ls+"_") || len(c) >= 3 && strings.HasPrefix(ls, c) {
+		if strings.HasPrefix(c, ls+"_") || len(c) >= 3 && strings.HasPrefix(ls, c) ||
+			len(c) >= 4 && strings.HasPrefix(ls, "notify_") && strings.TrimPrefix(ls, "notify_") == c {
 			dist = 1
 		}
 		if bestD < 0 || dist < bestD {
@@ -644,6 +766,76 @@ func (d *configDecoder) duration(path string, n *yaml.Node, dst *time.Duration) 
 	return true
 }
 
+// boolean decodes true or false.
+func (d *configDecoder) boolean(path string, n *yaml.Node, dst *bool) {
+	s, ok := d.scalar(path, n, "true or false")
+	if !ok {
+		return
+	}
+	switch strings.ToLower(s) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	case "yes", "on", "y":
+		d.add(n.Line, path, "%q is not a boolean here (YAML 1.2); write true", s)
+	case "no", "off", "n":
+		d.add(n.Line, path, "%q is not a boolean here (YAML 1.2); write false", s)
+	default:
+		d.add(n.Line, path, "%q is not true or false", s)
+	}
+}
+
+// configShellChars are the characters that mean something to a shell but nothing to
+// a command split on white space.
+const configShellChars = "|&;<>()$`\\\"'*?~"
+
+// argv decodes a command: a YAML list of arguments, or a string split on white
+// space. A null is no command (nil). A string that looks like it wants a shell is an
+// error: commands run without one.
+func (d *configDecoder) argv(path string, n *yaml.Node, example string, dst *[]string) bool {
+	line := n.Line
+	n = configResolve(n)
+	var args []string
+	switch {
+	case configIsNull(n):
+		return true
+	case n.Kind == yaml.ScalarNode:
+		s := n.Value
+		if i := strings.IndexAny(s, configShellChars); i >= 0 {
+			d.add(line, path, "%q has %q, but commands run without a shell, so it would be passed on as a literal argument; write the command as a list of arguments, e.g. %s, or to use a shell: [/bin/sh, -c, %q]",
+				s, s[i], example, s)
+			return false
+		}
+		args = strings.Fields(s)
+	case n.Kind == yaml.SequenceNode:
+		ok := true
+		for i, it := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			a, good := d.scalar(p, it, "one argument (a string)")
+			ok = ok && good
+			args = append(args, a)
+		}
+		if !ok {
+			return false
+		}
+	default:
+		d.add(line, path, "expected a command, a list of arguments such as %s or a string such as %q, found %s",
+			example, strings.ReplaceAll(strings.Trim(example, "[]"), ",", ""), configKind(n))
+		return false
+	}
+	switch {
+	case len(args) == 0:
+		d.add(line, path, "is empty; give a command, e.g. %s, or remove the line", example)
+		return false
+	case args[0] == "":
+		d.add(line, path, "the program (first argument) is empty; give a command, e.g. %s", example)
+		return false
+	}
+	*dst = args
+	return true
+}
+
 // seq returns the items of a list, or records why n is not one. A null is an empty list.
 func (d *configDecoder) seq(path string, n *yaml.Node, example string) ([]*yaml.Node, bool) {
 	line := n.Line
@@ -671,6 +863,31 @@ func (d *configDecoder) root(n *yaml.Node, cfg *Config) {
 		{"priority", func(p string, v *yaml.Node) {
 			d.integer(p, v, 1, 254, "priority is 1 to 254 as in VRRP (0 and 255 have special meanings there); default 100", &cfg.Priority)
 		}},
+		{"preempt", func(p string, v *yaml.Node) { d.boolean(p, v, &cfg.Preempt) }},
+		{"preempt_delay", func(p string, v *yaml.Node) {
+			var pd time.Duration
+			if !d.duration(p, v, &pd) {
+				return
+			}
+			if pd < 0 || pd > MaxPreemptDelay {
+				d.add(v.Line, p, "%s is out of range; use 0s to %.0fs (keepalived's range), default 0s", pd, MaxPreemptDelay.Seconds())
+				return
+			}
+			cfg.PreemptDelay = pd
+		}},
+		{"min_move_interval", func(p string, v *yaml.Node) {
+			var mi time.Duration
+			if !d.duration(p, v, &mi) {
+				return
+			}
+			if mi < 0 {
+				d.add(v.Line, p, "%s is negative; use 0 (no limit) or more (default %s)", mi, DefaultMinMoveInterval)
+				return
+			}
+			cfg.MinMoveInterval = mi
+		}},
+		{"checks", func(p string, v *yaml.Node) { d.checks(p, v, cfg) }},
+		{"notify", func(p string, v *yaml.Node) { d.notify(p, v, &cfg.Notify) }},
 		{"log", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []configField{
 				{"level", func(p string, v *yaml.Node) { d.enum(p, v, &cfg.Log.Level, "debug", "info", "warn", "error") }},
@@ -760,7 +977,44 @@ func (d *configDecoder) cluster(path string, n *yaml.Node, cc *ClusterConfig) {
 	d.mapping(path, n, []configField{
 		{"peers", func(p string, v *yaml.Node) { d.peers(p, v, cc) }},
 		{"timing", func(p string, v *yaml.Node) { d.timing(p, v, &cc.Timing) }},
+		{"encrypt", func(p string, v *yaml.Node) { d.encrypt(p, v, &cc.Encrypt) }},
 	})
+}
+
+// configMakeKey is how to make a key for cluster.encrypt.
+const configMakeKey = "make one with: head -c 32 /dev/urandom | base64 (and use the same key on every node)"
+
+// encrypt decodes the shared key: standard base64 of 16, 24 or 32 bytes.
+func (d *configDecoder) encrypt(path string, n *yaml.Node, dst *[]byte) {
+	s, ok := d.scalar(path, n, "a base64 key; "+configMakeKey)
+	if !ok {
+		return
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		d.add(n.Line, path, "is empty; set a base64 key of 16, 24 or 32 bytes, or remove the line to turn encryption off; %s", configMakeKey)
+		return
+	}
+	key, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		switch {
+		case strings.ContainsAny(s, "-_"):
+			d.add(n.Line, path, "is URL-safe base64 (it has '-' or '_'); use standard base64 (with '+' and '/'): %s", configMakeKey)
+		case len(s)%4 != 0 && !strings.ContainsFunc(s, func(r rune) bool {
+			return !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || r == '+' || r == '/')
+		}):
+			d.add(n.Line, path, "is not standard base64: its '=' padding is missing (%d characters, not a multiple of 4); %s", len(s), configMakeKey)
+		default:
+			d.add(n.Line, path, "is not standard base64; %s", configMakeKey)
+		}
+		return
+	}
+	switch len(key) {
+	case 16, 24, 32:
+		*dst = key
+	default:
+		d.add(n.Line, path, "decodes to %d bytes; a key is 16, 24 or 32 bytes (AES-128, -192 or -256): %s", len(key), configMakeKey)
+	}
 }
 
 func (d *configDecoder) peers(path string, n *yaml.Node, cc *ClusterConfig) {
@@ -903,15 +1157,7 @@ func (d *configDecoder) socket(path string, n *yaml.Node, dst *string) {
 func (d *configDecoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
 	d.mapping(path, n, []configField{
 		{"interface", func(p string, v *yaml.Node) {
-			s, ok := d.scalar(p, v, "an interface name such as eth0")
-			if !ok {
-				return
-			}
-			if msg := configIfaceProblem(s); msg != "" {
-				d.add(v.Line, p, "%s", msg)
-				return
-			}
-			vc.Interface = s
+			d.validString(p, v, "an interface name such as eth0", configIfaceProblem, &vc.Interface)
 		}},
 		{"addresses", func(p string, v *yaml.Node) { d.addresses(p, v, vc) }},
 		{"lifetime", func(p string, v *yaml.Node) {
@@ -1069,6 +1315,387 @@ func configLastAddr(p netip.Prefix) netip.Addr {
 		b[i/8] |= 1 << (7 - i%8)
 	}
 	return netip.AddrFrom4(b)
+}
+
+// checkType is one check type with the keys only it takes.
+type checkType struct {
+	name    string
+	keys    []string // keys only this type takes; keys[0] is required
+	need    string   // what keys[0] is
+	example string   // keys[0], set
+}
+
+// checkTypes is every check type, in the order the docs list them.
+func checkTypes() []checkType {
+	return []checkType{
+		{CheckHAProxy, []string{"socket", "backend", "min_up"}, "the HAProxy stats socket", "socket: /run/haproxy/admin.sock (the path of 'stats socket' in haproxy.cfg)"},
+		{CheckHTTP, []string{"url", "expect_status"}, "the URL to GET", "url: http://127.0.0.1:8080/health"},
+		{CheckTCP, []string{"address"}, "the address to connect to", "address: 127.0.0.1:443"},
+		{CheckScript, []string{"command"}, "the command to run", "command: [/usr/local/bin/check-web, --quick]"},
+		{CheckProcess, []string{"pidfile"}, "the pid file of the process", "pidfile: /run/haproxy.pid"},
+	}
+}
+
+// checkCommonKeys are the keys every check takes.
+func checkCommonKeys() []string {
+	return []string{"name", "type", "interval", "timeout", "fall", "rise", "weight"}
+}
+
+// checkKeys is every key a check item can have.
+func checkKeys() []string {
+	keys := checkCommonKeys()
+	for _, t := range checkTypes() {
+		keys = append(keys, t.keys...)
+	}
+	return keys
+}
+
+func (d *configDecoder) checks(path string, n *yaml.Node, cfg *Config) {
+	items, ok := d.seq(path, n, "[{name: haproxy, type: haproxy, socket: /run/haproxy/admin.sock}]")
+	if !ok {
+		return
+	}
+	names := map[string]string{} // check name -> path of the first check with it
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = it.Line
+		c, ok := d.check(p, it)
+		if !ok {
+			continue
+		}
+		if c.Name != "" {
+			if first, dup := names[c.Name]; dup {
+				np := p + ".name"
+				d.add(d.at(np), np, "%s is used twice (also %s on line %d); every check needs its own name", c.Name, first, d.at(first+".name"))
+				continue
+			}
+			names[c.Name] = p
+		}
+		cfg.Checks = append(cfg.Checks, c)
+	}
+}
+
+// check decodes one item of checks. It returns false if the item is not a mapping.
+func (d *configDecoder) check(path string, n *yaml.Node) (CheckConfig, bool) {
+	c := CheckConfig{Interval: DefaultCheckInterval, Fall: 1, Rise: 1}
+	if configIsNull(configResolve(n)) {
+		d.add(n.Line, path, "is empty; a check needs at least a name and a type, e.g. {name: haproxy, type: haproxy, socket: /run/haproxy/admin.sock}")
+		return c, false
+	}
+	timeoutSet := false
+	fields := []configField{
+		{"name", func(p string, v *yaml.Node) {
+			d.validString(p, v, "a name for the check, e.g. haproxy", checkNameProblem, &c.Name)
+		}},
+		{"type", func(p string, v *yaml.Node) { d.enum(p, v, &c.Type, checkTypeNames()...) }},
+		{"interval", func(p string, v *yaml.Node) {
+			var iv time.Duration
+			if !d.duration(p, v, &iv) {
+				return
+			}
+			if iv < MinCheckInterval {
+				d.add(v.Line, p, "%s is below %s; use %s or more (default %s)", iv, MinCheckInterval, MinCheckInterval, DefaultCheckInterval)
+				return
+			}
+			c.Interval = iv
+		}},
+		{"timeout", func(p string, v *yaml.Node) {
+			var to time.Duration
+			if !d.duration(p, v, &to) {
+				return
+			}
+			if to <= 0 {
+				d.add(v.Line, p, "%s must be greater than 0; a probe that has not answered by then fails (default: the check's interval)", to)
+				return
+			}
+			c.Timeout, timeoutSet = to, true
+		}},
+		{"fall", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 255, "fall is 1 to 255 failures in a row before the check counts as failing (default 1)", &c.Fall)
+		}},
+		{"rise", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 255, "rise is 1 to 255 passes in a row before a failing check counts as passing again (default 1)", &c.Rise)
+		}},
+		{"weight", func(p string, v *yaml.Node) {
+			d.integer(p, v, -253, 253, "use -253..253 (keepalived's range)", &c.Weight)
+		}},
+		{"socket", func(p string, v *yaml.Node) {
+			d.validString(p, v, "the HAProxy stats socket, e.g. /run/haproxy/admin.sock", configStatsSocketProblem, &c.Socket)
+		}},
+		{"backend", func(p string, v *yaml.Node) {
+			d.validString(p, v, "the name of a backend in haproxy.cfg, e.g. web", configBackendProblem, &c.Backend)
+		}},
+		{"min_up", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 10000, "min_up is 1 to 10000 servers of the backend that must be UP (default 1)", &c.MinUp)
+		}},
+		{"url", func(p string, v *yaml.Node) {
+			d.validString(p, v, "a URL such as http://127.0.0.1:8080/health", configURLProblem, &c.URL)
+		}},
+		{"expect_status", func(p string, v *yaml.Node) {
+			d.integer(p, v, 100, 599, "an HTTP status is 100 to 599 (default 200)", &c.ExpectStatus)
+		}},
+		{"address", func(p string, v *yaml.Node) {
+			d.validString(p, v, "host:port, e.g. 127.0.0.1:443", func(s string) string { return configHostPortProblem(s, "127.0.0.1:443") }, &c.Address)
+		}},
+		{"command", func(p string, v *yaml.Node) {
+			if configIsNull(configResolve(v)) {
+				d.add(v.Line, p, "has no value; expected the command to run, e.g. [/usr/local/bin/check-web, --quick]")
+				return
+			}
+			d.argv(p, v, "[/usr/local/bin/check-web, --quick]", &c.Command)
+		}},
+		{"pidfile", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "the path of a pid file, e.g. /run/haproxy.pid")
+			switch {
+			case !ok:
+			case !filepath.IsAbs(s):
+				d.add(v.Line, p, "%q is not an absolute path; use a path starting with /, e.g. /run/haproxy.pid", s)
+			case strings.HasSuffix(s, "/"):
+				d.add(v.Line, p, "%q names a directory; name the pid file, e.g. %shaproxy.pid", s, s)
+			default:
+				c.PIDFile = s
+			}
+		}},
+	}
+	var set []string // keys set, in file order
+	for i := range fields {
+		key, decode := fields[i].key, fields[i].decode
+		fields[i].decode = func(p string, v *yaml.Node) {
+			set = append(set, key)
+			decode(p, v)
+		}
+	}
+	if !d.mapping(path, n, fields) {
+		return c, false
+	}
+	has := func(key string) bool { return slices.Contains(set, key) }
+
+	if !has("name") && !d.suggested[path+".name"] {
+		d.add(d.at(path), path+".name", "missing; name the check, e.g. name: haproxy (names are unique; status and the logs show them)")
+	}
+	if !has("type") && !d.suggested[path+".type"] {
+		d.add(d.at(path), path+".type", "missing; set the check's type: %s", configOr(checkTypeNames()))
+	}
+	var typ checkType
+	for _, t := range checkTypes() {
+		if t.name == c.Type {
+			typ = t
+		}
+	}
+	if typ.name == "" {
+		return c, true // no type, or a wrong one: reported above
+	}
+	common := checkCommonKeys()
+	for _, key := range set {
+		if slices.Contains(common, key) || slices.Contains(typ.keys, key) {
+			continue
+		}
+		owner := ""
+		for _, t := range checkTypes() {
+			if slices.Contains(t.keys, key) {
+				owner = t.name
+			}
+		}
+		p := path + "." + key
+		d.drop(p) // whatever is wrong with its value, it should not be there at all
+		d.add(d.at(p), p, "does not apply to %s check (%s is for %s checks); %s check takes %s, besides %s",
+			checkArticle(typ.name), key, owner, checkArticle(typ.name), configAnd(typ.keys), configAnd(common))
+	}
+	if req := typ.keys[0]; !has(req) && !d.suggested[path+"."+req] {
+		d.add(d.at(path), path+"."+req, "missing; %s check needs %s, e.g. %s", checkArticle(typ.name), typ.need, typ.example)
+	}
+	if has("min_up") && !has("backend") && typ.name == CheckHAProxy && !d.suggested[path+".backend"] {
+		p := path + ".min_up"
+		d.add(d.at(p), p, "needs backend; min_up counts the UP servers of a backend: set backend (e.g. backend: web) or remove min_up")
+	}
+
+	if !timeoutSet {
+		c.Timeout = c.Interval
+	}
+	if c.Backend != "" && c.MinUp == 0 {
+		c.MinUp = 1
+	}
+	if typ.name == CheckHTTP && c.ExpectStatus == 0 {
+		c.ExpectStatus = DefaultExpectStatus
+	}
+	return c, true
+}
+
+// checkArticle is a check type with its article: "a tcp", "an http".
+func checkArticle(typ string) string {
+	if typ == CheckHTTP {
+		return "an " + typ
+	}
+	return "a " + typ
+}
+
+func checkTypeNames() []string {
+	var names []string
+	for _, t := range checkTypes() {
+		names = append(names, t.name)
+	}
+	return names
+}
+
+// drop forgets the errors recorded for path itself.
+func (d *configDecoder) drop(path string) {
+	d.errs = slices.DeleteFunc(d.errs, func(e FieldError) bool { return e.Field == path })
+}
+
+// configAnd lists words as "a, b and c".
+func configAnd(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// checkNameProblem says what is wrong with a check name, or "" if nothing.
+func checkNameProblem(s string) string {
+	if s == "" {
+		return "is empty; name the check, e.g. haproxy"
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
+			return fmt.Sprintf("%q contains %q; a check name may use only letters, digits, '-', '_' and '.'", s, r)
+		}
+	}
+	if len(s) > 32 {
+		return fmt.Sprintf("%q is %d characters; a check name is at most 32 (every node gossips its checks' names)", s, len(s))
+	}
+	return ""
+}
+
+// configStatsSocketProblem says what is wrong with an HAProxy stats socket address,
+// or "" if nothing.
+func configStatsSocketProblem(s string) string {
+	const eg = "use the address of 'stats socket' in haproxy.cfg: its path, e.g. /run/haproxy/admin.sock, or host:port for a TCP stats socket, e.g. 127.0.0.1:9999"
+	if pre, rest, ok := strings.Cut(s, "@"); ok && slices.Contains([]string{"unix", "ipv4", "ipv6", "abns"}, pre) {
+		if pre == "abns" {
+			return fmt.Sprintf("%q is an abstract unix socket, which this check cannot reach; %s", s, eg)
+		}
+		return fmt.Sprintf("%q has HAProxy's %s@ prefix; write the address without it (%s)", s, pre, rest)
+	}
+	const sunPath = 107 // sizeof(sockaddr_un.sun_path) - 1 on Linux
+	switch {
+	case s == "":
+		return "is empty; " + eg
+	case strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/"):
+		return fmt.Sprintf("%q names a directory; %s", s, eg)
+	case strings.HasPrefix(s, "/") && len(s) > sunPath:
+		return fmt.Sprintf("path is %d bytes, longer than a unix socket path can be (%d)", len(s), sunPath)
+	case strings.HasPrefix(s, "/"):
+		return ""
+	case strings.Contains(s, "/") || strings.HasSuffix(s, ".sock"):
+		return fmt.Sprintf("%q is not an absolute path; %s", s, eg)
+	}
+	if msg := configHostPortProblem(s, "127.0.0.1:9999"); msg != "" {
+		return fmt.Sprintf("%q is neither an absolute unix socket path nor host:port; %s", s, eg)
+	}
+	return ""
+}
+
+// configHostPortProblem says what is wrong with host:port, or "" if nothing. The host
+// may be a name: it is resolved when the check runs.
+func configHostPortProblem(s, eg string) string {
+	host, port, err := net.SplitHostPort(s)
+	switch {
+	case err != nil && strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "["):
+		return fmt.Sprintf("%q: write an IPv6 address in brackets, e.g. [2001:db8::1]:443", s)
+	case err != nil && !strings.Contains(s, ":"):
+		return fmt.Sprintf("%q has no port; write host:port, e.g. %s", s, eg)
+	case err != nil:
+		return fmt.Sprintf("%q is not host:port; write e.g. %s", s, eg)
+	case host == "":
+		return fmt.Sprintf("%q has no host; write host:port, e.g. %s", s, eg)
+	case strings.ContainsFunc(host, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' }):
+		return fmt.Sprintf("%q: %q is not a host; write host:port, e.g. %s", s, host, eg)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Sprintf("%q: port %q is not a port; a port is 1 to 65535", s, port)
+	}
+	return ""
+}
+
+// configBackendProblem says what is wrong with an HAProxy backend name, or "" if nothing.
+func configBackendProblem(s string) string {
+	if s == "" {
+		return "is empty; name a backend of haproxy.cfg, e.g. web, or remove the line to check HAProxy alone"
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.:", r)) {
+			return fmt.Sprintf("%q contains %q; HAProxy names use only letters, digits, '-', '_', '.' and ':'", s, r)
+		}
+	}
+	return ""
+}
+
+// configURLProblem says what is wrong with the URL of an http check, or "" if nothing.
+func configURLProblem(s string) string {
+	const eg = "http://127.0.0.1:8080/health"
+	if !strings.Contains(s, "://") {
+		return fmt.Sprintf("%q has no scheme; write http:// or https:// in front, e.g. %s", s, eg)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL (%v); write e.g. %s", s, errors.Unwrap(err), eg)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%q: %s:// is not http:// or https://; the http check GETs an http or https URL, e.g. %s", s, u.Scheme, eg)
+	case u.Hostname() == "":
+		return fmt.Sprintf("%q has no host; write e.g. %s", s, eg)
+	}
+	if port := u.Port(); port != "" {
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return fmt.Sprintf("%q: port %s is not a port; a port is 1 to 65535", s, port)
+		}
+	}
+	return ""
+}
+
+func (d *configDecoder) notify(path string, n *yaml.Node, nc *NotifyConfig) {
+	hook := func(dst *[]string) func(string, *yaml.Node) {
+		return func(p string, v *yaml.Node) { d.argv(p, v, "[/usr/local/bin/vip-up, --quiet]", dst) }
+	}
+	d.mapping(path, n, []configField{
+		{"master", hook(&nc.Master)},
+		{"backup", hook(&nc.Backup)},
+		{"fault", hook(&nc.Fault)},
+		{"stop", hook(&nc.Stop)},
+		{"script", hook(&nc.Script)},
+		{"instance", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "an instance name, e.g. "+DefaultNotifyInstance)
+			if !ok {
+				return
+			}
+			if s == "" {
+				d.add(v.Line, p, "is empty; name the instance the notify script is told about, or remove the line (default %s)", DefaultNotifyInstance)
+				return
+			}
+			for _, r := range s {
+				if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
+					d.add(v.Line, p, "%q contains %q; an instance name may use only letters, digits, '-', '_' and '.' (e.g. VI_1)", s, r)
+					return
+				}
+			}
+			nc.Instance = s
+		}},
+		{"timeout", func(p string, v *yaml.Node) {
+			var to time.Duration
+			if !d.duration(p, v, &to) {
+				return
+			}
+			switch {
+			case to <= 0:
+				d.add(v.Line, p, "%s must be greater than 0; a hook still running after this long is killed (default %s)", to, DefaultNotifyTimeout)
+			case to > time.Hour:
+				d.add(v.Line, p, "%s is above 1h; hooks run one at a time, so a hung hook holds up every later one until it is killed: keep it to seconds (default %s)", to, DefaultNotifyTimeout)
+			default:
+				nc.Timeout = to
+			}
+		}},
+	})
 }
 
 // crossCheck applies defaults that need other fields and the rules that span fields.
@@ -1234,10 +1861,54 @@ vip:
   garp: {repeat: 5, interval: 1s, refresh: 0s}
   drain: 25ms                 # planned moves: hold off new connections this long first
 
-priority: 100 # 1..254
+priority: 100 # 1..254; give each node its own, the highest holds the VIP when healthy
+
+# Health checks, with keepalived's vrrp_script semantics. Every interval a probe runs;
+# fall failures in a row make a check failing, rise passes in a row passing again.
+# weight < 0 is subtracted from the priority while the check fails, weight > 0 added
+# while it passes, and weight 0 puts the node in FAULT (it never holds the VIP) while
+# the check fails.
+checks:
+  # HAProxy answers on its stats socket ('stats socket' in haproxy.cfg). If it does
+  # not, this node's priority drops by 50, below a healthy peer's, and the VIP moves
+  # there. Add backend: web (and min_up: 2) to also require UP servers in a backend.
+  - {name: haproxy, type: haproxy, socket: /run/haproxy/admin.sock, interval: 1s, fall: 2, rise: 2, weight: -50}
+  # Other types:
+  # - {name: web, type: http, url: http://127.0.0.1:8080/health, expect_status: 200, weight: -20}
+  # - {name: tls, type: tcp, address: 127.0.0.1:443, weight: -20}
+  # - {name: disk, type: script, command: [/usr/local/bin/check-disk, --quick], timeout: 2s}
+  # - {name: haproxy-pid, type: process, pidfile: /run/haproxy.pid}
+
+preempt: true       # take the VIP from a holder of lower priority (false: keepalived's nopreempt)
+preempt_delay: 0s   # ...once that has lasted this long (0s to 1000s)
+min_move_interval: 10s # automatic moves at most once per interval, so a flapping check cannot flap the VIP
+
+# Hooks with keepalived's contract, run in order, one at a time, never in the way of
+# the election. master/backup/fault/stop run as written; script gets four arguments
+# appended: INSTANCE raftvip MASTER|BACKUP|FAULT|STOP <priority>. No shell: write
+# [/bin/sh, -c, "..."] for one.
+notify:
+  script: [/usr/bin/logger, -t, raftvip-notify]
+  # master: [/usr/local/bin/vip-up]
+  # fault: [/bin/sh, -c, "systemctl reload haproxy"]
+  timeout: 10s
 
 log:
   level: info  # debug, info, warn or error
   format: text # text or json
 `
+}
+
+// validString decodes a string at path that problem accepts (problem returns "" for a
+// good value, else what is wrong and what would be right) into dst.
+func (d *configDecoder) validString(path string, n *yaml.Node, example string, problem func(string) string, dst *string) {
+	s, ok := d.scalar(path, n, example)
+	if !ok {
+		return
+	}
+	if msg := problem(s); msg != "" {
+		d.add(n.Line, path, "%s", msg)
+		return
+	}
+	*dst = s
 }

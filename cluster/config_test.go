@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -88,9 +89,13 @@ func TestParseMinimalDefaults(t *testing.T) {
 			GARP:      GARPConfig{Repeat: 5, Interval: time.Second, Refresh: 0},
 			Drain:     25 * time.Millisecond,
 		},
-		Priority: 100,
-		Log:      LogConfig{Level: "info", Format: "text"},
-		File:     "config.yaml",
+		Priority:        100,
+		Preempt:         true,
+		PreemptDelay:    0,
+		MinMoveInterval: 10 * time.Second,
+		Notify:          NotifyConfig{Instance: "raftvip", Timeout: 10 * time.Second},
+		Log:             LogConfig{Level: "info", Format: "text"},
+		File:            "config.yaml",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
@@ -151,6 +156,40 @@ func TestLoadTestdata(t *testing.T) {
 		v6.Priority != 150 || v6.Log != (LogConfig{"debug", "json"}) || v6.Admin.Socket != "/run/raftvip/lb2.sock" {
 		t.Errorf("ipv6.yaml: %+v", v6)
 	}
+	if v6.Preempt || v6.PreemptDelay != 30*time.Second || v6.MinMoveInterval != time.Minute ||
+		string(v6.Cluster.Encrypt) != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("ipv6.yaml: preempt %v, delay %s, min_move_interval %s, encrypt %q",
+			v6.Preempt, v6.PreemptDelay, v6.MinMoveInterval, v6.Cluster.Encrypt)
+	}
+	wantChecks := []CheckConfig{
+		{Name: "haproxy", Type: "haproxy", Interval: 500 * time.Millisecond, Timeout: 2 * time.Second, Fall: 3, Rise: 5, Weight: -60,
+			Socket: "/run/haproxy/admin.sock", Backend: "web", MinUp: 2},
+		{Name: "stats-tcp", Type: "haproxy", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Socket: "[::1]:9999"},
+		{Name: "health", Type: "http", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Weight: 10,
+			URL: "https://[2001:2::12]:8443/healthz", ExpectStatus: 204},
+		{Name: "tls", Type: "tcp", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Address: "[2001:2::12]:443"},
+		{Name: "disk", Type: "script", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
+			Command: []string{"/usr/local/bin/check-disk", "--min-free", "10%"}},
+		{Name: "keepalived-style", Type: "script", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1,
+			Command: []string{"/usr/local/bin/check-web", "--quick"}},
+		{Name: "haproxy.pid", Type: "process", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1, Weight: -253,
+			PIDFile: "/run/haproxy.pid"},
+	}
+	if !reflect.DeepEqual(v6.Checks, wantChecks) {
+		t.Errorf("ipv6.yaml checks:\n got  %+v\n want %+v", v6.Checks, wantChecks)
+	}
+	wantNotify := NotifyConfig{
+		Master:   []string{"/usr/local/bin/vip-up", "2001:2::10"},
+		Backup:   []string{"/usr/local/bin/vip-down"},
+		Fault:    []string{"/bin/sh", "-c", "logger -t raftvip fault >/dev/null 2>&1"},
+		Stop:     []string{"/usr/local/bin/vip-down", "--stopping"},
+		Script:   []string{"/usr/local/bin/notify-all"},
+		Instance: "VI_6",
+		Timeout:  3 * time.Second,
+	}
+	if !reflect.DeepEqual(v6.Notify, wantNotify) {
+		t.Errorf("ipv6.yaml notify:\n got  %+v\n want %+v", v6.Notify, wantNotify)
+	}
 
 	_, err = Load("testdata/config/does-not-exist.yaml")
 	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "config: ") {
@@ -170,6 +209,36 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if !strings.Contains(ExampleConfig(), "# ") {
 		t.Error("the example has no comments")
+	}
+	// The docs lead with the haproxy check: it is the first, and it lowers the priority.
+	if len(cfg.Checks) == 0 || cfg.Checks[0].Type != CheckHAProxy || cfg.Checks[0].Weight >= 0 ||
+		cfg.Checks[0].Socket == "" {
+		t.Errorf("example checks: %+v", cfg.Checks)
+	}
+	if len(cfg.Notify.Script) == 0 || !cfg.Preempt || cfg.MinMoveInterval != DefaultMinMoveInterval {
+		t.Errorf("example: notify %+v, preempt %v, min_move_interval %s", cfg.Notify, cfg.Preempt, cfg.MinMoveInterval)
+	}
+
+	// The commented-out examples are valid too, once uncommented.
+	var lines []string
+	uncommented := 0
+	for _, l := range strings.Split(ExampleConfig(), "\n") {
+		trimmed := strings.TrimLeft(l, " ")
+		if rest, ok := strings.CutPrefix(trimmed, "# - {"); ok {
+			l, uncommented = l[:len(l)-len(trimmed)]+"- {"+rest, uncommented+1
+		} else if rest, ok := strings.CutPrefix(trimmed, "# master:"); ok {
+			l, uncommented = l[:len(l)-len(trimmed)]+"master:"+rest, uncommented+1
+		} else if rest, ok := strings.CutPrefix(trimmed, "# fault:"); ok {
+			l, uncommented = l[:len(l)-len(trimmed)]+"fault:"+rest, uncommented+1
+		}
+		lines = append(lines, l)
+	}
+	all, err := Parse([]byte(strings.Join(lines, "\n")), "example.yaml")
+	if err != nil {
+		t.Fatalf("the example with its commented-out lines: %v", err)
+	}
+	if uncommented != 6 || len(all.Checks) != 5 || len(all.Notify.Master) == 0 || len(all.Notify.Fault) == 0 {
+		t.Errorf("uncommented %d lines: checks %+v, notify %+v", uncommented, all.Checks, all.Notify)
 	}
 }
 
@@ -207,6 +276,55 @@ func TestParseTiming(t *testing.T) {
 			}
 			if cfg.Cluster.Timing != tc.want {
 				t.Errorf("timing = %+v, want %+v", cfg.Cluster.Timing, tc.want)
+			}
+		})
+	}
+}
+
+// withCheck is baseConfig with a checks list of one item, on line 10.
+func withCheck(item string) string { return after("checks:\n  - " + item) }
+
+func TestParseCheckDefaults(t *testing.T) {
+	common := CheckConfig{Name: "a", Interval: time.Second, Timeout: time.Second, Fall: 1, Rise: 1}
+	with := func(f func(c *CheckConfig)) CheckConfig {
+		c := common
+		f(&c)
+		return c
+	}
+	for _, tc := range []struct {
+		name, item string
+		want       CheckConfig
+	}{
+		{"haproxy alone", "{name: a, type: haproxy, socket: /run/haproxy/admin.sock}",
+			with(func(c *CheckConfig) { c.Type, c.Socket = "haproxy", "/run/haproxy/admin.sock" })},
+		{"haproxy backend: min_up 1", "{name: a, type: haproxy, socket: /run/h.sock, backend: web}",
+			with(func(c *CheckConfig) { c.Type, c.Socket, c.Backend, c.MinUp = "haproxy", "/run/h.sock", "web", 1 })},
+		{"timeout follows interval", "{name: a, type: tcp, address: 127.0.0.1:80, interval: 250ms}",
+			with(func(c *CheckConfig) {
+				c.Type, c.Address, c.Interval, c.Timeout = "tcp", "127.0.0.1:80", 250*time.Millisecond, 250*time.Millisecond
+			})},
+		{"timeout before interval", "{timeout: 3s, interval: 250ms, name: a, type: tcp, address: 127.0.0.1:80}",
+			with(func(c *CheckConfig) {
+				c.Type, c.Address, c.Interval, c.Timeout = "tcp", "127.0.0.1:80", 250*time.Millisecond, 3*time.Second
+			})},
+		{"http expects 200", "{name: a, type: http, url: http://127.0.0.1/}",
+			with(func(c *CheckConfig) { c.Type, c.URL, c.ExpectStatus = "http", "http://127.0.0.1/", 200 })},
+		{"script string is split", "{name: a, type: script, command: '  /bin/check   -x  y '}",
+			with(func(c *CheckConfig) { c.Type, c.Command = "script", []string{"/bin/check", "-x", "y"} })},
+		{"script list keeps arguments whole", "{name: a, type: script, command: [/bin/check, 'a b', '', 5]}",
+			with(func(c *CheckConfig) { c.Type, c.Command = "script", []string{"/bin/check", "a b", "", "5"} })},
+		{"process, every common key", "{name: a, type: process, pidfile: /run/x.pid, interval: 10ms, timeout: 1h, fall: 255, rise: 255, weight: 253}",
+			with(func(c *CheckConfig) {
+				c.Type, c.PIDFile, c.Interval, c.Timeout, c.Fall, c.Rise, c.Weight = "process", "/run/x.pid", 10*time.Millisecond, time.Hour, 255, 255, 253
+			})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseTest(t, withCheck(tc.item))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.Checks) != 1 || !reflect.DeepEqual(cfg.Checks[0], tc.want) {
+				t.Errorf("got  %+v\nwant %+v", cfg.Checks, tc.want)
 			}
 		})
 	}
@@ -252,15 +370,139 @@ func TestParseErrors(t *testing.T) {
 		{"complex key", edit(2, "  ? [a]\n  : b\n  name: lb1"), "node", 2, "keys must be plain names", 0},
 
 		// Later features.
-		{"checks", after("checks: [{name: haproxy, type: haproxy}]"), "checks", 9, "not supported by this version of raftvip", 0},
-		{"notify", after("notify: {master: /bin/true}"), "notify", 9, "not supported by this version of raftvip", 0},
 		{"vrrp", after("vrrp: {enabled: false}"), "vrrp", 9, "not supported by this version of raftvip", 0},
 		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "metrics", 9, "not supported by this version of raftvip", 0},
-		{"preempt", after("preempt: true"), "preempt", 9, "not supported by this version of raftvip", 0},
-		{"preempt_delay", after("preempt_delay: 0s"), "preempt_delay", 9, "not supported by this version of raftvip", 0},
 		{"bootstrap_expect", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "list every node in cluster.peers", 0},
 		{"join", edit(4, "cluster:\n  join: [198.18.0.12:7301]"), "cluster.join", 5, "not supported by this version of raftvip", 0},
-		{"encrypt", edit(4, "cluster:\n  encrypt: c2VjcmV0"), "cluster.encrypt", 5, "not supported by this version of raftvip", 0},
+
+		// preempt, preempt_delay, min_move_interval.
+		{"preempt yes", after("preempt: yes"), "preempt", 9, `"yes" is not a boolean here (YAML 1.2); write true`, 0},
+		{"preempt off", after("preempt: off"), "preempt", 9, "write false", 0},
+		{"preempt other", after("preempt: sometimes"), "preempt", 9, `"sometimes" is not true or false`, 0},
+		{"preempt list", after("preempt: [true]"), "preempt", 9, "expected true or false, found a list", 0},
+		{"preempt_delay too long", after("preempt_delay: 1001s"), "preempt_delay", 9, "16m41s is out of range; use 0s to 1000s (keepalived's range), default 0s", 0},
+		{"preempt_delay negative", after("preempt_delay: -1s"), "preempt_delay", 9, "out of range", 0},
+		{"preempt_delay no unit", after("preempt_delay: 5"), "preempt_delay", 9, `"5" has no unit`, 0},
+		{"preempt_delay with nopreempt is allowed", after("preempt: false\npreempt_delay: 1000s\nmin_move_interval: 0s"), "", 0, "", -1},
+		{"min_move_interval negative", after("min_move_interval: -1s"), "min_move_interval", 9, "-1s is negative; use 0 (no limit) or more (default 10s)", 0},
+		{"min_move_interval misspelt", after("min_move_intervall: 10s"), "min_move_intervall", 9, `did you mean "min_move_interval"?`, 0},
+
+		// cluster.encrypt.
+		{"encrypt 16 bytes", edit(4, "cluster:\n  encrypt: MDEyMzQ1Njc4OWFiY2RlZg=="), "", 0, "", -1},
+		{"encrypt 24 bytes", edit(4, "cluster:\n  encrypt: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3"), "", 0, "", -1},
+		{"encrypt short", edit(4, "cluster:\n  encrypt: c2VjcmV0"), "cluster.encrypt", 5,
+			"decodes to 6 bytes; a key is 16, 24 or 32 bytes (AES-128, -192 or -256): make one with: head -c 32 /dev/urandom | base64", 0},
+		{"encrypt 33 bytes", edit(4, "cluster:\n  encrypt: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYw"), "cluster.encrypt", 5, "decodes to 33 bytes", 0},
+		{"encrypt not base64", edit(4, "cluster:\n  encrypt: not a key!"), "cluster.encrypt", 5, "is not standard base64; make one with: head -c 32 /dev/urandom | base64", 0},
+		{"encrypt url-safe", edit(4, "cluster:\n  encrypt: MDEyMzQ1Njc4OWFi-2RlZg__"), "cluster.encrypt", 5, "is URL-safe base64", 0},
+		{"encrypt unpadded", edit(4, "cluster:\n  encrypt: MDEyMzQ1Njc4OWFiY2RlZg"), "cluster.encrypt", 5, "its '=' padding is missing", 0},
+		{"encrypt empty", edit(4, "cluster:\n  encrypt: ''"), "cluster.encrypt", 5, "is empty; set a base64 key of 16, 24 or 32 bytes, or remove the line to turn encryption off", 0},
+		{"encrypt null", edit(4, "cluster:\n  encrypt:"), "cluster.encrypt", 5, "has no value; expected a base64 key", 0},
+
+		// checks: the list and its items.
+		{"checks empty", after("checks: []"), "", 0, "", -1},
+		{"checks null", after("checks:"), "", 0, "", -1},
+		{"checks scalar", after("checks: haproxy"), "checks", 9, "expected a list, e.g. [{name: haproxy, type: haproxy, socket: /run/haproxy/admin.sock}]", 0},
+		{"check is a scalar", withCheck("haproxy"), "checks[0]", 10, "expected a mapping", 0},
+		{"check is null", after("checks:\n  -"), "checks[0]", 10, "is empty; a check needs at least a name and a type", 0},
+		{"check weight", after("checks:\n  - {name: a, type: tcp, address: 127.0.0.1:80}\n  - {name: b, type: tcp, address: 127.0.0.1:81, weight: 300}"),
+			"checks[1].weight", 11, "300 is out of range; use -253..253 (keepalived's range)", 0},
+		{"check weight low", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, weight: -254}"), "checks[0].weight", 10, "-254 is out of range", 0},
+		{"check name missing", withCheck("{type: tcp, address: 127.0.0.1:80}"), "checks[0].name", 10, "missing; name the check, e.g. name: haproxy", 0},
+		{"check type missing", withCheck("{name: a, address: 127.0.0.1:80}"), "checks[0].type", 10, `missing; set the check's type: "haproxy", "http", "tcp", "script" or "process"`, 0},
+		{"check both missing", withCheck("{weight: 2}"), "checks[0].type", 10, "missing", 2},
+		{"check type typo", withCheck("{name: a, type: htp, url: http://127.0.0.1/}"), "checks[0].type", 10, `"htp" is not one of "haproxy", "http", "tcp", "script" or "process"; did you mean "http"?`, 0},
+		{"check type vrrp_script", withCheck("{name: a, type: vrrp_script, command: /bin/true}"), "checks[0].type", 10, "is not one of", 0},
+		{"check name twice", after("checks:\n  - {name: a, type: tcp, address: 127.0.0.1:80}\n  - name: a\n    type: tcp\n    address: 127.0.0.1:81"),
+			"checks[1].name", 11, "a is used twice (also checks[0] on line 10); every check needs its own name", 0},
+		{"check name space", withCheck("{name: web check, type: tcp, address: 127.0.0.1:80}"), "checks[0].name", 10, `"web check" contains ' '; a check name may use only letters, digits`, 0},
+		{"check name long", withCheck("{name: " + strings.Repeat("a", 33) + ", type: tcp, address: 127.0.0.1:80}"), "checks[0].name", 10, "is 33 characters; a check name is at most 32", 0},
+		{"check name 32", withCheck("{name: " + strings.Repeat("a", 32) + ", type: tcp, address: 127.0.0.1:80}"), "", 0, "", -1},
+		{"check name empty", withCheck("{name: '', type: tcp, address: 127.0.0.1:80}"), "checks[0].name", 10, "is empty; name the check", 0},
+		{"check unknown key", withCheck("{name: a, type: tcp, adress: 127.0.0.1:80}"), "checks[0].adress", 10, `unknown key; did you mean "address"?`, 0},
+		{"check unknown key lists keys", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, colour: red}"), "checks[0].colour", 10,
+			"the keys of checks[0] are name, type, interval, timeout, fall, rise, weight, socket, backend, min_up, url, expect_status, address, command, pidfile", 0},
+		{"check key of another type", withCheck("{name: a, type: haproxy, socket: /run/h.sock, url: http://127.0.0.1/}"), "checks[0].url", 10,
+			"does not apply to a haproxy check (url is for http checks); a haproxy check takes socket, backend and min_up, besides name, type, interval, timeout, fall, rise and weight", 0},
+		{"check key of another type, bad value too", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, pidfile: relative}"), "checks[0].pidfile", 10,
+			"does not apply to a tcp check (pidfile is for process checks); a tcp check takes address, besides", 0},
+		{"check key of another type, before type", after("checks:\n  - expect_status: 200\n    name: a\n    type: script\n    command: /bin/true"), "checks[0].expect_status", 10,
+			"does not apply to a script check (expect_status is for http checks)", 0},
+		{"check duplicate key", after("checks:\n  - name: a\n    type: tcp\n    address: 127.0.0.1:80\n    name: b"), "checks[0].name", 13, "duplicate key (first set on line 10)", 0},
+		{"check key at top level", after("socket: /run/haproxy/admin.sock"), "socket", 9, `unknown key here; "socket" belongs under admin (admin.socket) or in an item of checks`, 0},
+		{"check key in vip", after("  url: http://127.0.0.1/"), "vip.url", 9, `"url" belongs in an item of checks`, 0},
+		{"ambiguous key at top level", after("timeout: 5s"), "timeout", 9, `"timeout" belongs in an item of checks or under notify (notify.timeout)`, 0},
+		{"notify key in a check", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, master: /bin/true}"), "checks[0].master", 10, `"master" belongs under notify (notify.master)`, 0},
+
+		// checks: common keys.
+		{"check interval short", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, interval: 5ms}"), "checks[0].interval", 10, "5ms is below 10ms; use 10ms or more (default 1s)", 0},
+		{"check interval no unit", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, interval: 2}"), "checks[0].interval", 10, `"2" has no unit`, 0},
+		{"check timeout zero", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, timeout: 0s}"), "checks[0].timeout", 10, "0s must be greater than 0", 0},
+		{"check timeout above interval is allowed", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, interval: 100ms, timeout: 5s}"), "", 0, "", -1},
+		{"check fall 0", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, fall: 0}"), "checks[0].fall", 10, "0 is out of range; fall is 1 to 255 failures in a row", 0},
+		{"check rise 256", withCheck("{name: a, type: tcp, address: 127.0.0.1:80, rise: 256}"), "checks[0].rise", 10, "256 is out of range; rise is 1 to 255", 0},
+
+		// checks: haproxy.
+		{"haproxy socket missing", withCheck("{name: a, type: haproxy}"), "checks[0].socket", 10,
+			"missing; a haproxy check needs the HAProxy stats socket, e.g. socket: /run/haproxy/admin.sock (the path of 'stats socket' in haproxy.cfg)", 0},
+		{"haproxy socket misspelt", withCheck("{name: a, type: haproxy, sockett: /run/h.sock}"), "checks[0].sockett", 10, `did you mean "socket"?`, 0},
+		{"haproxy socket relative", withCheck("{name: a, type: haproxy, socket: haproxy.sock}"), "checks[0].socket", 10, `"haproxy.sock" is not an absolute path; use the address of 'stats socket' in haproxy.cfg`, 0},
+		{"haproxy socket prefix", withCheck("{name: a, type: haproxy, socket: unix@/run/h.sock}"), "checks[0].socket", 10, `has HAProxy's unix@ prefix; write the address without it (/run/h.sock)`, 0},
+		{"haproxy socket abns", withCheck("{name: a, type: haproxy, socket: abns@stats}"), "checks[0].socket", 10, "abstract unix socket", 0},
+		{"haproxy socket directory", withCheck("{name: a, type: haproxy, socket: /run/haproxy/}"), "checks[0].socket", 10, "names a directory", 0},
+		{"haproxy socket no port", withCheck("{name: a, type: haproxy, socket: localhost}"), "checks[0].socket", 10, "is neither an absolute unix socket path nor host:port", 0},
+		{"haproxy socket bad port", withCheck("{name: a, type: haproxy, socket: '127.0.0.1:99999'}"), "checks[0].socket", 10, "is neither an absolute unix socket path nor host:port", 0},
+		{"haproxy socket too long", withCheck("{name: a, type: haproxy, socket: " + long + "}"), "checks[0].socket", 10, "longer than a unix socket path can be", 0},
+		{"haproxy tcp socket", withCheck("{name: a, type: haproxy, socket: '127.0.0.1:9999', backend: web}"), "", 0, "", -1},
+		{"haproxy backend bad", withCheck("{name: a, type: haproxy, socket: /run/h.sock, backend: 'web farm'}"), "checks[0].backend", 10, `"web farm" contains ' '; HAProxy names use only`, 0},
+		{"haproxy backend empty", withCheck("{name: a, type: haproxy, socket: /run/h.sock, backend: ''}"), "checks[0].backend", 10, "is empty", 0},
+		{"haproxy min_up without backend", withCheck("{name: a, type: haproxy, socket: /run/h.sock, min_up: 2}"), "checks[0].min_up", 10,
+			"needs backend; min_up counts the UP servers of a backend: set backend (e.g. backend: web) or remove min_up", 0},
+		{"haproxy min_up 0", withCheck("{name: a, type: haproxy, socket: /run/h.sock, backend: web, min_up: 0}"), "checks[0].min_up", 10, "0 is out of range; min_up is 1 to 10000", 0},
+
+		// checks: http, tcp, script, process.
+		{"http url missing", withCheck("{name: a, type: http}"), "checks[0].url", 10, "missing; an http check needs the URL to GET, e.g. url: http://127.0.0.1:8080/health", 0},
+		{"http url no scheme", withCheck("{name: a, type: http, url: '127.0.0.1:8080/health'}"), "checks[0].url", 10, "has no scheme; write http:// or https:// in front", 0},
+		{"http url ftp", withCheck("{name: a, type: http, url: 'ftp://127.0.0.1/x'}"), "checks[0].url", 10, "ftp:// is not http:// or https://", 0},
+		{"http url no host", withCheck("{name: a, type: http, url: 'http:///health'}"), "checks[0].url", 10, "has no host", 0},
+		{"http url bad port", withCheck("{name: a, type: http, url: 'http://127.0.0.1:70000/'}"), "checks[0].url", 10, "port 70000 is not a port", 0},
+		{"http url garbage", withCheck("{name: a, type: http, url: 'http://[::1/'}"), "checks[0].url", 10, "is not a URL", 0},
+		{"http expect_status", withCheck("{name: a, type: http, url: 'http://127.0.0.1/', expect_status: 600}"), "checks[0].expect_status", 10, "600 is out of range; an HTTP status is 100 to 599", 0},
+		{"tcp address missing", withCheck("{name: a, type: tcp}"), "checks[0].address", 10, "missing; a tcp check needs the address to connect to, e.g. address: 127.0.0.1:443", 0},
+		{"tcp address no port", withCheck("{name: a, type: tcp, address: 127.0.0.1}"), "checks[0].address", 10, `"127.0.0.1" has no port; write host:port, e.g. 127.0.0.1:443`, 0},
+		{"tcp address ipv6 brackets", withCheck("{name: a, type: tcp, address: '2001:db8::1:443'}"), "checks[0].address", 10, "write an IPv6 address in brackets", 0},
+		{"tcp address no host", withCheck("{name: a, type: tcp, address: ':443'}"), "checks[0].address", 10, "has no host", 0},
+		{"tcp address service name", withCheck("{name: a, type: tcp, address: 'localhost:https'}"), "checks[0].address", 10, `port "https" is not a port`, 0},
+		{"tcp address host name", withCheck("{name: a, type: tcp, address: 'localhost:443'}"), "", 0, "", -1},
+		{"script command missing", withCheck("{name: a, type: script}"), "checks[0].command", 10, "missing; a script check needs the command to run", 0},
+		{"script command null", withCheck("{name: a, type: script, command: }"), "checks[0].command", 10, "has no value; expected the command to run", 0},
+		{"script command empty", withCheck("{name: a, type: script, command: []}"), "checks[0].command", 10, "is empty; give a command", 0},
+		{"script command blank", withCheck("{name: a, type: script, command: '  '}"), "checks[0].command", 10, "is empty; give a command", 0},
+		{"script command empty program", withCheck("{name: a, type: script, command: ['', x]}"), "checks[0].command", 10, "the program (first argument) is empty", 0},
+		{"script command shell", withCheck("{name: a, type: script, command: 'pidof haproxy && curl -fs localhost'}"), "checks[0].command", 10,
+			`has '&', but commands run without a shell, so it would be passed on as a literal argument; write the command as a list of arguments, e.g. [/usr/local/bin/check-web, --quick], or to use a shell: [/bin/sh, -c, "pidof haproxy && curl -fs localhost"]`, 0},
+		{"script command quotes", withCheck(`{name: a, type: script, command: "check 'a b'"}`), "checks[0].command", 10, "commands run without a shell", 0},
+		{"script command nested", withCheck("{name: a, type: script, command: [x, [y]]}"), "checks[0].command[1]", 10, "expected one argument (a string), found a list", 0},
+		{"script command mapping", withCheck("{name: a, type: script, command: {x: y}}"), "checks[0].command", 10, "expected a command, a list of arguments", 0},
+		{"script command shell in list is fine", withCheck(`{name: a, type: script, command: [/bin/sh, -c, "pidof haproxy && exit 0"]}`), "", 0, "", -1},
+		{"process pidfile missing", withCheck("{name: a, type: process}"), "checks[0].pidfile", 10, "missing; a process check needs the pid file of the process", 0},
+		{"process pidfile relative", withCheck("{name: a, type: process, pidfile: run/x.pid}"), "checks[0].pidfile", 10, "is not an absolute path", 0},
+		{"process pidfile directory", withCheck("{name: a, type: process, pidfile: /run/}"), "checks[0].pidfile", 10, "names a directory", 0},
+
+		// notify.
+		{"notify all", after("notify: {master: /bin/true, backup: [/bin/true], fault: /bin/true -x, stop: /bin/true, script: /bin/true, instance: VI_1, timeout: 1s}"), "", 0, "", -1},
+		{"notify null", after("notify:"), "", 0, "", -1},
+		{"notify null hook", after("notify: {master: }"), "", 0, "", -1},
+		{"notify list", after("notify: [/bin/true]"), "notify", 9, "expected a mapping (keys under notify:), found a list", 0},
+		{"notify shell", after("notify: {master: echo up > /tmp/state}"), "notify.master", 9, `has '>', but commands run without a shell`, 0},
+		{"notify empty", after("notify: {fault: []}"), "notify.fault", 9, "is empty; give a command", 0},
+		{"notify keepalived key", after("notify: {notify_master: /bin/true}"), "notify.notify_master", 9, `unknown key; did you mean "master"?`, 0},
+		{"notify unknown", after("notify: {deleted: /bin/true}"), "notify.deleted", 9, "the keys of notify are master, backup, fault, stop, script, instance, timeout", 0},
+		{"notify instance space", after("notify: {instance: VI 1}"), "notify.instance", 9, `"VI 1" contains ' '; an instance name may use only`, 0},
+		{"notify instance empty", after("notify: {instance: ''}"), "notify.instance", 9, "is empty", 0},
+		{"notify timeout zero", after("notify: {timeout: 0s}"), "notify.timeout", 9, "0s must be greater than 0", 0},
+		{"notify timeout long", after("notify: {timeout: 2h}"), "notify.timeout", 9, "2h0m0s is above 1h; hooks run one at a time", 0},
+		{"notify at top level", after("master: /bin/true"), "master", 9, `"master" belongs under notify (notify.master)`, 0},
 
 		// node.
 		{"name invalid", edit(2, "  name: lb 1"), "node.name", 2, `"lb 1" contains ' '`, 0},
@@ -514,7 +756,8 @@ func TestProfiles(t *testing.T) {
 }
 
 // TestSchemaMatchesTestdata checks configSchema (used for "belongs under" hints)
-// against ipv6.yaml, which sets every key and parses.
+// against ipv6.yaml, which sets every key and parses. The keys of list items count
+// under the list's name with [], so its checks use every key of every check type.
 func TestSchemaMatchesTestdata(t *testing.T) {
 	b, err := os.ReadFile("testdata/config/ipv6.yaml")
 	if err != nil {
@@ -529,18 +772,27 @@ func TestSchemaMatchesTestdata(t *testing.T) {
 	walk = func(path string, m map[string]any) {
 		for k, v := range m {
 			got[path] = append(got[path], k)
-			if sub, ok := v.(map[string]any); ok {
+			switch sub := v.(type) {
+			case map[string]any:
 				walk(configJoin(path, k), sub)
+			case []any:
+				for _, it := range sub {
+					if item, ok := it.(map[string]any); ok {
+						walk(configJoin(path, k)+"[]", item)
+					}
+				}
 			}
 		}
 	}
 	walk("", doc)
 	want := configSchema()
 	for s := range want {
+		want[s] = slices.Clone(want[s])
 		sort.Strings(want[s])
 	}
 	for s := range got {
 		sort.Strings(got[s])
+		got[s] = slices.Compact(got[s])
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("keys of ipv6.yaml:\n%v\nconfigSchema:\n%v", got, want)
@@ -608,6 +860,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("node:\n\tname: x\n"))
 	f.Add([]byte("---\n---\n"))
 	f.Add([]byte(withTiming("{profile: wan, vip_lease: 1h, heartbeat_timeout: 1h, election_timeout: 1h, leader_lease: 1h, rpc_timeout: 1h, claim_margin: 1h}")))
+	f.Add([]byte(withCheck("{name: a, type: haproxy, socket: /s, backend: web, min_up: 2, url: x}")))
+	f.Add([]byte(after("checks: [{name: a, type: script, command: [x, *a]}, &a {name: a}, ~]\nnotify: {master: a b, script: [x]}")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := parseConfig(data, "fuzz.yaml", testHostname)
 		if (cfg == nil) == (err == nil) {
@@ -627,8 +881,35 @@ func FuzzParse(f *testing.F) {
 		}
 		if cfg.Node.Name == "" || !cfg.Node.Bind.IsValid() || len(cfg.Cluster.Peers) == 0 ||
 			len(cfg.VIP.Addresses) == 0 || cfg.Priority < 1 || cfg.Priority > 254 ||
-			cfg.VIP.Lifetime < time.Second || cfg.Cluster.Timing.Validate() != nil {
+			cfg.VIP.Lifetime < time.Second || cfg.Cluster.Timing.Validate() != nil ||
+			cfg.PreemptDelay < 0 || cfg.PreemptDelay > MaxPreemptDelay || cfg.MinMoveInterval < 0 ||
+			cfg.Notify.Instance == "" || cfg.Notify.Timeout <= 0 ||
+			cfg.Cluster.Encrypt != nil && len(cfg.Cluster.Encrypt) != 16 && len(cfg.Cluster.Encrypt) != 24 && len(cfg.Cluster.Encrypt) != 32 {
 			t.Fatalf("accepted an invalid config: %+v", cfg)
+		}
+		names := map[string]bool{}
+		for _, c := range cfg.Checks {
+			if checkNameProblem(c.Name) != "" || names[c.Name] || c.Interval < MinCheckInterval || c.Timeout <= 0 ||
+				c.Fall < 1 || c.Fall > 255 || c.Rise < 1 || c.Rise > 255 || c.Weight < -253 || c.Weight > 253 {
+				t.Fatalf("accepted an invalid check: %+v", c)
+			}
+			names[c.Name] = true
+			var ok bool
+			switch c.Type {
+			case CheckHAProxy:
+				ok = c.Socket != "" && (c.Backend == "") == (c.MinUp == 0)
+			case CheckHTTP:
+				ok = c.URL != "" && c.ExpectStatus >= 100 && c.ExpectStatus <= 599
+			case CheckTCP:
+				ok = c.Address != ""
+			case CheckScript:
+				ok = len(c.Command) > 0 && c.Command[0] != ""
+			case CheckProcess:
+				ok = c.PIDFile != ""
+			}
+			if !ok {
+				t.Fatalf("accepted an invalid check: %+v", c)
+			}
 		}
 	})
 }
