@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
 )
 
 // Status is what `raftvip status --json` prints. Field names are a contract other tools
@@ -26,7 +28,15 @@ type Status struct {
 	Leader           string     `json:"leader"`
 	Term             uint64     `json:"term"`
 	Holding          bool       `json:"holding"`
+	Holder           string     `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
 	Reason           string     `json:"reason"`
+	Priority         int        `json:"priority"`      // effective priority
+	BasePriority     int        `json:"base_priority"` // configured priority
+	Eligible         bool       `json:"eligible"`
+	Ineligible       string     `json:"ineligible,omitempty"` // why this node may not hold
+	Drained          bool       `json:"drained"`
+	Checks           []Check    `json:"checks"`
+	Policy           Policy     `json:"policy"`
 	HeldSince        *time.Time `json:"held_since,omitempty"`
 	LeaseRemainingMS int64      `json:"lease_remaining_ms"`
 	VIP              VIPStatus  `json:"vip"`
@@ -52,12 +62,51 @@ type TimingInfo struct {
 	ClaimDelayMS int64  `json:"claim_delay_ms"`
 }
 
-// Member is one server of the Raft configuration.
+// Member is one server of the Raft configuration, with its health as this node sees it.
 type Member struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	Voter   bool   `json:"voter"`
-	Leader  bool   `json:"leader"`
+	Name         string        `json:"name"`
+	Address      string        `json:"address"`
+	Voter        bool          `json:"voter"`
+	Leader       bool          `json:"leader"`
+	Holder       bool          `json:"holder"`
+	Gossip       string        `json:"gossip"`                  // alive, suspect, dead, left, unknown (self: alive)
+	Priority     int           `json:"priority"`                // effective; 0 when unknown
+	BasePriority int           `json:"base_priority,omitempty"` // configured; 0 when unknown
+	Eligible     bool          `json:"eligible"`
+	Ineligible   string        `json:"ineligible,omitempty"` // why not: FAULT, drained, no quorum, ...
+	Fault        bool          `json:"fault"`
+	Drained      bool          `json:"drained"`
+	Checks       []MemberCheck `json:"checks,omitempty"`
+	Version      string        `json:"version,omitempty"`
+}
+
+// MemberCheck is a check's state as its node gossips it.
+type MemberCheck struct {
+	Name   string `json:"name"`
+	State  string `json:"state"` // passing, failing, unknown
+	Output string `json:"output,omitempty"`
+}
+
+// Check is one of this node's checks.
+type Check struct {
+	Name    string     `json:"name"`
+	Type    string     `json:"type"`
+	Weight  int        `json:"weight"`
+	State   string     `json:"state"` // passing, failing, unknown
+	Output  string     `json:"output,omitempty"`
+	Since   *time.Time `json:"since,omitempty"`
+	LastRun *time.Time `json:"last_run,omitempty"`
+}
+
+// Policy is the leadership policy's current view.
+type Policy struct {
+	Preferred    string     `json:"preferred"`               // the node the policy wants holding the VIP
+	NoneEligible string     `json:"none_eligible,omitempty"` // why nobody may hold it
+	Pending      string     `json:"pending,omitempty"`       // a move the policy is waiting to make
+	Preempt      bool       `json:"preempt"`
+	PreemptDelay string     `json:"preempt_delay"`
+	MinMoveEvery string     `json:"min_move_interval"`
+	LastMove     *time.Time `json:"last_move,omitempty"`
 }
 
 // Event is one ownership record from the replicated history, newest last.
@@ -69,6 +118,7 @@ type Event struct {
 	Index   uint64    `json:"index"`
 	Handoff string    `json:"handoff,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
+	Drained *bool     `json:"drained,omitempty"` // drain events only
 }
 
 // ReasonNoQuorum is the status reason of a node that knows no leader: it is cut off
@@ -113,23 +163,109 @@ func (n *Node) Status() Status {
 	if leader == "" && !es.Holding && es.Role != election.Shutdown {
 		st.Reason = ReasonNoQuorum
 	}
+	lh, states := n.local()
+	st.Priority, st.BasePriority = lh.Priority, n.cfg.Priority
+	st.Ineligible = es.Plan.Ineligible
+	st.Eligible = st.Ineligible == ""
+	st.Drained = n.fsm.Drained(n.cfg.Node.Name)
+	st.Checks = []Check{}
+	for _, c := range states {
+		ck := Check{Name: c.Name, Type: c.Type, Weight: c.Weight, State: checkWord(c), Output: c.Output}
+		if !c.Since.IsZero() {
+			since := c.Since
+			ck.Since = &since
+		}
+		if !c.LastRun.IsZero() {
+			last := c.LastRun
+			ck.LastRun = &last
+		}
+		st.Checks = append(st.Checks, ck)
+	}
+	st.Policy = Policy{
+		Preferred:    es.Plan.Preferred,
+		NoneEligible: es.Plan.NoneEligible,
+		Pending:      es.Plan.Pending,
+		Preempt:      n.cfg.Preempt,
+		PreemptDelay: n.cfg.PreemptDelay.String(),
+		MinMoveEvery: n.cfg.MinMoveInterval.String(),
+	}
+	if !es.LastMove.IsZero() {
+		lm := es.LastMove
+		st.Policy.LastMove = &lm
+	}
+	if es.Plan.NoneEligible != "" && !es.Holding && es.Role == election.Leader {
+		st.Reason = es.Plan.NoneEligible
+	}
+	if last, ok := n.fsm.Last(); ok && last.Kind == store.KindClaim {
+		st.Holder = last.Node
+	}
 	for _, a := range n.cfg.VIP.Addresses {
 		st.VIP.Addresses = append(st.VIP.Addresses, a.String())
 	}
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			st.Members = append(st.Members, Member{
-				Name:    string(s.ID),
-				Address: string(s.Address),
-				Voter:   s.Suffrage == raft.Voter,
-				Leader:  s.ID == leader,
-			})
-		}
-	}
+	st.Members = n.members(leader, st.Holder, es.Candidates)
 	for _, r := range n.fsm.History() {
-		st.Events = append(st.Events, Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason})
+		e := Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason}
+		if r.Kind == store.KindDrain {
+			d := r.Drained
+			e.Drained = &d
+		}
+		st.Events = append(st.Events, e)
 	}
 	return st
+}
+
+// members lists the Raft configuration with each server's health: from the elector's
+// last pass where it has one, from gossip and the FSM otherwise.
+func (n *Node) members(leader raft.ServerID, holder string, cands []election.Member) []Member {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return []Member{}
+	}
+	if len(cands) == 0 {
+		cands = health{n}.Candidates()
+	}
+	byName := make(map[string]election.Member, len(cands))
+	for _, c := range cands {
+		byName[c.Name] = c
+	}
+	out := []Member{}
+	for _, s := range f.Configuration().Servers {
+		name := string(s.ID)
+		c, ok := byName[name]
+		if !ok {
+			c = election.Member{Name: name, Voter: s.Suffrage == raft.Voter, Drained: n.fsm.Drained(name)}
+		}
+		m := Member{
+			Name:       name,
+			Address:    string(s.Address),
+			Voter:      s.Suffrage == raft.Voter,
+			Leader:     s.ID == leader,
+			Holder:     name == holder,
+			Gossip:     "unknown",
+			Priority:   c.Priority,
+			Ineligible: c.Ineligible(),
+			Fault:      c.Fault,
+			Drained:    c.Drained,
+		}
+		m.Eligible = m.Ineligible == ""
+		if name == n.cfg.Node.Name {
+			m.Gossip, m.BasePriority, m.Version = string(gossipAlive), n.cfg.Priority, Version
+			_, states := n.local()
+			for _, s := range states {
+				m.Checks = append(m.Checks, MemberCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
+			}
+		} else if gm, ok := n.gossip.member(name); ok {
+			m.Gossip = string(gm.State)
+			if gm.MetaErr == nil {
+				m.BasePriority, m.Version = gm.Meta.Base, gm.Meta.Version
+				for _, c := range gm.Meta.Checks {
+					m.Checks = append(m.Checks, MemberCheck{Name: c.Name, State: c.State, Output: c.Output})
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // adminServer serves the admin API over HTTP on a unix socket.
@@ -168,6 +304,26 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Status())
 	})
+	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
+		var req DrainRequest
+		if err := decodeBody(r, &req); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		idx, err := n.SetDrain(ctx, req.Node, req.Drained)
+		switch {
+		case errors.Is(err, errBadRequest):
+			writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
+		case errors.Is(err, ErrNoLeader):
+			writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, DrainResponse{Node: req.Node, Drained: req.Drained, Index: idx})
+		}
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
@@ -185,6 +341,19 @@ func (a *adminServer) Close() {
 	defer cancel()
 	a.srv.Shutdown(ctx)
 	os.Remove(a.path)
+}
+
+// DrainRequest sets or clears a node's drain flag (POST /v1/drain).
+type DrainRequest struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+}
+
+// DrainResponse confirms a committed drain flag.
+type DrainResponse struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+	Index   uint64 `json:"index"`
 }
 
 type apiError struct {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,23 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 	if err != nil {
 		return err
 	}
+	return c.do(req, out)
+}
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://raftvip"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, out)
+}
+
+func (c *Client) do(req *http.Request, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
@@ -78,4 +96,13 @@ func (c *Client) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("admin socket %s: decode response: %w", c.Socket, err)
 	}
 	return nil
+}
+
+// Drain sets (drained true) or clears a node's drain flag.
+func (c *Client) Drain(ctx context.Context, node string, drained bool) (*DrainResponse, error) {
+	var resp DrainResponse
+	if err := c.post(ctx, "/v1/drain", DrainRequest{Node: node, Drained: drained}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
 }

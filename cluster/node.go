@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +30,13 @@ type Node struct {
 	vip       *vip.Manager
 	stores    *store.Stores
 	fsm       *store.FSM
+	mux       *mux
 	transport *raft.NetworkTransport
 	raft      *raft.Raft
+	rpc       *http.Server
+	checker   *election.Checker
+	gossip    *gossip
+	notifier  *notifier
 	elector   *election.Elector
 	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
 	admin     *adminServer
@@ -37,6 +44,10 @@ type Node struct {
 	notifyCh  chan bool             // raft's leadership notifications
 	observeCh chan raft.Observation // raft state and leader observations
 	appliedCh chan struct{}         // an ownership record was applied
+	healthCh  chan struct{}         // a check or a member's gossip changed
+	changeCh  chan struct{}         // the elector's holding or eligibility changed
+
+	notified NotifyState // the state the notify hooks last heard
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -85,7 +96,35 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	n.healthCh = make(chan struct{}, 1)
+	n.changeCh = make(chan struct{}, 1)
+	checks := make([]election.Check, 0, len(cfg.Checks))
+	for _, c := range cfg.Checks {
+		p, err := newProber(c)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: check %s: %w", c.Name, err)
+		}
+		checks = append(checks, election.Check{
+			Name: c.Name, Type: c.Type, Interval: c.Interval, Timeout: c.Timeout,
+			Fall: c.Fall, Rise: c.Rise, Weight: c.Weight, Probe: p,
+		})
+	}
+	n.checker = election.NewChecker(checks, election.SystemClock{}, logger.With("component", "checks"), func() { signal(n.healthCh) })
+	n.notifier = newNotifier(cfg.Notify, logger.With("component", "notify"))
+
 	if err := n.startRaft(); err != nil {
+		return nil, err
+	}
+	n.gossip, err = startGossip(gossipConfig{
+		Name:     cfg.Node.Name,
+		Bind:     netip.AddrPortFrom(cfg.Node.Bind, uint16(cfg.Node.GossipPort)),
+		Key:      cfg.Cluster.Encrypt,
+		Interval: gossipInterval,
+		Meta:     n.localMeta(),
+		Logger:   logger.With("component", "gossip"),
+		OnChange: func() { signal(n.healthCh) },
+	})
+	if err != nil {
 		return nil, err
 	}
 
@@ -101,6 +140,14 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		Renew:        t.RenewInterval(),
 		ClaimDelay:   claimDelay,
 		ApplyTimeout: applyTimeout(t),
+		Cluster:      health{n},
+		Policy: election.PolicyConfig{
+			Preempt:         cfg.Preempt,
+			PreemptDelay:    cfg.PreemptDelay,
+			Hysteresis:      policyHysteresis,
+			MinMoveInterval: cfg.MinMoveInterval,
+		},
+		OnChange: func() { signal(n.changeCh) },
 	})
 
 	n.entitled.Store(n.elector)
@@ -113,6 +160,8 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go n.pump(ctx)
+	go n.checker.Run(ctx)
+	go n.gossip.join(ctx, gossipPeers(cfg))
 	go func() {
 		n.runErr = n.elector.Run(ctx)
 		close(n.done)
@@ -121,6 +170,22 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		"vip", fmt.Sprint(cfg.VIP.Addresses), "interface", cfg.VIP.Interface,
 		"timing", t.Profile, "claim_delay", claimDelay, "fencing", cfg.VIP.Fencing)
 	return n, nil
+}
+
+// policyHysteresis is how long a voter's gossiped priority and eligibility must hold
+// steady before the VIP moves to it for its priority: a few gossip rounds, so a
+// flapping check cannot pull the VIP around.
+const policyHysteresis = time.Second
+
+// gossipInterval is memberlist's gossip period: how fast a changed priority spreads.
+const gossipInterval = 100 * time.Millisecond
+
+// signal wakes whoever reads ch without blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 // kernelExpirySlack covers the kernel's late firing of address expiry (IPv4 rounds the
@@ -170,10 +235,17 @@ func (n *Node) startRaft() error {
 	})
 	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
 	var err error
-	n.transport, err = raft.NewTCPTransportWithLogger(cfg.RaftAddr().String(), advertise, 3, t.RPCTimeout, hclogFor(n.log, "raft-net"))
+	n.mux, err = newMux(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"))
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s (node.bind, node.raft_port): %w", cfg.RaftAddr(), err)
 	}
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux,
+		MaxPool: 3,
+		Timeout: t.RPCTimeout,
+		Logger:  hclogFor(n.log, "raft-net"),
+	})
+	n.rpc = serveRPC(n.mux.rpc, n, n.log.With("component", "rpc"))
 
 	hasState, err := n.stores.HasState()
 	if err != nil {
@@ -209,6 +281,8 @@ func (n *Node) startRaft() error {
 
 // pump turns Raft's notifications and observations into wake-ups of the election loop.
 func (n *Node) pump(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -216,6 +290,15 @@ func (n *Node) pump(ctx context.Context) {
 		case leader := <-n.notifyCh:
 			n.log.Debug("raft leadership changed", "leader", leader)
 			n.elector.Wake()
+		case <-n.healthCh:
+			n.gossip.setMeta(n.localMeta())
+			n.elector.Wake()
+			n.refreshNotify()
+		case <-n.changeCh:
+			n.refreshNotify()
+		case <-tick.C:
+			// Quorum and leader changes show in the metadata too.
+			n.gossip.setMeta(n.localMeta())
 		case o := <-n.observeCh:
 			if r, ok := o.Data.(raft.ResumedHeartbeatObservation); ok {
 				// A peer cut off from the holder answers again: the network on its
@@ -225,11 +308,45 @@ func (n *Node) pump(ctx context.Context) {
 				n.vip.Announce()
 				continue
 			}
+			if _, ok := o.Data.(raft.LeaderObservation); ok {
+				signal(n.healthCh)
+			}
 			n.elector.Wake()
 		case <-n.appliedCh:
 			n.elector.Wake()
 		}
 	}
+}
+
+// refreshNotify tells the notify hooks about a change of state: MASTER while holding
+// the VIP, FAULT while a weight-0 check fails, BACKUP otherwise (drained included).
+func (n *Node) refreshNotify() {
+	st := n.elector.Status()
+	lh, states := n.local()
+	state := NotifyBackup
+	switch {
+	case st.Holding:
+		state = NotifyMaster
+	case knownFault(states):
+		// A check that has not answered yet keeps the node from holding, but, as in
+		// keepalived, only a failure that was seen is a FAULT.
+		state = NotifyFault
+	}
+	if state == n.notified {
+		return
+	}
+	n.notified = state
+	n.notifier.Transition(state, lh.Priority)
+}
+
+// knownFault reports whether a weight-0 check has been seen failing.
+func knownFault(states []election.CheckState) bool {
+	for _, s := range states {
+		if s.Weight == 0 && s.Known && !s.Passing {
+			return true
+		}
+	}
+	return false
 }
 
 // Stop shuts the node down: a holder hands the VIP to another voter by a planned move,
@@ -246,6 +363,11 @@ func (n *Node) Stop(ctx context.Context) error {
 		n.cancel()
 		<-n.done
 		err = n.runErr
+		lh, _ := n.local()
+		n.notifier.Transition(NotifyStop, lh.Priority)
+		nctx, ncancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n.notifier.Close(nctx)
+		ncancel()
 		n.closeAll()
 		n.log.Info("agent stopped")
 	})
@@ -258,6 +380,12 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 func (n *Node) closeAll() {
 	if n.admin != nil {
 		n.admin.Close()
+	}
+	if n.gossip != nil {
+		n.gossip.leave(time.Second)
+	}
+	if n.rpc != nil {
+		n.rpc.Close()
 	}
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {

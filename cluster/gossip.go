@@ -1,0 +1,300 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+)
+
+// metaFormat is the version of the gossiped node metadata.
+const metaFormat = 1
+
+// nodeMeta is what every node gossips about itself in memberlist node metadata
+// (at most memberlist.MetaMaxSize, 512 bytes). Keys are short to leave room for the
+// checks' outputs.
+type nodeMeta struct {
+	Format   int         `json:"v"`
+	Priority int         `json:"p"`           // effective priority
+	Base     int         `json:"b"`           // configured priority
+	Fault    bool        `json:"f,omitempty"` // a weight-0 check fails
+	Quorum   bool        `json:"q,omitempty"` // sees a Raft leader
+	Raft     string      `json:"r"`           // Raft address
+	Version  string      `json:"ver"`
+	Checks   []metaCheck `json:"c,omitempty"`
+}
+
+// metaCheck is one check's state in the metadata.
+type metaCheck struct {
+	Name   string `json:"n"`
+	State  string `json:"s"` // passing | failing | unknown
+	Output string `json:"o,omitempty"`
+}
+
+// encodeMeta encodes m in at most limit bytes. When it does not fit, the checks'
+// outputs are shortened, then dropped, then the checks themselves are dropped.
+func encodeMeta(m nodeMeta, limit int) ([]byte, error) {
+	try := func(m nodeMeta) ([]byte, bool) {
+		b, err := json.Marshal(m)
+		return b, err == nil && len(b) <= limit
+	}
+	if b, ok := try(m); ok {
+		return b, nil
+	}
+	checks := append([]metaCheck(nil), m.Checks...)
+	m.Checks = checks
+	for _, max := range []int{60, 24, 0} {
+		for i := range checks {
+			checks[i].Output = truncate(checks[i].Output, max)
+		}
+		if b, ok := try(m); ok {
+			return b, nil
+		}
+	}
+	m.Checks = nil
+	if b, ok := try(m); ok {
+		return b, nil
+	}
+	return nil, fmt.Errorf("cluster: node metadata does not fit in %d bytes", limit)
+}
+
+// decodeMeta parses another node's metadata. A node of a newer format is still read
+// for the fields this version knows.
+func decodeMeta(b []byte) (nodeMeta, error) {
+	var m nodeMeta
+	if len(b) == 0 {
+		return m, fmt.Errorf("cluster: no node metadata")
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("cluster: node metadata: %w", err)
+	}
+	if m.Format < 1 {
+		return m, fmt.Errorf("cluster: node metadata: format %d", m.Format)
+	}
+	return m, nil
+}
+
+// truncate shortens s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if n <= 3 {
+		return ""
+	}
+	cut := n - 3
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// gossipState is a member's state as gossip sees it.
+type gossipState string
+
+// The gossip states of a member.
+const (
+	gossipAlive   gossipState = "alive"
+	gossipSuspect gossipState = "suspect"
+	gossipDead    gossipState = "dead"
+	gossipLeft    gossipState = "left"
+)
+
+// gossipMember is what this node knows about another node from gossip.
+type gossipMember struct {
+	Name    string
+	Addr    netip.AddrPort
+	State   gossipState
+	Meta    nodeMeta
+	MetaErr error // the metadata could not be read
+}
+
+// gossip runs memberlist: it carries every node's health and priority to the others.
+// It decides nothing; the Raft leader reads it.
+type gossip struct {
+	ml       *memberlist.Memberlist
+	log      *slog.Logger
+	self     string
+	onChange func()
+
+	mu      sync.Mutex
+	meta    []byte // our encoded metadata
+	members map[string]gossipMember
+}
+
+// gossipConfig is what startGossip needs.
+type gossipConfig struct {
+	Name     string
+	Bind     netip.AddrPort
+	Key      []byte // nil: no encryption
+	Interval time.Duration
+	Meta     []byte
+	Logger   *slog.Logger
+	OnChange func() // called after every membership or metadata change; must not block
+}
+
+func startGossip(gc gossipConfig) (*gossip, error) {
+	g := &gossip{log: gc.Logger, self: gc.Name, onChange: gc.OnChange, meta: gc.Meta, members: map[string]gossipMember{}}
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = gc.Name
+	mc.BindAddr = gc.Bind.Addr().String()
+	mc.BindPort = int(gc.Bind.Port())
+	mc.AdvertiseAddr = mc.BindAddr
+	mc.AdvertisePort = mc.BindPort
+	if gc.Interval > 0 {
+		mc.GossipInterval = gc.Interval
+	}
+	mc.SecretKey = gc.Key
+	mc.Delegate = g
+	mc.Events = g
+	mc.DNSConfigPath = ""
+	mc.Logger = hclogFor(gc.Logger, "memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start gossip on %s (node.bind, node.gossip_port): %w", gc.Bind, err)
+	}
+	g.ml = ml
+	return g, nil
+}
+
+// join contacts the given gossip addresses until one answers, backing off up to 10 s,
+// or until ctx ends. Once in, memberlist keeps the membership by itself.
+func (g *gossip) join(ctx context.Context, addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		n, err := g.ml.Join(addrs)
+		if n > 0 {
+			g.log.Info("joined gossip", "contacted", n, "members", g.ml.NumMembers())
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			g.log.Warn("cannot join gossip yet; retrying", "addresses", fmt.Sprint(addrs), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// setMeta publishes new metadata when it differs from what was gossiped.
+func (g *gossip) setMeta(b []byte) {
+	g.mu.Lock()
+	same := bytes.Equal(b, g.meta)
+	g.meta = b
+	g.mu.Unlock()
+	if same {
+		return
+	}
+	if err := g.ml.UpdateNode(time.Second); err != nil {
+		g.log.Debug("gossip metadata update", "err", err)
+	}
+}
+
+// member returns what gossip knows about the named node.
+func (g *gossip) member(name string) (gossipMember, bool) {
+	// memberlist reports suspicion only through its member list. Ask it before taking
+	// g.mu: memberlist holds its own lock while it calls the event delegate.
+	suspect := false
+	for _, n := range g.ml.Members() {
+		if n.Name == name && n.State == memberlist.StateSuspect {
+			suspect = true
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m, ok := g.members[name]
+	if ok && m.State == gossipAlive && suspect {
+		m.State = gossipSuspect
+	}
+	return m, ok
+}
+
+// leave tells the others this node is going, then stops gossip.
+func (g *gossip) leave(timeout time.Duration) {
+	if err := g.ml.Leave(timeout); err != nil {
+		g.log.Debug("gossip leave", "err", err)
+	}
+	if err := g.ml.Shutdown(); err != nil {
+		g.log.Debug("gossip shutdown", "err", err)
+	}
+}
+
+// NodeMeta is memberlist's Delegate: our metadata.
+func (g *gossip) NodeMeta(limit int) []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.meta) > limit {
+		return nil
+	}
+	return bytes.Clone(g.meta)
+}
+
+// NotifyMsg, GetBroadcasts, LocalState and MergeRemoteState complete the Delegate:
+// raftvip sends no user messages and keeps no gossiped state beyond the metadata.
+func (g *gossip) NotifyMsg([]byte)                           {}
+func (g *gossip) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (g *gossip) LocalState(join bool) []byte                { return nil }
+func (g *gossip) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyJoin, NotifyLeave and NotifyUpdate are memberlist's EventDelegate. memberlist
+// calls them one at a time.
+func (g *gossip) NotifyJoin(n *memberlist.Node) {
+	g.record(n, gossipAlive)
+	g.log.Info("gossip: member joined", "member", n.Name, "address", n.Address())
+}
+
+func (g *gossip) NotifyLeave(n *memberlist.Node) {
+	state := gossipDead
+	if n.State == memberlist.StateLeft {
+		state = gossipLeft
+	}
+	g.record(n, state)
+	g.log.Info("gossip: member "+string(state), "member", n.Name)
+}
+
+func (g *gossip) NotifyUpdate(n *memberlist.Node) { g.record(n, gossipAlive) }
+
+func (g *gossip) record(n *memberlist.Node, state gossipState) {
+	m := gossipMember{Name: n.Name, State: state}
+	if a, ok := netip.AddrFromSlice(n.Addr); ok {
+		m.Addr = netip.AddrPortFrom(a.Unmap(), n.Port)
+	}
+	m.Meta, m.MetaErr = decodeMeta(n.Meta)
+	g.mu.Lock()
+	g.members[n.Name] = m
+	g.mu.Unlock()
+	if g.onChange != nil {
+		g.onChange()
+	}
+}
+
+// gossipPeers is where to join gossip from the static peers: each peer's address with
+// this node's gossip port (raftvip runs gossip on the same port on every node unless
+// cluster.join says otherwise).
+func gossipPeers(cfg *Config) []string {
+	var out []string
+	for _, p := range cfg.Cluster.Peers {
+		if p.Name == cfg.Node.Name {
+			continue
+		}
+		out = append(out, net.JoinHostPort(p.Addr.Addr().String(), strconv.Itoa(cfg.Node.GossipPort)))
+	}
+	return out
+}

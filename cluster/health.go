@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftvip/raftvip/election"
+)
+
+// health is this node's view of every voter's fitness to hold the VIP: its own checks,
+// the others' gossiped metadata and the drain flags in the replicated log. It is the
+// election's Cluster.
+type health struct{ n *Node }
+
+var _ election.Cluster = health{}
+
+// local is this node's effective priority and FAULT state from its own checks.
+func (n *Node) local() (election.Health, []election.CheckState) {
+	states := n.checker.States()
+	return election.ComputeHealth(n.cfg.Priority, states), states
+}
+
+// Candidates returns every server of the Raft configuration with its latest health.
+func (h health) Candidates() []election.Member {
+	n := h.n
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	_, leader := n.raft.LeaderWithID()
+	servers := f.Configuration().Servers
+	out := make([]election.Member, 0, len(servers))
+	for _, s := range servers {
+		name := string(s.ID)
+		m := election.Member{Name: name, Voter: s.Suffrage == raft.Voter, Drained: n.fsm.Drained(name)}
+		if name == n.cfg.Node.Name {
+			lh, _ := n.local()
+			m.Known, m.Alive, m.Quorum = true, true, leader != ""
+			m.Priority, m.Fault, m.Failing = lh.Priority, lh.Fault, lh.Failing
+		} else if gm, ok := n.gossip.member(name); ok && gm.MetaErr == nil {
+			m.Known = true
+			m.Alive = gm.State == gossipAlive
+			// A member's own word on whether it sees a leader lags an election by a
+			// gossip round or two. The leader need not ask: a voter it cannot reach
+			// fails the leadership transfer, and the move is retried.
+			m.Quorum = gm.Meta.Quorum || leader == raft.ServerID(n.cfg.Node.Name)
+			m.Priority, m.Fault = gm.Meta.Priority, gm.Meta.Fault
+			for _, c := range gm.Meta.Checks {
+				if c.State != checkPassing {
+					m.Failing = append(m.Failing, c.Name)
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// The check states as gossip and status spell them.
+const (
+	checkPassing = "passing"
+	checkFailing = "failing"
+	checkUnknown = "unknown"
+)
+
+func checkWord(s election.CheckState) string {
+	switch {
+	case !s.Known:
+		return checkUnknown
+	case s.Passing:
+		return checkPassing
+	}
+	return checkFailing
+}
+
+// localMeta is the metadata this node gossips.
+func (n *Node) localMeta() []byte {
+	lh, states := n.local()
+	_, leader := n.raft.LeaderWithID()
+	m := nodeMeta{
+		Format:   metaFormat,
+		Priority: lh.Priority,
+		Base:     n.cfg.Priority,
+		Fault:    lh.Fault,
+		Quorum:   leader != "",
+		Raft:     n.cfg.RaftAddr().String(),
+		Version:  Version,
+	}
+	for _, s := range states {
+		m.Checks = append(m.Checks, metaCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
+	}
+	b, err := encodeMeta(m, memberlist.MetaMaxSize)
+	if err != nil {
+		n.log.Error("cannot encode gossip metadata", "err", err)
+	}
+	return b
+}

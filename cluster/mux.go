@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Every connection to the Raft port starts with one byte that says what follows, the
+// way Consul and Nomad share one port between Raft and their RPC:
+//
+//	+------+---------------------------------------------+
+//	| kind | the protocol's own bytes                    |
+//	+------+---------------------------------------------+
+//	  0x01   hashicorp/raft's NetworkTransport
+//	  0x02   raftvip's cluster RPC: HTTP/1.1, JSON bodies
+const (
+	muxRaft byte = 0x01
+	muxRPC  byte = 0x02
+)
+
+// muxHandshake bounds how long a new connection may take to send its kind byte.
+const muxHandshake = 5 * time.Second
+
+var errMuxClosed = errors.New("cluster: raft port closed")
+
+// mux listens on the Raft port and sorts connections by their first byte. It is the
+// raft.StreamLayer of the Raft transport, and a net.Listener for the cluster RPC.
+type mux struct {
+	ln        net.Listener
+	advertise net.Addr
+	log       *slog.Logger
+
+	raftCh chan net.Conn
+	rpc    *connListener
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newMux(bind string, advertise net.Addr, logger *slog.Logger) (*mux, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	m := &mux{
+		ln:        ln,
+		advertise: advertise,
+		log:       logger,
+		raftCh:    make(chan net.Conn),
+		closed:    make(chan struct{}),
+	}
+	m.rpc = &connListener{addr: ln.Addr(), conns: make(chan net.Conn), closed: m.closed, done: make(chan struct{})}
+	go m.serve()
+	return m, nil
+}
+
+func (m *mux) serve() {
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			select {
+			case <-m.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			m.log.Error("raft port: accept", "err", err)
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		// The kind byte is read off the accept loop: a silent client must not stall it.
+		go m.sort(c)
+	}
+}
+
+func (m *mux) sort(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(muxHandshake))
+	var kind [1]byte
+	if _, err := c.Read(kind[:]); err != nil {
+		m.log.Debug("raft port: connection sent no kind byte", "remote", c.RemoteAddr().String(), "err", err)
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	var ch chan net.Conn
+	switch kind[0] {
+	case muxRaft:
+		ch = m.raftCh
+	case muxRPC:
+		ch = m.rpc.conns
+	default:
+		m.log.Warn("raft port: unknown connection kind; closing (is something else talking to the Raft port?)",
+			"remote", c.RemoteAddr().String(), "kind", kind[0])
+		c.Close()
+		return
+	}
+	select {
+	case ch <- c:
+	case <-m.closed:
+		c.Close()
+	case <-m.rpc.done:
+		c.Close()
+	}
+}
+
+// Accept waits for the next Raft connection (raft.StreamLayer).
+func (m *mux) Accept() (net.Conn, error) {
+	select {
+	case c := <-m.raftCh:
+		return c, nil
+	case <-m.closed:
+		return nil, errMuxClosed
+	}
+}
+
+// Close stops listening; Raft and the RPC server see their listeners closed.
+func (m *mux) Close() error {
+	var err error
+	m.closeOnce.Do(func() {
+		close(m.closed)
+		err = m.ln.Close()
+	})
+	return err
+}
+
+// Addr is the address other nodes reach this one at (raft.StreamLayer).
+func (m *mux) Addr() net.Addr { return m.advertise }
+
+// Dial opens a Raft connection to another node (raft.StreamLayer).
+func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return dialKind(string(addr), muxRaft, timeout)
+}
+
+// dialKind connects to a node's Raft port and announces what the connection is for.
+func dialKind(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte{kind}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
+	}
+	c.SetWriteDeadline(time.Time{})
+	return c, nil
+}
+
+// connListener is a net.Listener fed with connections the mux has sorted.
+type connListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{} // the mux closed
+	done   chan struct{} // this listener closed
+	once   sync.Once
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, errMuxClosed
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close makes Accept return; the mux closes connections it can no longer hand over.
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+func (l *connListener) Addr() net.Addr { return l.addr }

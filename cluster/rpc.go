@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// The cluster RPC carries requests that only the Raft leader can carry out (changing a
+// drain flag) from the node an operator talks to, to the leader. It is HTTP with JSON
+// bodies over the Raft port (see mux).
+
+// errNotLeader is what a node that is not (or no longer) the leader answers.
+var errNotLeader = errors.New("not the raft leader")
+
+// ErrNoLeader means the cluster has no leader this node can see: it cannot reach a
+// quorum, or an election is under way.
+var ErrNoLeader = errors.New("no raft leader: this node cannot reach a quorum of voters; try again when the cluster has a leader")
+
+const rpcNotLeader = "not-leader"
+
+// rpcDrainRequest asks the leader to set or clear a node's drain flag.
+type rpcDrainRequest struct {
+	Node    string `json:"node"`
+	Drained bool   `json:"drained"`
+	By      string `json:"by"` // the node the operator asked
+}
+
+// rpcDrainResponse is the leader's answer.
+type rpcDrainResponse struct {
+	Index uint64 `json:"index"` // Raft index of the committed flag
+}
+
+type rpcError struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+// serveRPC answers the cluster RPC on the connections the mux sorts to it.
+func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/rpc/drain", func(w http.ResponseWriter, r *http.Request) {
+		var req rpcDrainRequest
+		if err := decodeBody(r, &req); err != nil {
+			writeJSON(w, http.StatusBadRequest, rpcError{Error: err.Error()})
+			return
+		}
+		idx, err := n.applyDrain(req.Node, req.Drained, req.By)
+		switch {
+		case errors.Is(err, errNotLeader):
+			writeJSON(w, http.StatusConflict, rpcError{Error: err.Error(), Code: rpcNotLeader})
+		case errors.Is(err, errBadRequest):
+			writeJSON(w, http.StatusBadRequest, rpcError{Error: err.Error()})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, rpcError{Error: err.Error()})
+		default:
+			writeJSON(w, http.StatusOK, rpcDrainResponse{Index: idx})
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, rpcError{Error: fmt.Sprintf("no such cluster RPC: %s %s (is this node running an older raftvip?)", r.Method, r.URL.Path)})
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, errMuxClosed) && !errors.Is(err, net.ErrClosed) {
+			logger.Error("cluster RPC stopped", "err", err)
+		}
+	}()
+	return srv
+}
+
+// rpcCall posts req to path on the node whose Raft address is addr.
+func rpcCall(ctx context.Context, addr, path string, req, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			timeout := 5 * time.Second
+			if dl, ok := ctx.Deadline(); ok {
+				timeout = time.Until(dl)
+			}
+			return dialKind(addr, muxRPC, timeout)
+		},
+		DisableKeepAlives: true,
+	}}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hresp, err := client.Do(hreq)
+	if err != nil {
+		return fmt.Errorf("cluster RPC to %s: %w", addr, err)
+	}
+	defer hresp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("cluster RPC to %s: %w", addr, err)
+	}
+	if hresp.StatusCode != http.StatusOK {
+		var e rpcError
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			switch {
+			case e.Code == rpcNotLeader:
+				return errNotLeader
+			case hresp.StatusCode == http.StatusBadRequest:
+				return fmt.Errorf("%w: %s", errBadRequest, e.Error)
+			}
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("cluster RPC to %s: %s", addr, hresp.Status)
+	}
+	return json.Unmarshal(data, resp)
+}
+
+// errBadRequest marks an error the operator's input caused.
+var errBadRequest = errors.New("bad request")
+
+// decodeBody reads one JSON object of at most 64 KiB with no unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	return nil
+}
