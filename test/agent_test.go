@@ -112,6 +112,13 @@ func (m *monitor) dump(t *testing.T) {
 		t.Logf("client neighbour entry for %s: %s %s %v", v, node, state, err)
 	}
 	t.Logf("%s", m.w.Summary(m.t0))
+	for _, n := range m.l.Nodes {
+		if !m.l.AgentRunning(n) {
+			continue
+		}
+		text, err := m.l.StatusText(n)
+		t.Logf("status of %s (err %v):\n%s", n.Name, err, text)
+	}
 }
 
 // checkAnnouncements asserts that a node announced a VIP (gratuitous ARP, ARP reply,

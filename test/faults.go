@@ -195,7 +195,10 @@ func (l *Lab) Term(n *Node, timeout time.Duration) (int, error) {
 		return -1, fmt.Errorf("lab: terminate agent on %s: %w", n.Name, err)
 	}
 	if !p.wait(timeout) {
-		return -1, fmt.Errorf("lab: terminate agent on %s: still running %v after SIGTERM", n.Name, timeout)
+		// A Go program dumps its goroutines to its log on SIGQUIT: that shows where it hangs.
+		p.signal(syscall.SIGQUIT)
+		p.wait(2 * time.Second)
+		return -1, fmt.Errorf("lab: terminate agent on %s: still running %v after SIGTERM (goroutine dump in its log)", n.Name, timeout)
 	}
 	code := p.exitCode()
 	l.logf("%s: agent exited %d, %v after SIGTERM", n.Name, code, time.Since(t0).Round(time.Millisecond))

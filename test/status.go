@@ -20,18 +20,48 @@ type Status struct {
 	Leader           string   `json:"leader"`
 	Term             uint64   `json:"term"`
 	Holding          bool     `json:"holding"`
+	Holder           string   `json:"holder"`
 	Reason           string   `json:"reason"`
 	LeaseRemainingMS float64  `json:"lease_remaining_ms"`
+	Priority         int      `json:"priority"`
+	BasePriority     int      `json:"base_priority"`
+	Eligible         bool     `json:"eligible"`
+	Ineligible       string   `json:"ineligible"`
+	Drained          bool     `json:"drained"`
+	Checks           []Check  `json:"checks"`
+	Policy           Policy   `json:"policy"`
 	Members          []Member `json:"members"`
 	Events           []Event  `json:"events"`
 }
 
 // Member is one entry of Status.Members.
 type Member struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	Voter   bool   `json:"voter"`
-	Leader  bool   `json:"leader"`
+	Name       string `json:"name"`
+	Address    string `json:"address"`
+	Voter      bool   `json:"voter"`
+	Leader     bool   `json:"leader"`
+	Holder     bool   `json:"holder"`
+	Gossip     string `json:"gossip"`
+	Priority   int    `json:"priority"`
+	Eligible   bool   `json:"eligible"`
+	Ineligible string `json:"ineligible"`
+	Drained    bool   `json:"drained"`
+	Fault      bool   `json:"fault"`
+}
+
+// Check is one of the node's own checks in Status.Checks.
+type Check struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	State  string `json:"state"`
+	Output string `json:"output"`
+}
+
+// Policy is Status.Policy.
+type Policy struct {
+	Preferred    string `json:"preferred"`
+	NoneEligible string `json:"none_eligible"`
+	Pending      string `json:"pending"`
 }
 
 // Event is one claim/release record of Status.Events.

@@ -52,6 +52,21 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				ArgsUsage: " ",
 			},
 			{
+				Name:      "drain",
+				Usage:     "keep a node from holding the VIP (maintenance); a holder hands it over by a planned move",
+				ArgsUsage: "[NODE]  (default: this node)",
+				Description: "Sets a drain flag that is replicated through Raft and survives restarts. A drained\n" +
+					"node never holds the VIP; if it holds it now, it hands it to the best eligible node\n" +
+					"with no failed request. --off clears the flag; with preempt on, a node of higher\n" +
+					"priority takes the VIP back once it is steady.",
+				Flags: []cli.Flag{
+					socketFlag,
+					&cli.BoolFlag{Name: "off", Usage: "clear the drain flag instead"},
+					&cli.DurationFlag{Name: "wait", Usage: "wait this long for the VIP to leave a drained node (0: do not wait)", Value: 10 * time.Second},
+				},
+				Action: runDrain,
+			},
+			{
 				Name:  "config",
 				Usage: "work with configuration files",
 				Subcommands: []*cli.Command{
@@ -152,31 +167,100 @@ func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
 		}
 		fmt.Fprintf(tw, "vip:\t%s: HELD here%s (lease %dms left)\n", vipLine, since, st.LeaseRemainingMS)
 	} else {
-		fmt.Fprintf(tw, "vip:\t%s: not held here (%s)\n", vipLine, st.Reason)
+		holder := ""
+		if st.Holder != "" {
+			holder = "; held by " + st.Holder
+		}
+		fmt.Fprintf(tw, "vip:\t%s: not held here (%s)%s\n", vipLine, st.Reason, holder)
+	}
+	health := fmt.Sprintf("priority %d (base %d)", st.Priority, st.BasePriority)
+	switch {
+	case st.Eligible:
+		health += ", eligible"
+	default:
+		health += ", NOT eligible: " + st.Ineligible
+	}
+	fmt.Fprintf(tw, "health:\t%s\n", health)
+	for _, c := range st.Checks {
+		line := fmt.Sprintf("  check %s\t%s\t%s", c.Name, c.Type, strings.ToUpper(c.State))
+		if c.Since != nil {
+			line += fmt.Sprintf(" for %s", now.Sub(*c.Since).Round(time.Second))
+		}
+		line += fmt.Sprintf(", weight %d", c.Weight)
+		if c.Output != "" {
+			line += ": " + c.Output
+		}
+		fmt.Fprintln(tw, line)
+	}
+	policy := "prefers " + orNone(st.Policy.Preferred)
+	if st.Policy.NoneEligible != "" {
+		policy = st.Policy.NoneEligible
+	}
+	if !st.Policy.Preempt {
+		policy += "; preempt off"
+	}
+	fmt.Fprintf(tw, "policy:\t%s\n", policy)
+	if st.Policy.Pending != "" {
+		fmt.Fprintf(tw, "  pending:\t%s\n", st.Policy.Pending)
 	}
 	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, claim delay %dms), lifetime %s, fencing %s\n",
 		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.ClaimDelayMS, st.VIP.Lifetime, st.VIP.Fencing)
 	fmt.Fprintln(tw, "members:")
+	fmt.Fprintln(tw, "  NAME\tADDRESS\tRAFT\tGOSSIP\tPRIORITY\tELIGIBLE\tCHECKS")
 	for _, m := range st.Members {
 		role := "non-voter"
 		if m.Voter {
 			role = "voter"
 		}
 		if m.Leader {
-			role += ", leader"
+			role = "leader"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", m.Name, m.Address, role)
+		name := m.Name
+		if m.Holder {
+			name += " *"
+		}
+		prio := "-"
+		if m.Priority > 0 {
+			prio = fmt.Sprintf("%d", m.Priority)
+			if m.BasePriority > 0 && m.BasePriority != m.Priority {
+				prio += fmt.Sprintf(" (base %d)", m.BasePriority)
+			}
+		}
+		eligible := "yes"
+		if !m.Eligible {
+			eligible = "no: " + m.Ineligible
+		}
+		var checks []string
+		for _, c := range m.Checks {
+			word := c.State
+			if c.Output != "" && c.State != "passing" {
+				word += " (" + c.Output + ")"
+			}
+			checks = append(checks, c.Name+" "+word)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, m.Address, role, m.Gossip, prio, eligible, orNone(strings.Join(checks, ", ")))
 	}
+	fmt.Fprintln(tw, "  (* holds the VIP)")
 	if len(st.Events) > 0 {
-		fmt.Fprintln(tw, "recent moves:")
+		fmt.Fprintln(tw, "recent events:")
 		events := st.Events
-		if len(events) > 5 {
-			events = events[len(events)-5:]
+		if len(events) > 8 {
+			events = events[len(events)-8:]
 		}
 		for _, e := range events {
-			line := fmt.Sprintf("  %s\t%s %s (term %d)", e.At.Local().Format("2006-01-02 15:04:05.000"), e.Kind, e.Node, e.Term)
-			if e.Handoff != "" {
-				line += " → " + e.Handoff
+			var line string
+			switch e.Kind {
+			case "drain":
+				word := "drained"
+				if e.Drained != nil && !*e.Drained {
+					word = "undrained"
+				}
+				line = fmt.Sprintf("  %s\t%s %s", e.At.Local().Format("2006-01-02 15:04:05.000"), word, e.Node)
+			default:
+				line = fmt.Sprintf("  %s\t%s %s (term %d)", e.At.Local().Format("2006-01-02 15:04:05.000"), e.Kind, e.Node, e.Term)
+				if e.Handoff != "" {
+					line += " → " + e.Handoff
+				}
 			}
 			if e.Reason != "" {
 				line += ": " + e.Reason
@@ -185,6 +269,69 @@ func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
 		}
 	}
 	tw.Flush()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func runDrain(c *cli.Context) error {
+	for _, a := range c.Args().Slice() {
+		if strings.HasPrefix(a, "-") {
+			return fmt.Errorf("drain: %q after the node name: put flags before the node name (raftvip drain --off lb1)", a)
+		}
+	}
+	if c.NArg() > 1 {
+		return fmt.Errorf("drain takes at most one node name (got %d: %s)", c.NArg(), strings.Join(c.Args().Slice(), " "))
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 15*time.Second+c.Duration("wait"))
+	defer cancel()
+	client := cluster.NewClient(c.String("socket"))
+	node := c.Args().First()
+	if node == "" {
+		st, err := client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		node = st.Node
+	}
+	drained := !c.Bool("off")
+	if _, err := client.Drain(ctx, node, drained); err != nil {
+		return err
+	}
+	if !drained {
+		fmt.Fprintf(c.App.Writer, "%s undrained: it may hold the VIP again\n", node)
+		return nil
+	}
+	wait := c.Duration("wait")
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := client.Status(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case st.Holder != node && st.Holder != "":
+			fmt.Fprintf(c.App.Writer, "%s drained: the VIP is on %s\n", node, st.Holder)
+			return nil
+		case st.Holder == "" && st.Policy.NoneEligible != "":
+			fmt.Fprintf(c.App.Writer, "%s drained: no node holds the VIP (%s)\n", node, st.Policy.NoneEligible)
+			return nil
+		case wait <= 0:
+			fmt.Fprintf(c.App.Writer, "%s drained: a move away from it is under way if it held the VIP\n", node)
+			return nil
+		case time.Now().After(deadline):
+			if st.Holder == node {
+				return fmt.Errorf("%s is drained but still holds the VIP after %s; see raftvip status for why no other node takes it", node, wait)
+			}
+			fmt.Fprintf(c.App.Writer, "%s drained: the VIP is moving\n", node)
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func runConfigCheck(c *cli.Context) error {
