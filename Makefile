@@ -41,7 +41,7 @@ demo: deps build
 
 # figures measures failover gaps over repeated trials and writes docs/failover.md.
 figures: deps build
-	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario unplug,term -out docs/failover.md
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario unplug,term,haproxy -out docs/failover.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -25,6 +25,30 @@ backend web
     server s1 127.0.0.1:8081 check inter 100ms fall 1 rise 1
     server s2 127.0.0.1:8081 check inter 100ms fall 1 rise 1`
 
+// HealthOptions is a lab in which every node runs the check the README leads with:
+// the haproxy check on HAProxy's stats socket, every interval, fall as given, rise 2,
+// weight 0 (failing → FAULT). Priorities are lb1 150, lb2 120, lb3 100; automatic
+// moves are at most one per window. adjust may change each node's config further.
+func HealthOptions(interval time.Duration, fall int, window time.Duration, adjust func(n *Node, c *AgentConfig)) Options {
+	return Options{
+		Priorities:   map[string]int{"lb1": 150, "lb2": 120, "lb3": 100},
+		HAProxyExtra: AppBackend,
+		Configure: func(n *Node, c *AgentConfig) {
+			if c.Extra == nil {
+				c.Extra = map[string]any{}
+			}
+			c.Extra["checks"] = []map[string]any{{
+				"name": "haproxy", "type": "haproxy", "socket": n.HAProxySocket,
+				"interval": durationString(interval), "fall": fall, "rise": 2, "weight": 0,
+			}}
+			c.Extra["min_move_interval"] = durationString(window)
+			if adjust != nil {
+				adjust(n, c)
+			}
+		},
+	}
+}
+
 // HAProxyCommand sends one command to HAProxy's stats socket on n and returns the
 // answer. The socket is a file, so no namespace is needed to reach it.
 func (l *Lab) HAProxyCommand(n *Node, cmd string) (string, error) {

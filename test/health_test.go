@@ -22,23 +22,7 @@ const (
 // healthOptions is the lab of the health scenarios; adjust may change each node's
 // config further.
 func healthOptions(adjust func(n *Node, c *AgentConfig)) Options {
-	return Options{
-		Priorities:   map[string]int{"lb1": 150, "lb2": 120, "lb3": 100},
-		HAProxyExtra: AppBackend,
-		Configure: func(n *Node, c *AgentConfig) {
-			if c.Extra == nil {
-				c.Extra = map[string]any{}
-			}
-			c.Extra["checks"] = []map[string]any{{
-				"name": "haproxy", "type": "haproxy", "socket": n.HAProxySocket,
-				"interval": durationString(checkInterval), "fall": checkFall, "rise": 2, "weight": 0,
-			}}
-			c.Extra["min_move_interval"] = durationString(moveWindow)
-			if adjust != nil {
-				adjust(n, c)
-			}
-		},
-	}
+	return HealthOptions(checkInterval, checkFall, moveWindow, adjust)
 }
 
 // startHealthCluster starts the lab and waits until lb1, the preferred node, holds.

@@ -33,7 +33,7 @@ type trial struct {
 func run() int {
 	trials := flag.Int("trials", 10, "trials per timing profile")
 	profiles := flag.String("profile", "lan,fast", "comma-separated timing profiles")
-	scenarios := flag.String("scenario", "unplug,term", "comma-separated faults: unplug (crash failover), term (planned move by SIGTERM)")
+	scenarios := flag.String("scenario", "unplug,term", "comma-separated faults: unplug (crash failover), term (planned move by SIGTERM), haproxy (HAProxy killed on the holder)")
 	out := flag.String("out", "", "markdown file to write (e.g. docs/failover.md); stdout only if empty")
 	settle := flag.Duration("settle", 2*time.Second, "how long to keep watching after the failover")
 	serve := flag.Duration("serve-timeout", 10*time.Second, "give up on a trial when no survivor answers within this")
@@ -64,8 +64,8 @@ func run() int {
 	results := map[string][]trial{}
 	var names []string
 	for _, scenario := range strings.Split(*scenarios, ",") {
-		if scenario != "unplug" && scenario != "term" {
-			fmt.Fprintf(os.Stderr, "figures: unknown scenario %q; use unplug or term\n", scenario)
+		if scenario != "unplug" && scenario != "term" && scenario != "haproxy" {
+			fmt.Fprintf(os.Stderr, "figures: unknown scenario %q; use unplug, term or haproxy\n", scenario)
 			return 2
 		}
 		for _, profile := range strings.Split(*profiles, ",") {
@@ -109,7 +109,12 @@ func run() int {
 // measure builds a fresh lab with the profile, waits for a holder, applies the fault
 // (unplug or SIGTERM) and measures; the lab is always torn down.
 func measure(ctx context.Context, profile, scenario string, serve, settle time.Duration, logf func(string, ...any)) (f test.Failover, err error) {
-	l, err := test.New(test.Options{Timing: profile, StartAgents: true, Logf: logf})
+	opts := test.Options{}
+	if scenario == "haproxy" {
+		opts = test.HealthOptions(healthInterval, healthFall, 10*time.Second, nil)
+	}
+	opts.Timing, opts.StartAgents, opts.Logf = profile, true, logf
+	l, err := test.New(opts)
 	if err != nil {
 		return f, err
 	}
@@ -126,11 +131,21 @@ func measure(ctx context.Context, profile, scenario string, serve, settle time.D
 	if err != nil {
 		return f, err
 	}
-	if scenario == "term" {
+	switch scenario {
+	case "term":
 		return l.MeasureTerm(ctx, h, serve, settle)
+	case "haproxy":
+		return l.MeasureFault(ctx, h, func() error { return l.KillHAProxy(h) }, serve, settle)
 	}
 	return l.MeasureUnplug(ctx, h, serve, settle)
 }
+
+// The health check of the haproxy scenario: the acceptance bound of a health failover
+// is interval × fall + 300 ms.
+const (
+	healthInterval = 200 * time.Millisecond
+	healthFall     = 2
+)
 
 // report renders the markdown page.
 func report(profiles []string, results map[string][]trial, trials int, profileFlag, scenarioFlag string, started time.Time) string {
@@ -145,7 +160,9 @@ func report(profiles []string, results map[string][]trial, trials int, profileFl
 		"from the client (new connection each time) and samples every node's addresses every 10 ms,\n" +
 		"then applies the fault: *unplug* takes the holder's bridge port down (a crash as the\n" +
 		"network sees it), *term* sends SIGTERM to the holder's agent (a planned move: drain,\n" +
-		"release, leadership transfer). *Gap* is the longest interval without a successful\n" +
+		"release, leadership transfer), *haproxy* SIGKILLs HAProxy on the holder (a health\n" +
+		"failover: every node runs the `haproxy` check every " + healthInterval.String() + " with fall " + fmt.Sprint(healthFall) + ", weight 0,\n" +
+		"so the bound is interval × fall + 300 ms = " + (healthInterval*healthFall + 300*time.Millisecond).String() + "). *Gap* is the longest interval without a successful\n" +
 		"response, from 500 ms before the fault to the end of the trial; *claimed* is the time\n" +
 		"from the fault to the first sample with another node holding the VIP; *served* is the\n" +
 		"time from the fault to the first response from another node; *two-holder samples*\n" +
