@@ -1,8 +1,15 @@
 package cluster
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/memberlist"
@@ -80,4 +87,66 @@ func FuzzDecodeMeta(f *testing.F) {
 			t.Errorf("decoded metadata does not encode: %v", err)
 		}
 	})
+}
+
+func TestGossipCarriesMetadataAndNeedsTheKey(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	other := bytes.Repeat([]byte{9}, 32)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	start := func(name string, key []byte, prio int) *gossip {
+		t.Helper()
+		meta, err := encodeMeta(nodeMeta{Format: metaFormat, Priority: prio, Base: prio, Quorum: true, Raft: "127.0.0.1:1", Version: "test"}, memberlist.MetaMaxSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := startGossip(gossipConfig{Name: name, Bind: netip.MustParseAddrPort("127.0.0.1:0"), Key: key, Interval: 20 * time.Millisecond, Meta: meta, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.leave(100 * time.Millisecond) })
+		return g
+	}
+	addr := func(g *gossip) string {
+		n := g.ml.LocalNode()
+		return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+	}
+
+	a, b := start("a", key, 150), start("b", key, 120)
+	if n, err := b.ml.Join([]string{addr(a)}); n != 1 || err != nil {
+		t.Fatalf("join with the same key: %d, %v", n, err)
+	}
+	waitUntil(t, "a to see b's metadata", func() bool {
+		m, ok := a.member("b")
+		return ok && m.MetaErr == nil && m.Meta.Priority == 120 && m.State == gossipAlive
+	})
+
+	// A changed priority reaches the other node.
+	meta, _ := encodeMeta(nodeMeta{Format: metaFormat, Priority: 70, Base: 120, Fault: true, Raft: "127.0.0.1:1", Version: "test"}, memberlist.MetaMaxSize)
+	b.setMeta(meta)
+	waitUntil(t, "a to see b's new priority", func() bool {
+		m, _ := a.member("b")
+		return m.Meta.Priority == 70 && m.Meta.Fault
+	})
+
+	// A node with another key, or none, cannot join.
+	for name, k := range map[string][]byte{"wrongkey": other, "nokey": nil} {
+		c := start(name, k, 100)
+		if n, err := c.ml.Join([]string{addr(a)}); n != 0 || err == nil {
+			t.Errorf("%s joined a cluster encrypted with another key (%d contacted, err %v)", name, n, err)
+		}
+		if _, ok := a.member(name); ok {
+			t.Errorf("a lists %s, which has the wrong key", name)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -342,8 +342,12 @@ func runConfigCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %d peers, VIP %d addresses on %s, timing %s, claim delay %s)\n",
+	preempt := "preempt"
+	if !cfg.Preempt {
+		preempt = "no preempt"
+	}
+	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %d peers, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s)\n",
 		cfg.File, cfg.Node.Name, len(cfg.Cluster.Peers), len(cfg.VIP.Addresses), cfg.VIP.Interface,
-		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay())
+		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt)
 	return nil
 }
