@@ -92,7 +92,7 @@ type Elector struct {
 	candidates []Member
 	fault      bool
 	moving     bool      // a policy move is running
-	lastMove   time.Time // last planned move made or received
+	lastMove   time.Time // last planned move made, or when this node last became leader
 	retryMove  time.Time // a failed policy move is not retried before this
 	notified   string    // holding/eligibility as last reported to OnChange
 }
@@ -189,6 +189,11 @@ func (e *Elector) inputs(now time.Time) *Inputs {
 	}
 	if role == Leader && term != e.leaderTerm {
 		e.leaderTerm, e.leaderSince = term, now
+		// A new leader counts as a move for the rate limit. Its view of the others'
+		// health is up to a gossip round old, and the node it took over from may
+		// have handed over because it failed: moving straight back on that stale
+		// view would ping-pong the VIP.
+		e.lastMove = now
 	}
 	return &Inputs{
 		Now:            now,
@@ -358,9 +363,6 @@ func (e *Elector) claim(term uint64) {
 	}
 	e.mu.Lock()
 	e.claimTerm, e.claimImmediate = term, immediate
-	if ok && last.Kind == KindRelease && last.Handoff == e.cfg.Node {
-		e.lastMove = e.clock.Now()
-	}
 	e.mu.Unlock()
 	if !immediate {
 		e.log.Info("claim committed; waiting out the claim delay", "term", term,

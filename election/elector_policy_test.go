@@ -11,10 +11,29 @@ import (
 type board struct {
 	mu      sync.Mutex
 	members map[string]Member
+	private map[string]func(*Member) // a node's own state that gossip has not spread yet
+}
+
+// view is one node's view of the board.
+type view struct {
+	b    *board
+	self string
+}
+
+func (v view) Candidates() []Member {
+	out := v.b.Candidates()
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	for i := range out {
+		if f := v.b.private[out[i].Name]; f != nil && out[i].Name == v.self {
+			f(&out[i])
+		}
+	}
+	return out
 }
 
 func newBoard(prio map[string]int) *board {
-	b := &board{members: map[string]Member{}}
+	b := &board{members: map[string]Member{}, private: map[string]func(*Member){}}
 	for n, p := range prio {
 		b.members[n] = Member{Name: n, Voter: true, Known: true, Alive: true, Quorum: true, Priority: p}
 	}
@@ -41,7 +60,7 @@ func (b *board) update(name string, f func(*Member)) {
 
 func policyCluster(t *testing.T, b *board, w *world, pc PolicyConfig) []*testNode {
 	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
-		c.Cluster, c.Policy = b, pc
+		c.Cluster, c.Policy = view{b: b, self: c.Node}, pc
 	})
 	// Health changes reach the electors as wake-ups, as gossip updates would.
 	stop := make(chan struct{})
@@ -159,5 +178,32 @@ func TestPolicyFlappingCheckIsRateLimited(t *testing.T) {
 	}
 	if moves == 0 {
 		t.Errorf("no move at all while the holder's priority flapped below n2's")
+	}
+}
+
+// A node handed the VIP because its holder failed may still see the holder's last,
+// healthy gossip. It must not hand the VIP straight back (the rate limit counts its
+// election as a move).
+func TestPolicyNoPingPongOnStaleGossip(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	pc := PolicyConfig{Preempt: true, Hysteresis: 50 * time.Millisecond, MinMoveInterval: 2 * time.Second}
+	policyCluster(t, b, w, pc)
+	waitFor(t, "n1 to hold", 8*time.Second, func() bool { return w.holder() == "n1" })
+	time.Sleep(pc.MinMoveInterval)
+
+	// n1 sees its own FAULT; the others still see it healthy at 150.
+	b.mu.Lock()
+	b.private["n1"] = func(m *Member) { m.Fault, m.Failing = true, []string{"haproxy"} }
+	b.mu.Unlock()
+	waitFor(t, "the VIP to leave n1", 3*time.Second, func() bool { h := w.holder(); return h != "" && h != "n1" })
+	w.mu.Lock()
+	moves := w.moves
+	w.mu.Unlock()
+	time.Sleep(pc.MinMoveInterval / 2)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.moves != moves {
+		t.Errorf("the VIP moved %d more times within the rate-limit window after leaving n1 (holder now %v)", w.moves-moves, w.holders)
 	}
 }

@@ -80,8 +80,9 @@ type PolicyConfig struct {
 	// Hysteresis is how long a target's gossiped priority and eligibility must have been
 	// steady before the VIP moves to it because of its priority.
 	Hysteresis time.Duration
-	// MinMoveInterval rate-limits moves for priority: at most one per interval. Moves away
-	// from a node in FAULT or drained are never delayed, but they count.
+	// MinMoveInterval rate-limits moves for priority: at most one per interval. A change
+	// of leader counts as a move. Moves away from a node in FAULT or drained are never
+	// delayed, but they count.
 	MinMoveInterval time.Duration
 }
 
