@@ -44,6 +44,7 @@ func (h health) Candidates() []election.Member {
 			// gossip round or two. The leader need not ask: a voter it cannot reach
 			// fails the leadership transfer, and the move is retried.
 			m.Quorum = gm.Meta.Quorum || leader == raft.ServerID(n.cfg.Node.Name)
+			m.Unreachable = leader == raft.ServerID(n.cfg.Node.Name) && n.isUnreachable(name)
 			m.Priority, m.Fault = gm.Meta.Priority, gm.Meta.Fault
 			for _, c := range gm.Meta.Checks {
 				if c.State != checkPassing {

@@ -49,6 +49,9 @@ type Node struct {
 
 	notified NotifyState // the state the notify hooks last heard
 
+	mu          sync.Mutex
+	unreachable map[string]bool // peers whose heartbeats from this leader fail
+
 	cancel   context.CancelFunc
 	done     chan struct{}
 	stopOnce sync.Once
@@ -59,7 +62,7 @@ type Node struct {
 // dir, starts Raft (bootstrapping from cluster.peers only when there is no Raft state),
 // the election loop and the admin API. Stop it with Stop.
 func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
-	n := &Node{cfg: cfg, log: logger, done: make(chan struct{})}
+	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			n.closeAll()
@@ -258,7 +261,7 @@ func (n *Node) startRaft() error {
 	n.observeCh = make(chan raft.Observation, 64)
 	n.raft.RegisterObserver(raft.NewObserver(n.observeCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.RaftState, raft.LeaderObservation, raft.ResumedHeartbeatObservation:
+		case raft.RaftState, raft.LeaderObservation, raft.ResumedHeartbeatObservation, raft.FailedHeartbeatObservation:
 			return true
 		}
 		return false
@@ -300,7 +303,12 @@ func (n *Node) pump(ctx context.Context) {
 			// Quorum and leader changes show in the metadata too.
 			n.gossip.setMeta(n.localMeta())
 		case o := <-n.observeCh:
+			if f, ok := o.Data.(raft.FailedHeartbeatObservation); ok {
+				n.setUnreachable(string(f.PeerID), true)
+				continue
+			}
 			if r, ok := o.Data.(raft.ResumedHeartbeatObservation); ok {
+				n.setUnreachable(string(r.PeerID), false)
 				// A peer cut off from the holder answers again: the network on its
 				// side may have cached another MAC for the VIP. Announce does
 				// nothing unless the VIP is held here.
@@ -309,6 +317,10 @@ func (n *Node) pump(ctx context.Context) {
 				continue
 			}
 			if _, ok := o.Data.(raft.LeaderObservation); ok {
+				// Heartbeat failures are a leader's view; a new term starts afresh.
+				n.mu.Lock()
+				clear(n.unreachable)
+				n.mu.Unlock()
 				signal(n.healthCh)
 			}
 			n.elector.Wake()
@@ -316,6 +328,29 @@ func (n *Node) pump(ctx context.Context) {
 			n.elector.Wake()
 		}
 	}
+}
+
+// setUnreachable records whether this leader's heartbeats to peer fail, and wakes
+// the election when that changes.
+func (n *Node) setUnreachable(peer string, down bool) {
+	n.mu.Lock()
+	changed := n.unreachable[peer] != down
+	if down {
+		n.unreachable[peer] = true
+	} else {
+		delete(n.unreachable, peer)
+	}
+	n.mu.Unlock()
+	if changed {
+		n.elector.Wake()
+	}
+}
+
+// isUnreachable reports whether this leader's heartbeats to peer fail.
+func (n *Node) isUnreachable(peer string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.unreachable[peer]
 }
 
 // refreshNotify tells the notify hooks about a change of state: MASTER while holding

@@ -21,6 +21,9 @@ type Member struct {
 	Fault    bool // a weight-0 check fails
 	Failing  []string
 	Drained  bool // an operator drained it (replicated through Raft)
+	// Unreachable means the leader's Raft heartbeats to it fail (known on the leader
+	// only): gossip can take seconds to notice a dead node, Raft notices at once.
+	Unreachable bool
 
 	// Since is when this node last saw Priority or eligibility change. The elector
 	// stamps it; callers leave it zero.
@@ -36,6 +39,8 @@ func (c Member) Ineligible() string {
 		return "health unknown (no gossip from it yet)"
 	case !c.Alive:
 		return "unreachable by gossip"
+	case c.Unreachable:
+		return "unreachable: the leader's raft heartbeats to it fail"
 	case c.Drained:
 		return "drained"
 	case c.Fault:

@@ -81,6 +81,12 @@ func TestEvaluate(t *testing.T) {
 			none:    "lb2: health unknown", ineligible: "FAULT",
 		},
 		{
+			name:    "a voter the leader cannot reach by raft is not a target",
+			leader:  true,
+			members: []Member{with(healthy("lb1", 150), fault), with(healthy("lb2", 140), func(m *Member) { m.Unreachable = true }), healthy("lb3", 100)},
+			move:    "lb3", kind: MoveHealth, preferred: "lb3", ineligible: "FAULT",
+		},
+		{
 			name:      "a non-voter is never a target",
 			leader:    true,
 			members:   []Member{healthy("lb1", 100), with(healthy("lb4", 200), func(m *Member) { m.Voter = false })},
