@@ -247,9 +247,11 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	}
 	if was && !e.holding {
 		e.log.Info("released VIP", "reason", string(d.Reason), "term", in.Term)
-		if in.Role == Leader && e.heldTerm == in.Term && !in.Releasing {
-			// Still leader (lease loss): record the release so a later claim,
-			// ours or another node's, need not wait the claim delay.
+		if in.Role == Leader && e.heldTerm == in.Term && !in.Releasing && !in.MovePending {
+			// Still leader (lease loss, FAULT with nobody to hand over to): record the
+			// release so a later claim, ours or another node's, need not wait the
+			// claim delay. A pending planned move commits its own release, naming
+			// its target.
 			e.claimTerm = 0
 			e.startStep(ctx, func() { e.commitRelease(in.Term, "", string(d.Reason)) })
 		}

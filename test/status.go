@@ -241,3 +241,31 @@ func (l *Lab) WaitStatus(n *Node, timeout time.Duration, cond func(Status) bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// WaitForSteadyHolder waits until want has held the VIP for steady (another node may
+// hold it first, until the leadership policy moves it), at most timeout.
+func (l *Lab) WaitForSteadyHolder(ctx context.Context, want *Node, steady, timeout time.Duration) (*Node, error) {
+	deadline := time.Now().Add(timeout)
+	var since time.Time
+	for {
+		h, err := l.WaitForHolderContext(ctx, timeout)
+		switch {
+		case err != nil:
+			return nil, err
+		case h != want:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= steady:
+			return h, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lab: %s does not hold the VIP steadily after %v (holder %s)", want.Name, timeout, h.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

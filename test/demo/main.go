@@ -47,7 +47,10 @@ func run() int {
 		return 1
 	}
 	step("building the lab: bridge, lb1..lb3 with HAProxy and the raftvip agent, a client")
-	l, err := test.New(test.Options{Timing: *timing, StartAgents: true, Logf: logf})
+	// Every node checks its HAProxy on the stats socket every 200 ms (fall 2, weight 0).
+	opts := test.HealthOptions(200*time.Millisecond, 2, 5*time.Second, nil)
+	opts.Timing, opts.StartAgents, opts.Logf = *timing, true, logf
+	l, err := test.New(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		return 1
@@ -77,6 +80,13 @@ func demo(ctx context.Context, l *test.Lab) error {
 		return err
 	}
 	fmt.Printf("holder: %s\n", h.Name)
+	if lb1 := l.Node("lb1"); h != lb1 {
+		step("lb1 has the highest priority (150): the leader hands it the VIP by a planned move")
+		if h, err = l.WaitForSteadyHolder(ctx, lb1, time.Second, 30*time.Second); err != nil {
+			return err
+		}
+		fmt.Printf("holder: %s\n", h.Name)
+	}
 
 	step(fmt.Sprintf("raftvip status --socket %s   (on %s)", h.Socket, h.Name))
 	out, err := l.StatusText(h)
@@ -115,8 +125,25 @@ func demo(ctx context.Context, l *test.Lab) error {
 	if err != nil {
 		return err
 	}
-	step(fmt.Sprintf("raftvip status --socket %s   (new holder %s)", nh.Socket, nh.Name))
-	out, err = l.StatusText(nh)
+	step(fmt.Sprintf("killing HAProxy on %s, the new holder (its haproxy check fails twice, 200 ms apart)", nh.Name))
+	f, err = l.MeasureFault(ctx, nh, func() error { return l.KillHAProxy(nh) }, 10*time.Second, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  first answer from a healthy node: %v after the kill, from %s\n", f.ServedAfter.Round(time.Millisecond), f.New)
+	fmt.Printf("  requests:                         %d, %d refused by the dead HAProxy before the check caught it\n", f.Requests, f.Failures)
+	if f.MaxHolders <= 1 {
+		fmt.Printf("  two nodes holding the VIP:        never\n")
+	} else {
+		fmt.Printf("  two nodes holding the VIP:        %d samples, %v!\n", f.MultiSamples, f.MultiDuration)
+	}
+
+	last, err := l.WaitForHolderContext(ctx, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	step(fmt.Sprintf("raftvip status --socket %s   (holder %s; %s is in FAULT)", last.Socket, last.Name, nh.Name))
+	out, err = l.StatusText(last)
 	if err != nil {
 		return err
 	}

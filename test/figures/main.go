@@ -134,7 +134,7 @@ func measure(ctx context.Context, profile, scenario string, serve, settle time.D
 	if scenario == "haproxy" {
 		// Measure from the steady state: lb1, the preferred node, holding after any
 		// preemption that followed the first election.
-		if h, err = waitPreferred(ctx, l, l.Node("lb1")); err != nil {
+		if h, err = l.WaitForSteadyHolder(ctx, l.Node("lb1"), 2*time.Second, 30*time.Second); err != nil {
 			return f, err
 		}
 	}
@@ -145,33 +145,6 @@ func measure(ctx context.Context, profile, scenario string, serve, settle time.D
 		return l.MeasureFault(ctx, h, func() error { return l.KillHAProxy(h) }, serve, settle)
 	}
 	return l.MeasureUnplug(ctx, h, serve, settle)
-}
-
-// waitPreferred waits until want holds the VIP and has for two seconds.
-func waitPreferred(ctx context.Context, l *test.Lab, want *test.Node) (*test.Node, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	var since time.Time
-	for {
-		h, err := l.WaitForHolderContext(ctx, 10*time.Second)
-		switch {
-		case err != nil:
-			return nil, err
-		case h != want:
-			since = time.Time{}
-		case since.IsZero():
-			since = time.Now()
-		case time.Since(since) >= 2*time.Second:
-			return h, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s does not hold the VIP steadily after 30s (holder %s)", want.Name, h.Name)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // The health check of the haproxy scenario: the acceptance bound of a health failover
