@@ -226,6 +226,17 @@ func (g *gossip) member(name string) (gossipMember, bool) {
 	return m, ok
 }
 
+// override replaces a known member's metadata with fresher metadata obtained
+// directly from it. Later gossip from that member replaces it in turn.
+func (g *gossip) override(name string, meta nodeMeta) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.members[name]; ok {
+		m.Meta, m.MetaErr = meta, nil
+		g.members[name] = m
+	}
+}
+
 // leave tells the others this node is going, then stops gossip.
 func (g *gossip) leave(timeout time.Duration) {
 	if err := g.ml.Leave(timeout); err != nil {

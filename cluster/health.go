@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
@@ -12,7 +15,41 @@ import (
 // election's Cluster.
 type health struct{ n *Node }
 
-var _ election.Cluster = health{}
+var (
+	_ election.Cluster   = health{}
+	_ election.Confirmer = health{}
+)
+
+// Confirm asks node for its health over the cluster RPC and puts the answer in place
+// of what gossip said, so the policy decides on what the node says now. A node that
+// does not answer is marked unreachable until the next change of leader.
+func (h health) Confirm(ctx context.Context, node string) error {
+	n := h.n
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	var addr string
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == node {
+			addr = string(s.Address)
+		}
+	}
+	if addr == "" {
+		return fmt.Errorf("%s is not in the raft configuration", node)
+	}
+	var raw []byte
+	if err := rpcCall(ctx, addr, "/v1/rpc/health", struct{}{}, &raw); err != nil {
+		n.setUnreachable(node, true)
+		return err
+	}
+	meta, err := decodeMeta(raw)
+	if err != nil {
+		return fmt.Errorf("health of %s: %w", node, err)
+	}
+	n.gossip.override(node, meta)
+	return nil
+}
 
 // local is this node's effective priority and FAULT state from its own checks.
 func (n *Node) local() (election.Health, []election.CheckState) {

@@ -45,12 +45,12 @@ type Node struct {
 	observeCh chan raft.Observation // raft state and leader observations
 	appliedCh chan struct{}         // an ownership record was applied
 	healthCh  chan struct{}         // a check or a member's gossip changed
-	changeCh  chan struct{}         // the elector's holding or eligibility changed
-
-	notified NotifyState // the state the notify hooks last heard
+	metaCh    chan struct{}         // our gossip metadata may have changed
 
 	mu          sync.Mutex
 	unreachable map[string]bool // peers whose heartbeats from this leader fail
+	holding     bool            // as the elector last reported it
+	notified    NotifyState     // the state the notify hooks last heard
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -100,7 +100,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	n.healthCh = make(chan struct{}, 1)
-	n.changeCh = make(chan struct{}, 1)
+	n.metaCh = make(chan struct{}, 1)
 	checks := make([]election.Check, 0, len(cfg.Checks))
 	for _, c := range cfg.Checks {
 		p, err := newProber(c)
@@ -150,7 +150,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 			Hysteresis:      policyHysteresis,
 			MinMoveInterval: cfg.MinMoveInterval,
 		},
-		OnChange: func() { signal(n.changeCh) },
+		OnChange: n.holdingChanged,
 	})
 
 	n.entitled.Store(n.elector)
@@ -163,6 +163,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	go n.pump(ctx)
+	go n.publish(ctx)
 	go n.checker.Run(ctx)
 	go n.gossip.join(ctx, gossipPeers(cfg))
 	go func() {
@@ -294,14 +295,12 @@ func (n *Node) pump(ctx context.Context) {
 			n.log.Debug("raft leadership changed", "leader", leader)
 			n.elector.Wake()
 		case <-n.healthCh:
-			n.gossip.setMeta(n.localMeta())
+			signal(n.metaCh)
 			n.elector.Wake()
-			n.refreshNotify()
-		case <-n.changeCh:
 			n.refreshNotify()
 		case <-tick.C:
 			// Quorum and leader changes show in the metadata too.
-			n.gossip.setMeta(n.localMeta())
+			signal(n.metaCh)
 		case o := <-n.observeCh:
 			if f, ok := o.Data.(raft.FailedHeartbeatObservation); ok {
 				n.setUnreachable(string(f.PeerID), true)
@@ -321,7 +320,7 @@ func (n *Node) pump(ctx context.Context) {
 				n.mu.Lock()
 				clear(n.unreachable)
 				n.mu.Unlock()
-				signal(n.healthCh)
+				signal(n.metaCh)
 			}
 			n.elector.Wake()
 		case <-n.appliedCh:
@@ -353,14 +352,38 @@ func (n *Node) isUnreachable(peer string) bool {
 	return n.unreachable[peer]
 }
 
+// publish keeps our gossip metadata current. It runs apart from pump because
+// memberlist's UpdateNode waits for the broadcast to go out.
+func (n *Node) publish(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.metaCh:
+			n.gossip.setMeta(n.localMeta())
+		}
+	}
+}
+
+// holdingChanged is the elector's OnChange: it runs, in order, after every pass that
+// changed holding or eligibility.
+func (n *Node) holdingChanged(holding bool) {
+	n.mu.Lock()
+	n.holding = holding
+	n.mu.Unlock()
+	n.refreshNotify()
+}
+
 // refreshNotify tells the notify hooks about a change of state: MASTER while holding
 // the VIP, FAULT while a weight-0 check fails, BACKUP otherwise (drained included).
+// Transition only queues, so this never waits for a hook.
 func (n *Node) refreshNotify() {
-	st := n.elector.Status()
 	lh, states := n.local()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	state := NotifyBackup
 	switch {
-	case st.Holding:
+	case n.holding:
 		state = NotifyMaster
 	case knownFault(states):
 		// A check that has not answered yet keeps the node from holding, but, as in

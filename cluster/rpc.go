@@ -64,6 +64,12 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 			writeJSON(w, http.StatusOK, rpcDrainResponse{Index: idx})
 		}
 	})
+	mux.HandleFunc("POST /v1/rpc/health", func(w http.ResponseWriter, r *http.Request) {
+		// The same metadata this node gossips, fresh: a leader asks before it moves
+		// the VIP here.
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(n.localMeta())
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, rpcError{Error: fmt.Sprintf("no such cluster RPC: %s %s (is this node running an older raftvip?)", r.Method, r.URL.Path)})
 	})
@@ -76,7 +82,8 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 	return srv
 }
 
-// rpcCall posts req to path on the node whose Raft address is addr.
+// rpcCall posts req to path on the node whose Raft address is addr and decodes the
+// answer into resp (a *[]byte takes it as it is).
 func rpcCall(ctx context.Context, addr, path string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -118,6 +125,10 @@ func rpcCall(ctx context.Context, addr, path string, req, resp any) error {
 			return errors.New(e.Error)
 		}
 		return fmt.Errorf("cluster RPC to %s: %s", addr, hresp.Status)
+	}
+	if raw, ok := resp.(*[]byte); ok {
+		*raw = data
+		return nil
 	}
 	return json.Unmarshal(data, resp)
 }

@@ -36,9 +36,10 @@ type Config struct {
 	// is eligible and the VIP never moves for priority.
 	Cluster Cluster
 	Policy  PolicyConfig
-	// OnChange, if set, is called after a pass in which holding or eligibility changed.
-	// It must not block.
-	OnChange func()
+	// OnChange, if set, is called with the VIP's state after every pass in which
+	// holding or eligibility changed, in order. It is called with the elector's lock
+	// held: it must not block or call back into the Elector.
+	OnChange func(holding bool)
 }
 
 // Cluster is the leadership policy's view of the cluster.
@@ -46,6 +47,17 @@ type Cluster interface {
 	// Candidates returns every voter, this node included, with its latest health.
 	Candidates() []Member
 }
+
+// Confirmer is implemented by a Cluster that can ask a voter for its health directly.
+// Gossip lags by a round or two; before the elector hands the VIP to a node it asks
+// that node, so the next Candidates reflects what the target says about itself, and
+// the policy runs again on that. An error means the target cannot be reached.
+type Confirmer interface {
+	Confirm(ctx context.Context, node string) error
+}
+
+// confirmFresh is how long a target's own word is good for a move.
+const confirmFresh = 500 * time.Millisecond
 
 // Status is a snapshot of the elector for the admin API.
 type Status struct {
@@ -87,14 +99,16 @@ type Elector struct {
 	reason         Reason
 	dropped        chan struct{} // closed when the VIP is off while releasing
 
-	stamper    stamper
-	plan       Plan
-	candidates []Member
-	fault      bool
-	moving     bool      // a policy move is running
-	lastMove   time.Time // last planned move made, or when this node last became leader
-	retryMove  time.Time // a failed policy move is not retried before this
-	notified   string    // holding/eligibility as last reported to OnChange
+	stamper     stamper
+	plan        Plan
+	candidates  []Member
+	fault       bool
+	moving      bool      // a policy move is running
+	lastMove    time.Time // last planned move made, or when this node last became leader
+	retryMove   time.Time // a failed policy move is not retried before this
+	confirmed   string    // the move target that last confirmed its health itself
+	confirmedAt time.Time
+	notified    string // holding/eligibility as last reported to OnChange
 }
 
 // New returns an Elector. Call Run to start it.
@@ -275,12 +289,16 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		e.startStep(ctx, func() { e.claim(in.Term) })
 	}
 	if plan.Move != "" && in.Role == Leader && !in.Releasing && !e.moving && !now.Before(e.retryMove) && ctx.Err() == nil {
-		e.startMove(ctx, plan)
+		if c, ok := e.cfg.Cluster.(Confirmer); ok && (e.confirmed != plan.Move || now.Sub(e.confirmedAt) > confirmFresh) {
+			e.startConfirm(ctx, c, plan.Move)
+		} else {
+			e.startMove(ctx, plan)
+		}
 	}
 	if e.cfg.OnChange != nil {
 		if key := fmt.Sprintf("%t|%s", e.holding, plan.Ineligible); key != e.notified {
 			e.notified = key
-			e.cfg.OnChange()
+			e.cfg.OnChange(e.holding)
 		}
 	}
 	return d
@@ -329,6 +347,27 @@ func (e *Elector) startMove(ctx context.Context, plan Plan) {
 		e.mu.Unlock()
 		if err != nil && !errors.Is(err, ErrNotHolder) {
 			e.log.Warn("planned move failed; will retry", "to", plan.Move, "err", err)
+		}
+		e.Wake()
+	}()
+}
+
+// startConfirm asks a move target for its health in the background; the pass after
+// it re-plans on the answer. e.mu must be held.
+func (e *Elector) startConfirm(ctx context.Context, c Confirmer, target string) {
+	e.moving = true
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, e.cfg.ApplyTimeout)
+		err := c.Confirm(cctx, target)
+		cancel()
+		e.mu.Lock()
+		e.moving = false
+		if err == nil {
+			e.confirmed, e.confirmedAt = target, e.clock.Now()
+		}
+		e.mu.Unlock()
+		if err != nil {
+			e.log.Warn("move target does not answer; choosing again", "target", target, "err", err)
 		}
 		e.Wake()
 	}()

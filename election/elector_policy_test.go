@@ -1,6 +1,7 @@
 package election
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -205,5 +206,60 @@ func TestPolicyNoPingPongOnStaleGossip(t *testing.T) {
 	defer w.mu.Unlock()
 	if w.moves != moves {
 		t.Errorf("the VIP moved %d more times within the rate-limit window after leaving n1 (holder now %v)", w.moves-moves, w.holders)
+	}
+}
+
+// confirmingView is a view that can ask a node directly (Confirmer): the answer is the
+// node's private state, which gossip has not spread yet.
+type confirmingView struct{ view }
+
+func (v confirmingView) Confirm(_ context.Context, node string) error {
+	v.b.mu.Lock()
+	defer v.b.mu.Unlock()
+	if f := v.b.private[node]; f != nil {
+		m := v.b.members[node]
+		f(&m)
+		v.b.members[node] = m
+	}
+	return nil
+}
+
+// With a Confirmer, the leader asks the target before it moves: a target whose FAULT
+// gossip has not spread yet is skipped, and the VIP never lands on it.
+func TestPolicyConfirmsTheTargetFirst(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	pc := PolicyConfig{Preempt: true, Hysteresis: 50 * time.Millisecond, MinMoveInterval: 200 * time.Millisecond}
+	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
+		c.Cluster, c.Policy = confirmingView{view{b: b, self: c.Node}}, pc
+	})
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			for _, n := range nodes {
+				n.elector.Wake()
+			}
+		}
+	}()
+	waitFor(t, "n1 to hold", 8*time.Second, func() bool { return w.holder() == "n1" })
+
+	fault := func(m *Member) { m.Fault, m.Failing = true, []string{"haproxy"} }
+	faultAt := time.Now()
+	b.mu.Lock()
+	b.private["n2"] = fault // n2 is down, but only n2 knows
+	b.private["n1"] = fault
+	b.mu.Unlock()
+	waitFor(t, "n3 to hold", 3*time.Second, func() bool { return w.holder() == "n3" })
+	w.mu.Lock()
+	n2claim := w.claims["n2"]
+	w.mu.Unlock()
+	if n2claim.After(faultAt) {
+		t.Error("the VIP went to n2, whose own health said FAULT")
 	}
 }

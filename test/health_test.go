@@ -259,12 +259,21 @@ func TestNoEligibleNode(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	text, err := l.StatusText(l.Node("lb2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, "no eligible node") {
-		t.Errorf("status text does not say nobody is eligible:\n%s", text)
+	// Every node's status says so, once gossip has carried the last FAULT to it.
+	for _, n := range l.Nodes {
+		var text string
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var err error
+			if text, err = l.StatusText(n); err == nil && strings.Contains(text, "no eligible node") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("status text of %s does not say nobody is eligible:\n%s", n.Name, text)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 
 	lb3 := l.Node("lb3")

@@ -39,7 +39,7 @@ type Options struct {
 	GARPRepeat   int            // default 5
 	GARPInterval time.Duration  // default 1s
 	Priorities   map[string]int // base priority per node name; unset → agent default
-	LogLevel     string         // agent log level, default info
+	LogLevel     string         // agent log level, default $RAFTVIP_LOG_LEVEL or info
 
 	// Configure, if set, may change each node's agent configuration before it is
 	// written (Extra takes keys the lab does not model).
@@ -72,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.GARPInterval == 0 {
 		o.GARPInterval = time.Second
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = os.Getenv("RAFTVIP_LOG_LEVEL") // debugging a flaky scenario
 	}
 	if o.LogLevel == "" {
 		o.LogLevel = "info"
