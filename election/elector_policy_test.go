@@ -63,21 +63,7 @@ func policyCluster(t *testing.T, b *board, w *world, pc PolicyConfig) []*testNod
 	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
 		c.Cluster, c.Policy = view{b: b, self: c.Node}, pc
 	})
-	// Health changes reach the electors as wake-ups, as gossip updates would.
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			for _, n := range nodes {
-				n.elector.Wake()
-			}
-		}
-	}()
+	wakeAll(t, nodes)
 	return nodes
 }
 
@@ -233,20 +219,7 @@ func TestPolicyConfirmsTheTargetFirst(t *testing.T) {
 	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
 		c.Cluster, c.Policy = confirmingView{view{b: b, self: c.Node}}, pc
 	})
-	stop := make(chan struct{})
-	t.Cleanup(func() { close(stop) })
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			for _, n := range nodes {
-				n.elector.Wake()
-			}
-		}
-	}()
+	wakeAll(t, nodes)
 	waitFor(t, "n1 to hold", 8*time.Second, func() bool { return w.holder() == "n1" })
 
 	fault := func(m *Member) { m.Fault, m.Failing = true, []string{"haproxy"} }
@@ -262,4 +235,23 @@ func TestPolicyConfirmsTheTargetFirst(t *testing.T) {
 	if n2claim.After(faultAt) {
 		t.Error("the VIP went to n2, whose own health said FAULT")
 	}
+}
+
+// wakeAll wakes every elector every 10 ms until the test ends: health changes on the
+// board reach the electors the way gossip updates would.
+func wakeAll(t *testing.T, nodes []*testNode) {
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			for _, n := range nodes {
+				n.elector.Wake()
+			}
+		}
+	}()
 }
