@@ -98,14 +98,11 @@ type Peer struct {
 
 // ClusterConfig is the Raft group: its members and its timings.
 type ClusterConfig struct {
-	Peers []Peer // includes this node
-	// Join is always empty in this version: cluster.join is not supported yet, and a
-	// config that sets it is rejected. The field is here for the code that will use it.
-	Join   []string
+	Peers  []Peer // includes this node
 	Timing Timing
-	// Encrypt is the shared key for gossip encryption and Raft transport
-	// authentication, decoded from the standard base64 of cluster.encrypt: 16, 24 or 32
-	// bytes (AES-128, -192 or -256). nil: off.
+	// Encrypt is the shared key for gossip encryption (memberlist's AES-GCM), decoded
+	// from the standard base64 of cluster.encrypt: 16, 24 or 32 bytes (AES-128, -192
+	// or -256). nil: off. It does not secure the Raft port yet.
 	Encrypt []byte
 }
 
