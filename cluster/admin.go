@@ -30,8 +30,9 @@ type Status struct {
 	Holding          bool       `json:"holding"`
 	Holder           string     `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
 	Reason           string     `json:"reason"`
-	Priority         int        `json:"priority"`      // effective priority
-	BasePriority     int        `json:"base_priority"` // configured priority
+	Membership       string     `json:"membership,omitempty"` // why this node is not in a cluster yet ("" once it is)
+	Priority         int        `json:"priority"`             // effective priority
+	BasePriority     int        `json:"base_priority"`        // configured priority
 	Eligible         bool       `json:"eligible"`
 	Ineligible       string     `json:"ineligible,omitempty"` // why this node may not hold
 	Drained          bool       `json:"drained"`
@@ -196,6 +197,9 @@ func (n *Node) Status() Status {
 	if es.Plan.NoneEligible != "" && !es.Holding && es.Role == election.Leader {
 		st.Reason = es.Plan.NoneEligible
 	}
+	if st.Membership = n.membership(); st.Membership != "" && !es.Holding {
+		st.Reason = st.Membership
+	}
 	if last, ok := n.fsm.Last(); ok && last.Kind == store.KindClaim {
 		st.Holder = last.Node
 	}
@@ -324,6 +328,21 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 			writeJSON(w, http.StatusOK, DrainResponse{Node: req.Node, Drained: req.Drained, Index: idx})
 		}
 	})
+	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.Members())
+	})
+	mux.HandleFunc("POST /v1/join", jsonHandler(5*time.Second, writeAPI, func(ctx context.Context, req JoinRequest) (JoinResponse, error) {
+		return n.Join(ctx, req.Addresses)
+	}))
+	mux.HandleFunc("POST /v1/leave", jsonHandler(30*time.Second, writeAPI, func(ctx context.Context, req LeaveRequest) (LeaveResponse, error) {
+		return n.Leave(ctx, req.Force)
+	}))
+	mux.HandleFunc("POST /v1/transfer", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req TransferRequest) (TransferResponse, error) {
+		return n.Transfer(ctx, req.Node)
+	}))
+	mux.HandleFunc("POST /v1/force-leave", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req ForceLeaveRequest) (ForceLeaveResponse, error) {
+		return n.ForceLeave(ctx, req.Node)
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
@@ -354,6 +373,39 @@ type DrainResponse struct {
 	Node    string `json:"node"`
 	Drained bool   `json:"drained"`
 	Index   uint64 `json:"index"`
+}
+
+// jsonHandler decodes a JSON request, runs f with a deadline of timeout and answers
+// with write; a body that does not decode is the operator's mistake.
+func jsonHandler[Req, Resp any](timeout time.Duration, write func(http.ResponseWriter, any, error), f func(context.Context, Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := decodeBody(r, &req); err != nil {
+			write(w, nil, fmt.Errorf("%w: %v", errBadRequest, err))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		resp, err := f(ctx, req)
+		write(w, resp, err)
+	}
+}
+
+// writeAPI answers with resp, or with err as one line: 400 for the operator's
+// mistakes, 503 without a leader, 500 otherwise.
+func writeAPI(w http.ResponseWriter, resp any, err error) {
+	switch {
+	case errors.Is(err, errBadRequest):
+		writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
+	case errors.Is(err, ErrNoLeader):
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
+	case errors.Is(err, context.DeadlineExceeded):
+		writeJSON(w, http.StatusGatewayTimeout, apiError{Error: "timed out: " + err.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, resp)
+	}
 }
 
 type apiError struct {

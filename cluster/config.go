@@ -98,7 +98,16 @@ type Peer struct {
 
 // ClusterConfig is the Raft group: its members and its timings.
 type ClusterConfig struct {
-	Peers  []Peer // includes this node
+	// Peers is the static membership (cluster.peers), this node included; nil when
+	// the cluster forms or grows by gossip instead.
+	Peers []Peer
+	// BootstrapExpect (cluster.bootstrap_expect) is how many servers must see each
+	// other by gossip, none of them with Raft state, before one of them bootstraps
+	// the cluster. 0: never bootstrap from gossip.
+	BootstrapExpect int
+	// Join (cluster.join) are gossip addresses of other nodes, tried with backoff
+	// until one answers. The port defaults to this node's node.gossip_port.
+	Join   []netip.AddrPort
 	Timing Timing
 	// Encrypt is the shared key for gossip encryption (memberlist's AES-GCM), decoded
 	// from the standard base64 of cluster.encrypt: 16, 24 or 32 bytes (AES-128, -192
@@ -343,7 +352,7 @@ func (d *configDecoder) err() error {
 	return &ConfigError{Errors: d.errs}
 }
 
-const configEmpty = "config is empty; a config needs at least node.bind, cluster.peers, vip.interface and vip.addresses"
+const configEmpty = "config is empty; a config needs at least node.bind, vip.interface, vip.addresses and one of cluster.peers, cluster.bootstrap_expect or cluster.join"
 
 // document parses data into a YAML node tree and returns the root mapping's node, or
 // nil after recording why there is none.
@@ -467,10 +476,8 @@ type configField struct {
 func configUnsupported() map[string]string {
 	const later = "not supported by this version of raftvip; "
 	return map[string]string{
-		"vrrp":                     later + "remove it (the keepalived-compatible VRRP speaker comes in a later version)",
-		"metrics":                  later + "remove it (the metrics endpoint comes in a later version)",
-		"cluster.bootstrap_expect": later + "remove it and list every node in cluster.peers",
-		"cluster.join":             later + "remove it and list every node in cluster.peers",
+		"vrrp":    later + "remove it (the keepalived-compatible VRRP speaker comes in a later version)",
+		"metrics": later + "remove it (the metrics endpoint comes in a later version)",
 	}
 }
 
@@ -481,7 +488,7 @@ func configSchema() map[string][]string {
 	return map[string][]string{
 		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "log"},
 		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
-		"cluster":        {"peers", "timing", "encrypt"},
+		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
 		"admin":          {"socket"},
 		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp", "drain"},
@@ -973,6 +980,10 @@ func configUnicastAddr(s string) (netip.Addr, string) {
 func (d *configDecoder) cluster(path string, n *yaml.Node, cc *ClusterConfig) {
 	d.mapping(path, n, []configField{
 		{"peers", func(p string, v *yaml.Node) { d.peers(p, v, cc) }},
+		{"bootstrap_expect", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 99, "the number of servers that form the cluster, 3 or 5 as a rule", &cc.BootstrapExpect)
+		}},
+		{"join", func(p string, v *yaml.Node) { d.joinAddrs(p, v, cc) }},
 		{"timing", func(p string, v *yaml.Node) { d.timing(p, v, &cc.Timing) }},
 		{"encrypt", func(p string, v *yaml.Node) { d.encrypt(p, v, &cc.Encrypt) }},
 	})
@@ -1046,6 +1057,66 @@ func (d *configDecoder) peers(path string, n *yaml.Node, cc *ClusterConfig) {
 		cc.Peers = append(cc.Peers, peer)
 		d.peerPaths = append(d.peerPaths, p)
 	}
+}
+
+// joinAddrs decodes cluster.join: gossip addresses as ip or ip:port. The ports are
+// filled in with node.gossip_port once the node section is known (see finish).
+func (d *configDecoder) joinAddrs(path string, n *yaml.Node, cc *ClusterConfig) {
+	items, ok := d.seq(path, n, "[198.18.0.12:7301, 198.18.0.13:7301]")
+	if !ok {
+		return
+	}
+	seen := map[netip.AddrPort]string{}
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = it.Line
+		s, ok := d.scalar(p, it, "ip or ip:port of another node's gossip, e.g. 198.18.0.12:7301")
+		if !ok {
+			continue
+		}
+		ap, msg := ParseJoinAddr(s, 0)
+		if msg != "" {
+			d.add(it.Line, p, "%s", msg)
+			continue
+		}
+		if first, dup := seen[ap]; dup {
+			d.add(it.Line, p, "%s is listed twice (also %s on line %d); list each address once", s, first, d.lines[first])
+			continue
+		}
+		seen[ap] = p
+		cc.Join = append(cc.Join, ap)
+	}
+}
+
+// ParseJoinAddr parses a gossip address to join: an IP address with or without a
+// port (IPv6 with a port in brackets). A missing port is port (0 leaves it unset for
+// the caller to fill in). The message says what is wrong and what would be right.
+func ParseJoinAddr(s string, port uint16) (netip.AddrPort, string) {
+	const form = "write ip or ip:port, e.g. 198.18.0.12:7301 or [2001:2::12]:7301"
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.AddrPort{}, "is empty; " + form
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(strings.Trim(s, "[]"))
+		if aerr != nil {
+			if host, _, ok := strings.Cut(s, ":"); ok && strings.Count(s, ":") == 1 {
+				if _, herr := netip.ParseAddr(host); herr != nil {
+					return netip.AddrPort{}, fmt.Sprintf("%q: the host must be an IP address, not a name (raftvip does not resolve names); %s", s, form)
+				}
+				return netip.AddrPort{}, fmt.Sprintf("%q: the port is not a number from 1 to 65535; %s", s, form)
+			}
+			return netip.AddrPort{}, fmt.Sprintf("%q is not an IP address (raftvip does not resolve names); %s", s, form)
+		}
+		ap = netip.AddrPortFrom(a.Unmap(), port)
+	} else if ap.Port() == 0 {
+		return netip.AddrPort{}, fmt.Sprintf("%q: port 0 is not a port; use the node's node.gossip_port (default %d)", s, DefaultGossipPort)
+	}
+	if a := ap.Addr(); a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return netip.AddrPort{}, fmt.Sprintf("%q: %s is not a unicast address; use the node.bind address of a node of the cluster", s, a)
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), ""
 }
 
 // configParsePeer parses "name=ip:port".
@@ -1711,12 +1782,22 @@ func (d *configDecoder) crossCheck(cfg *Config, hostname func() (string, error))
 	if _, set := d.lines["node.bind"]; !set && !d.failedAt("node") && !d.suggested["node.bind"] {
 		d.add(d.at("node"), "node.bind", "missing; set this node's IP address, the one it has in cluster.peers, e.g. bind: 198.18.0.11")
 	}
-	if _, set := d.lines["cluster.peers"]; !set {
-		if !d.failedAt("cluster") && !d.suggested["cluster.peers"] {
-			d.add(d.at("cluster"), "cluster.peers", "missing; list every node as name=ip:port, this one included, e.g. peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]")
+	_, peersSet := d.lines["cluster.peers"]
+	_, expectSet := d.lines["cluster.bootstrap_expect"]
+	_, joinSet := d.lines["cluster.join"]
+	switch {
+	case peersSet && !d.failed("cluster.peers") && len(cfg.Cluster.Peers) == 0:
+		d.add(d.at("cluster.peers"), "cluster.peers", "is empty; list every node as name=ip:port, this one included, e.g. [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300], or remove it and form the cluster with bootstrap_expect and join")
+	case peersSet && expectSet:
+		d.add(d.at("cluster.bootstrap_expect"), "cluster.bootstrap_expect", "cannot be used with cluster.peers: peers bootstraps a static cluster, bootstrap_expect forms one by gossip; keep one of them")
+	case expectSet && !d.failed("cluster.bootstrap_expect") && cfg.Cluster.BootstrapExpect > 1 && !joinSet:
+		d.add(d.at("cluster.bootstrap_expect"), "cluster.join", "missing; with bootstrap_expect: %d the nodes find each other by gossip, so list at least one other node's gossip address, e.g. join: [198.18.0.12:%d]",
+			cfg.Cluster.BootstrapExpect, DefaultGossipPort)
+	}
+	for i := range cfg.Cluster.Join {
+		if cfg.Cluster.Join[i].Port() == 0 {
+			cfg.Cluster.Join[i] = netip.AddrPortFrom(cfg.Cluster.Join[i].Addr(), uint16(cfg.Node.GossipPort))
 		}
-	} else if !d.failed("cluster.peers") && len(cfg.Cluster.Peers) == 0 {
-		d.add(d.at("cluster.peers"), "cluster.peers", "is empty; list every node as name=ip:port, this one included, e.g. [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]")
 	}
 	if _, set := d.lines["vip.interface"]; !set && !d.failedAt("vip") && !d.suggested["vip.interface"] {
 		d.add(d.at("vip"), "vip.interface", "missing; name the interface that carries the VIP, e.g. interface: eth0")

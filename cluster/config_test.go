@@ -191,6 +191,21 @@ func TestLoadTestdata(t *testing.T) {
 		t.Errorf("ipv6.yaml notify:\n got  %+v\n want %+v", v6.Notify, wantNotify)
 	}
 
+	wantJoin := []netip.AddrPort{netip.MustParseAddrPort("[2001:2::11]:8301"), netip.MustParseAddrPort("[2001:2::13]:8301")}
+	if !slices.Equal(v6.Cluster.Join, wantJoin) {
+		t.Errorf("ipv6.yaml join = %v, want %v", v6.Cluster.Join, wantJoin)
+	}
+
+	g, err := Load("testdata/config/gossip.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJoin = []netip.AddrPort{netip.MustParseAddrPort("198.18.0.12:7301"), netip.MustParseAddrPort("198.18.0.13:7301"),
+		netip.MustParseAddrPort("[2001:2::14]:7401")}
+	if g.Cluster.BootstrapExpect != 3 || len(g.Cluster.Peers) != 0 || !slices.Equal(g.Cluster.Join, wantJoin) || len(g.Cluster.Encrypt) != 32 {
+		t.Errorf("gossip.yaml: expect %d, peers %v, join %v, key %d bytes", g.Cluster.BootstrapExpect, g.Cluster.Peers, g.Cluster.Join, len(g.Cluster.Encrypt))
+	}
+
 	_, err = Load("testdata/config/does-not-exist.yaml")
 	if !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(err.Error(), "config: ") {
 		t.Errorf("missing file: %v", err)
@@ -372,8 +387,14 @@ func TestParseErrors(t *testing.T) {
 		// Later features.
 		{"vrrp", after("vrrp: {enabled: false}"), "vrrp", 9, "not supported by this version of raftvip", 0},
 		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "metrics", 9, "not supported by this version of raftvip", 0},
-		{"bootstrap_expect", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "list every node in cluster.peers", 0},
-		{"join", edit(4, "cluster:\n  join: [198.18.0.12:7301]"), "cluster.join", 5, "not supported by this version of raftvip", 0},
+		{"bootstrap_expect with peers", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "cannot be used with cluster.peers", 0},
+		{"bootstrap_expect without join", edit(5, "  bootstrap_expect: 3"), "cluster.join", 5, "missing; with bootstrap_expect: 3 the nodes find each other by gossip", 0},
+		{"bootstrap_expect zero", edit(5, "  bootstrap_expect: 0\n  join: [198.18.0.12]"), "cluster.bootstrap_expect", 5, "0 is out of range", 0},
+		{"join host name", edit(4, "cluster:\n  join: [lb2.example.com:7301]"), "cluster.join[0]", 5, "the host must be an IP address, not a name", 0},
+		{"join bad port", edit(4, "cluster:\n  join: ['198.18.0.12:http']"), "cluster.join[0]", 5, "the port is not a number", 0},
+		{"join port 0", edit(4, "cluster:\n  join: [198.18.0.12:0]"), "cluster.join[0]", 5, "port 0 is not a port", 0},
+		{"join twice", edit(4, "cluster:\n  join: [198.18.0.12, 198.18.0.12]"), "cluster.join[1]", 5, "listed twice", 0},
+		{"join multicast", edit(4, "cluster:\n  join: [224.0.0.18]"), "cluster.join[0]", 5, "not a unicast address", 0},
 
 		// preempt, preempt_delay, min_move_interval.
 		{"preempt yes", after("preempt: yes"), "preempt", 9, `"yes" is not a boolean here (YAML 1.2); write true`, 0},
@@ -529,7 +550,6 @@ func TestParseErrors(t *testing.T) {
 		{"data_dir empty", edit(2, "  name: lb1\n  data_dir: ''"), "node.data_dir", 3, "is empty", 0},
 
 		// cluster.peers.
-		{"peers missing", edit(5, ""), "cluster.peers", 4, "missing; list every node", 0},
 		{"peers empty", edit(5, "  peers: []"), "cluster.peers", 5, "is empty", 0},
 		{"peers scalar", edit(5, "  peers: lb1=198.18.0.11:7300"), "cluster.peers", 5, "expected a list, e.g. [lb1=", 0},
 		{"peer no =", edit(5, "  peers: [lb1=198.18.0.11:7300, 198.18.0.12:7300]"), "cluster.peers[1]", 5, "has no '='", 0},
@@ -756,17 +776,9 @@ func TestProfiles(t *testing.T) {
 }
 
 // TestSchemaMatchesTestdata checks configSchema (used for "belongs under" hints)
-// against ipv6.yaml, which sets every key and parses. The keys of list items count
+// against ipv6.yaml and gossip.yaml, which between them set every key and parse. The keys of list items count
 // under the list's name with [], so its checks use every key of every check type.
 func TestSchemaMatchesTestdata(t *testing.T) {
-	b, err := os.ReadFile("testdata/config/ipv6.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
 	got := map[string][]string{}
 	var walk func(path string, m map[string]any)
 	walk = func(path string, m map[string]any) {
@@ -784,7 +796,19 @@ func TestSchemaMatchesTestdata(t *testing.T) {
 			}
 		}
 	}
-	walk("", doc)
+	// ipv6.yaml has every key but bootstrap_expect, which cannot go with peers;
+	// gossip.yaml has it.
+	for _, file := range []string{"ipv6.yaml", "gossip.yaml"} {
+		b, err := os.ReadFile("testdata/config/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		walk("", doc)
+	}
 	want := configSchema()
 	for s := range want {
 		want[s] = slices.Clone(want[s])
@@ -795,7 +819,7 @@ func TestSchemaMatchesTestdata(t *testing.T) {
 		got[s] = slices.Compact(got[s])
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("keys of ipv6.yaml:\n%v\nconfigSchema:\n%v", got, want)
+		t.Errorf("keys of ipv6.yaml and gossip.yaml:\n%v\nconfigSchema:\n%v", got, want)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,10 @@ type nodeMeta struct {
 	Quorum   bool        `json:"q,omitempty"` // sees a Raft leader
 	Raft     string      `json:"r"`           // Raft address
 	Version  string      `json:"ver"`
+	ID       string      `json:"id,omitempty"` // instance id of the data dir; a wiped node gets a new one
+	Expect   int         `json:"e,omitempty"`  // cluster.bootstrap_expect
+	State    bool        `json:"s,omitempty"`  // has Raft state: belongs to a cluster, or did
+	Leaving  bool        `json:"l,omitempty"`  // raftvip leave is under way
 	Checks   []metaCheck `json:"c,omitempty"`
 }
 
@@ -169,8 +175,9 @@ func startGossip(gc gossipConfig) (*gossip, error) {
 }
 
 // join contacts the given gossip addresses until one answers, backing off up to 10 s,
-// or until ctx ends. Once in, memberlist keeps the membership by itself.
-func (g *gossip) join(ctx context.Context, addrs []string) {
+// or until ctx ends. Once in, memberlist keeps the membership by itself. report hears
+// every failure, and nil once joined.
+func (g *gossip) join(ctx context.Context, addrs []string, report func(error)) {
 	if len(addrs) == 0 {
 		return
 	}
@@ -179,8 +186,13 @@ func (g *gossip) join(ctx context.Context, addrs []string) {
 		n, err := g.ml.Join(addrs)
 		if n > 0 {
 			g.log.Info("joined gossip", "contacted", n, "members", g.ml.NumMembers())
+			report(nil)
 			return
 		}
+		if err == nil {
+			err = fmt.Errorf("no address answered")
+		}
+		report(err)
 		if attempt == 1 || attempt%10 == 0 {
 			g.log.Warn("cannot join gossip yet; retrying", "addresses", fmt.Sprint(addrs), "err", err)
 		}
@@ -224,6 +236,27 @@ func (g *gossip) member(name string) (gossipMember, bool) {
 		m.State = gossipSuspect
 	}
 	return m, ok
+}
+
+// all returns every member gossip knows of, this node included, by name.
+func (g *gossip) all() []gossipMember {
+	suspect := map[string]bool{}
+	for _, n := range g.ml.Members() {
+		if n.State == memberlist.StateSuspect {
+			suspect[n.Name] = true
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]gossipMember, 0, len(g.members))
+	for _, m := range g.members {
+		if m.State == gossipAlive && suspect[m.Name] {
+			m.State = gossipSuspect
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b gossipMember) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // override replaces a known member's metadata with fresher metadata obtained
@@ -296,16 +329,29 @@ func (g *gossip) record(n *memberlist.Node, state gossipState) {
 	}
 }
 
-// gossipPeers is where to join gossip from the static peers: each peer's address with
-// this node's gossip port (raftvip runs gossip on the same port on every node unless
-// cluster.join says otherwise).
+// gossipPeers is where to join gossip: cluster.join, then each static peer's address
+// with this node's gossip port (raftvip runs gossip on the same port on every node
+// unless cluster.join says otherwise).
 func gossipPeers(cfg *Config) []string {
 	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	self := netip.AddrPortFrom(cfg.Node.Bind, uint16(cfg.Node.GossipPort))
+	for _, a := range cfg.Cluster.Join {
+		if a != self {
+			add(a.String())
+		}
+	}
 	for _, p := range cfg.Cluster.Peers {
 		if p.Name == cfg.Node.Name {
 			continue
 		}
-		out = append(out, net.JoinHostPort(p.Addr.Addr().String(), strconv.Itoa(cfg.Node.GossipPort)))
+		add(net.JoinHostPort(p.Addr.Addr().String(), strconv.Itoa(cfg.Node.GossipPort)))
 	}
 	return out
 }

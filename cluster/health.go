@@ -74,6 +74,7 @@ func (h health) Candidates() []election.Member {
 			lh, _ := n.local()
 			m.Known, m.Alive, m.Quorum = true, true, leader != ""
 			m.Priority, m.Fault, m.Failing = lh.Priority, lh.Fault, lh.Failing
+			m.Leaving = n.leaving.Load()
 		} else if gm, ok := n.gossip.member(name); ok && gm.MetaErr == nil {
 			m.Known = true
 			m.Alive = gm.State == gossipAlive
@@ -82,7 +83,7 @@ func (h health) Candidates() []election.Member {
 			// fails the leadership transfer, and the move is retried.
 			m.Quorum = gm.Meta.Quorum || leader == raft.ServerID(n.cfg.Node.Name)
 			m.Unreachable = leader == raft.ServerID(n.cfg.Node.Name) && n.isUnreachable(name)
-			m.Priority, m.Fault = gm.Meta.Priority, gm.Meta.Fault
+			m.Priority, m.Fault, m.Leaving = gm.Meta.Priority, gm.Meta.Fault, gm.Meta.Leaving
 			for _, c := range gm.Meta.Checks {
 				if c.State != checkPassing {
 					m.Failing = append(m.Failing, c.Name)
@@ -123,6 +124,10 @@ func (n *Node) localMeta() []byte {
 		Quorum:   leader != "",
 		Raft:     n.cfg.RaftAddr().String(),
 		Version:  Version,
+		ID:       n.stores.ID,
+		Expect:   n.cfg.Cluster.BootstrapExpect,
+		State:    n.hasState(),
+		Leaving:  n.leaving.Load(),
 	}
 	for _, s := range states {
 		m.Checks = append(m.Checks, metaCheck{Name: s.Name, State: checkWord(s), Output: s.Output})

@@ -49,7 +49,7 @@ func TestLedgerClaimReportsPreviousRecord(t *testing.T) {
 	if err != nil || ok {
 		t.Fatalf("first claim: previous %+v, %v, err %v; want none", prev, ok, err)
 	}
-	if err := l.Release("lb1", 2, "lb2", "shutdown", time.Second); err != nil {
+	if err := l.Release("lb1", 2, "lb2", "shutdown", false, time.Second); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	prev, ok, err = l.Claim("lb2", 3, time.Second)

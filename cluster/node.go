@@ -41,11 +41,17 @@ type Node struct {
 	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
 	admin     *adminServer
 
-	notifyCh  chan bool             // raft's leadership notifications
-	observeCh chan raft.Observation // raft state and leader observations
-	appliedCh chan struct{}         // an ownership record was applied
-	healthCh  chan struct{}         // a check or a member's gossip changed
-	metaCh    chan struct{}         // our gossip metadata may have changed
+	notifyCh    chan bool             // raft's leadership notifications
+	observeCh   chan raft.Observation // raft state and leader observations
+	appliedCh   chan struct{}         // an ownership record was applied
+	healthCh    chan struct{}         // a check or a member's gossip changed
+	metaCh      chan struct{}         // our gossip metadata may have changed
+	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
+
+	mem       *memberState
+	leaving   atomic.Bool   // raftvip leave is under way or done
+	leaveOnce atomic.Bool   // a leave request is being served
+	left      chan struct{} // closed once this node has left the cluster
 
 	mu          sync.Mutex
 	unreachable map[string]bool // peers whose heartbeats from this leader fail
@@ -62,7 +68,8 @@ type Node struct {
 // dir, starts Raft (bootstrapping from cluster.peers only when there is no Raft state),
 // the election loop and the admin API. Stop it with Stop.
 func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
-	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{}}
+	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{},
+		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			n.closeAll()
@@ -125,7 +132,10 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		Interval: gossipInterval,
 		Meta:     n.localMeta(),
 		Logger:   logger.With("component", "gossip"),
-		OnChange: func() { signal(n.healthCh) },
+		OnChange: func() {
+			signal(n.healthCh)
+			signal(n.reconcileCh)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -165,7 +175,15 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	go n.pump(ctx)
 	go n.publish(ctx)
 	go n.checker.Run(ctx)
-	go n.gossip.join(ctx, gossipPeers(cfg))
+	go n.gossip.join(ctx, gossipPeers(cfg), func(err error) {
+		if err == nil {
+			n.mem.setJoinErr("")
+			return
+		}
+		n.mem.setJoinErr(explainJoinError(err, cfg.Cluster.Encrypt != nil))
+	})
+	go n.form(ctx)
+	go n.reconcile(ctx)
 	go func() {
 		n.runErr = n.elector.Run(ctx)
 		close(n.done)
@@ -270,6 +288,24 @@ func (n *Node) startRaft() error {
 
 	if hasState {
 		n.log.Info("raft state found; not bootstrapping", "data_dir", cfg.Node.DataDir)
+		return nil
+	}
+	if len(cfg.Cluster.Peers) == 0 {
+		if cfg.Cluster.BootstrapExpect > 0 {
+			n.log.Info("no raft state; forming a cluster by gossip", "bootstrap_expect", cfg.Cluster.BootstrapExpect)
+		} else {
+			n.log.Info("no raft state; waiting to be added to a cluster", "join", fmt.Sprint(cfg.Cluster.Join))
+		}
+		return nil
+	}
+	// A static cluster that already runs must not see this node bootstrap again: it
+	// was wiped, or started after the others formed the cluster. Their leader brings
+	// it in; the configuration names it already.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	peer := n.staticPeerHasState(ctx)
+	cancel()
+	if peer != "" {
+		n.log.Info("no raft state, but the cluster exists; not bootstrapping", "peer_with_state", peer)
 		return nil
 	}
 	servers := make([]raft.Server, 0, len(cfg.Cluster.Peers))
@@ -413,8 +449,14 @@ func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
 		if n.raft != nil && n.raft.State() == raft.Leader {
-			n.log.Info("shutting down: handing off leadership and the VIP")
-			if herr := n.elector.Handoff(ctx, "", "shutdown", true); herr != nil && !errors.Is(herr, election.ErrNotHolder) {
+			// To the node the policy would pick; with none eligible, raft picks the
+			// most up-to-date voter, which then waits for one.
+			target := ""
+			if best, ok := election.BestTarget(health{n}.Candidates(), n.cfg.Node.Name); ok {
+				target = best.Name
+			}
+			n.log.Info("shutting down: handing off leadership and the VIP", "to", target)
+			if herr := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "shutdown", Retire: true}); herr != nil && !errors.Is(herr, election.ErrNotHolder) {
 				n.log.Warn("planned hand-off failed; removing the VIP anyway", "err", herr)
 			}
 		}
@@ -488,10 +530,12 @@ func (l ledger) Claim(node string, term uint64, timeout time.Duration) (election
 	return election.Record{Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff}, res.HadPrevious, nil
 }
 
-func (l ledger) Release(node string, term uint64, handoff, reason string, timeout time.Duration) error {
-	_, err := l.apply(store.EncodeRelease(node, term, handoff, reason, time.Now()), timeout)
+func (l ledger) Release(node string, term uint64, handoff, reason string, pin bool, timeout time.Duration) error {
+	_, err := l.apply(store.EncodeRelease(node, term, handoff, reason, pin, time.Now()), timeout)
 	return err
 }
+
+func (l ledger) Pinned() string { return l.fsm.Pinned() }
 
 func (l ledger) apply(entry []byte, timeout time.Duration) (store.Applied, error) {
 	f := l.raft.Apply(entry, timeout)

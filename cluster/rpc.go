@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,31 @@ type rpcDrainRequest struct {
 // rpcDrainResponse is the leader's answer.
 type rpcDrainResponse struct {
 	Index uint64 `json:"index"` // Raft index of the committed flag
+}
+
+// rpcInfoResponse is what a node says about its membership (POST /v1/rpc/info): a
+// node about to bootstrap asks every other, and a leader asks a non-voter how far
+// its log is before it promotes it.
+type rpcInfoResponse struct {
+	Name      string   `json:"name"`
+	ID        string   `json:"id"`
+	HasState  bool     `json:"has_state"`
+	Expect    int      `json:"expect"`
+	LastIndex uint64   `json:"last_index"`
+	Servers   []string `json:"servers"` // alive gossip members with no raft state, sorted
+}
+
+// rpcRemoveRequest asks the leader to remove a server (leave, force-leave).
+type rpcRemoveRequest struct {
+	Node string `json:"node"`
+	Why  string `json:"why"`
+	By   string `json:"by"`
+}
+
+// rpcTransferRequest asks the leader for a planned move.
+type rpcTransferRequest struct {
+	Node string `json:"node"`
+	By   string `json:"by"`
 }
 
 type rpcError struct {
@@ -70,6 +96,21 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(n.localMeta())
 	})
+	mux.HandleFunc("POST /v1/rpc/info", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, rpcInfoResponse{
+			Name: n.cfg.Node.Name, ID: n.stores.ID, HasState: n.hasState(), Expect: n.cfg.Cluster.BootstrapExpect,
+			LastIndex: n.raft.LastIndex(), Servers: n.formingServers(),
+		})
+	})
+	mux.HandleFunc("POST /v1/rpc/remove", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (struct{}, error) {
+		return struct{}{}, n.removeServer(req.Node, req.Why+" (via "+req.By+")")
+	}))
+	mux.HandleFunc("POST /v1/rpc/force-leave", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (ForceLeaveResponse, error) {
+		return n.forceLeave(req.Node, req.By)
+	}))
+	mux.HandleFunc("POST /v1/rpc/transfer", jsonHandler(10*time.Second, writeRPC, func(ctx context.Context, req rpcTransferRequest) (TransferResponse, error) {
+		return n.transfer(ctx, req.Node, req.By)
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, rpcError{Error: fmt.Sprintf("no such cluster RPC: %s %s (is this node running an older raftvip?)", r.Method, r.URL.Path)})
 	})
@@ -80,6 +121,21 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 		}
 	}()
 	return srv
+}
+
+// writeRPC answers a cluster RPC with resp, or with err in the form rpcCall turns
+// back into errNotLeader, errBadRequest or a plain error.
+func writeRPC(w http.ResponseWriter, resp any, err error) {
+	switch {
+	case errors.Is(err, errNotLeader):
+		writeJSON(w, http.StatusConflict, rpcError{Error: err.Error(), Code: rpcNotLeader})
+	case errors.Is(err, errBadRequest):
+		writeJSON(w, http.StatusBadRequest, rpcError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, rpcError{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, resp)
+	}
 }
 
 // rpcCall posts req to path on the node whose Raft address is addr and decodes the

@@ -40,7 +40,12 @@ type Ledger interface {
 	// record the claim followed in the log (ok false: there was none).
 	Claim(node string, term uint64, timeout time.Duration) (previous Record, ok bool, err error)
 	// Release commits a release by node in term, naming the hand-off target if any.
-	Release(node string, term uint64, handoff, reason string, timeout time.Duration) error
+	// pin marks an operator transfer: it pins the VIP on handoff (see Pinned).
+	Release(node string, term uint64, handoff, reason string, pin bool, timeout time.Duration) error
+	// Pinned returns the node an operator transfer pinned the VIP to, or "": the
+	// target of the latest release if that release was pinned and every claim since
+	// is the target's.
+	Pinned() string
 }
 
 // VIP puts the addresses on this node's interface or takes them off. Set must be

@@ -226,13 +226,15 @@ func (e *Elector) inputs(now time.Time) *Inputs {
 // pass runs one reconcile: decide, make the kernel match, start any Raft step.
 func (e *Elector) pass(ctx context.Context) Decision {
 	var cands []Member
+	var pinned string
 	if e.cfg.Cluster != nil {
 		cands = e.cfg.Cluster.Candidates()
+		pinned = e.cfg.Ledger.Pinned()
 	}
 	now := e.clock.Now()
 	e.mu.Lock()
 	in := e.inputs(now)
-	plan := e.evaluate(now, in, cands)
+	plan := e.evaluate(now, in, cands, pinned)
 	e.mu.Unlock()
 	d := Decide(*in)
 	if !plan.WakeAt.IsZero() && (d.WakeAt.IsZero() || plan.WakeAt.Before(d.WakeAt)) {
@@ -267,7 +269,7 @@ func (e *Elector) pass(ctx context.Context) Decision {
 			// claim delay. A pending planned move commits its own release, naming
 			// its target.
 			e.claimTerm = 0
-			e.startStep(ctx, func() { e.commitRelease(in.Term, "", string(d.Reason)) })
+			e.startStep(ctx, func() { e.commitRelease(in.Term, "", string(d.Reason), false) })
 		}
 	}
 	if d.Reason != e.reason {
@@ -304,8 +306,9 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	return d
 }
 
-// evaluate runs the leadership policy and folds its answer into in; e.mu must be held.
-func (e *Elector) evaluate(now time.Time, in *Inputs, cands []Member) Plan {
+// evaluate runs the leadership policy and folds its answer into in; pinned is what
+// the ledger says an operator transfer pinned the VIP to. e.mu must be held.
+func (e *Elector) evaluate(now time.Time, in *Inputs, cands []Member, pinned string) Plan {
 	if e.cfg.Cluster == nil {
 		return Plan{}
 	}
@@ -316,6 +319,7 @@ func (e *Elector) evaluate(now time.Time, in *Inputs, cands []Member) Plan {
 		Leader:   in.Role == Leader,
 		Members:  cands,
 		LastMove: e.lastMove,
+		Pinned:   pinned,
 	})
 	e.fault = false
 	for _, c := range cands {
@@ -337,7 +341,8 @@ func (e *Elector) startMove(ctx context.Context, plan Plan) {
 		mctx, cancel := context.WithTimeout(ctx, 10*e.cfg.ApplyTimeout)
 		defer cancel()
 		e.log.Info("moving the VIP", "to", plan.Move, "reason", plan.Reason)
-		err := e.Handoff(mctx, plan.Move, plan.Reason, false)
+		// The policy's own moves never pin: a health or priority move ends a pin.
+		err := e.Handoff(mctx, Move{Target: plan.Move, Reason: plan.Reason})
 		e.mu.Lock()
 		e.moving = false
 		e.lastMove = e.clock.Now()
@@ -411,11 +416,11 @@ func (e *Elector) claim(term uint64) {
 	}
 }
 
-func (e *Elector) commitRelease(term uint64, handoff, reason string) {
+func (e *Elector) commitRelease(term uint64, handoff, reason string, pin bool) {
 	if e.cfg.Raft.State() != raft.Leader {
 		return
 	}
-	if err := e.cfg.Ledger.Release(e.cfg.Node, term, handoff, reason, e.cfg.ApplyTimeout); err != nil {
+	if err := e.cfg.Ledger.Release(e.cfg.Node, term, handoff, reason, pin, e.cfg.ApplyTimeout); err != nil {
 		e.log.Warn("cannot commit release record", "term", term, "err", err)
 	}
 }
@@ -490,15 +495,35 @@ func (e *Elector) Status() Status {
 	return s
 }
 
+// Move is a planned move of the VIP, as Handoff makes it.
+type Move struct {
+	// Target is the voter to hand the VIP to; empty: the most up-to-date other voter.
+	Target string
+	// Reason is recorded in the release record and logged.
+	Reason string
+	// Retire means this node never holds again (shutdown); otherwise it may hold again
+	// once the move is over.
+	Retire bool
+	// Pin marks an operator transfer: the release record pins the VIP on Target, so
+	// priority preemption does not pull it back while Target stays eligible (see
+	// Evaluate). Any later release, or a claim by another node, ends the pin. Pin
+	// needs a Target.
+	Pin bool
+}
+
 // Handoff makes a planned move (DESIGN §2): if the VIP can drain, new connections are
 // held off for the drain time first; then the VIP comes off this node, a release
-// record naming the target is committed, and leadership is transferred to target (or,
-// when target is empty, to the most up-to-date other voter). The new leader sees the
-// release and claims without the claim delay.
+// record naming m.Target (and carrying m.Pin) is committed, and leadership is
+// transferred to m.Target (or, when it is empty, to the most up-to-date other voter).
+// The new leader sees the release and claims without the claim delay. A leader that
+// has not held the VIP in its term commits no release, and so pins nothing.
 //
-// With retire set the node never holds again (shutdown); otherwise it may hold again
-// once the move is over. Handoff returns ErrNotHolder when this node is not the leader.
-func (e *Elector) Handoff(ctx context.Context, target, reason string, retire bool) error {
+// Handoff returns ErrNotHolder when this node is not the leader.
+func (e *Elector) Handoff(ctx context.Context, m Move) error {
+	target, reason := m.Target, m.Reason
+	if m.Pin && target == "" {
+		return errors.New("election: hand-off: a pinned move needs a target")
+	}
 	if target != "" {
 		// Check the target before anything changes: a bad name must not cost a drain.
 		if _, err := e.voterAddress(target); err != nil {
@@ -512,7 +537,7 @@ func (e *Elector) Handoff(ctx context.Context, target, reason string, retire boo
 	}
 	e.mu.Lock()
 	e.releasing++
-	if retire {
+	if m.Retire {
 		e.retired = true
 	}
 	dropped := e.dropped
@@ -546,7 +571,7 @@ func (e *Elector) Handoff(ctx context.Context, target, reason string, retire boo
 	safe := e.heldTerm == term
 	e.mu.Unlock()
 	if safe {
-		e.commitRelease(term, target, reason)
+		e.commitRelease(term, target, reason, m.Pin)
 	}
 
 	var fut raft.Future

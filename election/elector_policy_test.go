@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,6 +193,44 @@ func TestPolicyNoPingPongOnStaleGossip(t *testing.T) {
 	defer w.mu.Unlock()
 	if w.moves != moves {
 		t.Errorf("the VIP moved %d more times within the rate-limit window after leaving n1 (holder now %v)", w.moves-moves, w.holders)
+	}
+}
+
+// An operator transfer pins the VIP on its target: priority preemption does not pull it
+// back while the target stays eligible. A later move without a pin ends the pin.
+func TestPolicyPinnedTransferStays(t *testing.T) {
+	w := newWorld(t)
+	b := newBoard(map[string]int{"n1": 150, "n2": 120, "n3": 100})
+	pc := PolicyConfig{Preempt: true, Hysteresis: 50 * time.Millisecond, MinMoveInterval: 200 * time.Millisecond}
+	nodes := policyCluster(t, b, w, pc)
+	waitFor(t, "n1 to hold", 8*time.Second, func() bool { return w.holder() == "n1" })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := byID(nodes, "n1").elector.Handoff(ctx, Move{Target: "n3", Reason: "operator transfer", Pin: true}); err != nil {
+		t.Fatalf("pinned Handoff to n3: %v", err)
+	}
+	waitFor(t, "n3 to hold", 3*time.Second, func() bool { return w.holder() == "n3" })
+	time.Sleep(4 * pc.MinMoveInterval)
+	if h := w.holder(); h != "n3" {
+		t.Fatalf("holder = %q after a pinned transfer to n3, want n3 (no preemption)", h)
+	}
+	if st := byID(nodes, "n3").elector.Status(); !strings.Contains(st.Plan.Pending, "operator transfer put the VIP on n3") {
+		t.Errorf("n3's plan does not say why it keeps the VIP: %+v", st.Plan)
+	}
+
+	// A move without a pin (here to n2) ends the pin: n1 preempts again.
+	if err := byID(nodes, "n3").elector.Handoff(ctx, Move{Target: "n2", Reason: "test"}); err != nil {
+		t.Fatalf("Handoff to n2: %v", err)
+	}
+	waitFor(t, "n1 to hold again (preemption)", 3*time.Second, func() bool { return w.holder() == "n1" })
+}
+
+func TestHandoffPinNeedsTarget(t *testing.T) {
+	e := New(Config{Node: "n1"})
+	err := e.Handoff(context.Background(), Move{Reason: "operator transfer", Pin: true})
+	if err == nil || !strings.Contains(err.Error(), "needs a target") {
+		t.Errorf("pinned Handoff without a target = %v, want an error", err)
 	}
 }
 

@@ -63,12 +63,13 @@ type fakeVIP struct {
 func (v fakeVIP) Set(_ context.Context, hold bool) error { v.w.set(v.node, hold); return nil }
 
 // ledgerFSM is a minimal FSM of ownership records: "claim|node|term" and
-// "release|node|term|handoff".
+// "release|node|term|handoff|pin" (pin "true" or "false").
 type ledgerFSM struct {
-	mu   sync.Mutex
-	last Record
-	ok   bool
-	wake func()
+	mu     sync.Mutex
+	last   Record
+	ok     bool
+	pinned string // as store.FSM.Pinned derives it
+	wake   func()
 }
 
 func (f *ledgerFSM) Apply(l *raft.Log) any {
@@ -80,6 +81,12 @@ func (f *ledgerFSM) Apply(l *raft.Log) any {
 	f.last, f.ok = Record{Kind: p[0], Node: p[1], Term: term}, true
 	if len(p) > 3 {
 		f.last.Handoff = p[3]
+	}
+	switch {
+	case f.last.Kind == KindRelease && len(p) > 4 && p[4] == "true":
+		f.pinned = f.last.Handoff
+	case f.last.Kind == KindRelease || f.last.Node != f.pinned:
+		f.pinned = ""
 	}
 	wake := f.wake
 	f.mu.Unlock()
@@ -120,8 +127,13 @@ func (l testLedger) Claim(node string, term uint64, timeout time.Duration) (Reco
 	prev := f.Response().(applied)
 	return prev.rec, prev.ok, nil
 }
-func (l testLedger) Release(node string, term uint64, handoff, _ string, timeout time.Duration) error {
-	return l.r.Apply([]byte(fmt.Sprintf("release|%s|%d|%s", node, term, handoff)), timeout).Error()
+func (l testLedger) Release(node string, term uint64, handoff, _ string, pin bool, timeout time.Duration) error {
+	return l.r.Apply([]byte(fmt.Sprintf("release|%s|%d|%s|%t", node, term, handoff, pin)), timeout).Error()
+}
+func (l testLedger) Pinned() string {
+	l.fsm.mu.Lock()
+	defer l.fsm.mu.Unlock()
+	return l.fsm.pinned
 }
 
 type testNode struct {
@@ -328,7 +340,7 @@ func TestHandoffIsImmediate(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := old.elector.Handoff(ctx, target, "test", false); err != nil {
+	if err := old.elector.Handoff(ctx, Move{Target: target, Reason: "test"}); err != nil {
 		t.Fatalf("Handoff: %v", err)
 	}
 	waitFor(t, "the target to hold", 5*time.Second, func() bool { return w.holder() == target })
@@ -353,7 +365,7 @@ func TestHandoffRejectsNonMember(t *testing.T) {
 	old := byID(nodes, w.holder())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := old.elector.Handoff(ctx, "nope", "test", false)
+	err := old.elector.Handoff(ctx, Move{Target: "nope", Reason: "test"})
 	if err == nil || !strings.Contains(err.Error(), "not a member") {
 		t.Fatalf("Handoff to an unknown node: err = %v, want 'not a member'", err)
 	}
@@ -370,7 +382,7 @@ func TestFollowerHandoffIsNotHolder(t *testing.T) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := n.elector.Handoff(ctx, "", "test", false)
+		err := n.elector.Handoff(ctx, Move{Reason: "test"})
 		cancel()
 		if err != ErrNotHolder {
 			t.Errorf("%s: Handoff on a follower = %v, want ErrNotHolder", n.id, err)

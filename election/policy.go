@@ -21,6 +21,7 @@ type Member struct {
 	Fault    bool // a weight-0 check fails
 	Failing  []string
 	Drained  bool // an operator drained it (replicated through Raft)
+	Leaving  bool // raftvip leave is under way on it
 	// Unreachable means the leader's Raft heartbeats to it fail (known on the leader
 	// only): gossip can take seconds to notice a dead node, Raft notices at once.
 	Unreachable bool
@@ -41,6 +42,8 @@ func (c Member) Ineligible() string {
 		return "unreachable by gossip"
 	case c.Unreachable:
 		return "unreachable: the leader's raft heartbeats to it fail"
+	case c.Leaving:
+		return "leaving the cluster"
 	case c.Drained:
 		return "drained"
 	case c.Fault:
@@ -76,6 +79,21 @@ func Rank(cs []Member) []Member {
 	return out
 }
 
+// BestTarget returns the voter the VIP should go to when it has to leave exclude: the
+// first eligible member other than exclude in Rank order. ok is false when there is
+// none. An operator transfer without a named node and a leaving node use it.
+func BestTarget(members []Member, exclude string) (m Member, ok bool) {
+	for _, c := range Rank(members) {
+		if !c.Eligible() {
+			break
+		}
+		if c.Name != exclude {
+			return c, true
+		}
+	}
+	return Member{}, false
+}
+
 // PolicyConfig is the leadership policy's tuning (DESIGN §3).
 type PolicyConfig struct {
 	// Preempt moves the VIP to a voter of strictly higher effective priority.
@@ -108,6 +126,9 @@ type PolicyInputs struct {
 	Leader   bool // only the leader acts on a plan
 	Members  []Member
 	LastMove time.Time // the last planned move this node made or received
+	// Pinned is the node an operator transfer pinned the VIP to ("": none), from
+	// Ledger.Pinned.
+	Pinned string
 }
 
 // Plan is the policy's answer.
@@ -133,7 +154,9 @@ type Plan struct {
 //   - This node in FAULT or drained: move to the best eligible voter at once, preferring
 //     one whose state has been steady for the hysteresis window.
 //   - A voter of strictly higher priority, steady for the hysteresis window, better for
-//     PreemptDelay, and no move within MinMoveInterval: move to it, unless Preempt is off.
+//     PreemptDelay, and no move within MinMoveInterval: move to it, unless Preempt is off
+//     or an operator transfer pinned the VIP on this node (in.Pinned == in.Self). The
+//     pin holds only while this node is eligible: it never delays a move for health.
 //   - Nobody eligible: no move; NoneEligible says why, node by node.
 func Evaluate(cfg PolicyConfig, in PolicyInputs) Plan {
 	ranked := Rank(in.Members)
@@ -179,6 +202,11 @@ func Evaluate(cfg PolicyConfig, in PolicyInputs) Plan {
 	}
 	if !cfg.Preempt {
 		p.Pending = fmt.Sprintf("%s has priority %d > %d, but preempt is off", best.Name, best.Priority, self.Priority)
+		return p
+	}
+	if in.Pinned == self.Name {
+		p.Pending = fmt.Sprintf("%s has priority %d > %d, but an operator transfer put the VIP on %s;"+
+			" run `raftvip transfer` to move it to the preferred node", best.Name, best.Priority, self.Priority, self.Name)
 		return p
 	}
 	better := later(best.Since, self.Since)

@@ -28,6 +28,7 @@ func TestEvaluate(t *testing.T) {
 		leader   bool
 		members  []Member
 		lastMove time.Time
+		pinned   string
 
 		move       string
 		kind       MoveKind
@@ -152,6 +153,58 @@ func TestEvaluate(t *testing.T) {
 			move:     "lb2", kind: MovePriority, preferred: "lb2",
 		},
 		{
+			name:      "pinned by an operator transfer: a better voter does not preempt",
+			leader:    true,
+			members:   []Member{healthy("lb1", 100), healthy("lb2", 150)},
+			lastMove:  t0.Add(-time.Hour),
+			pinned:    "lb1",
+			preferred: "lb2",
+			pending:   "lb2 has priority 150 > 100, but an operator transfer put the VIP on lb1; run `raftvip transfer` to move it to the preferred node",
+		},
+		{
+			name:      "pinned: a voter that just became better does not schedule a move",
+			leader:    true,
+			members:   []Member{healthy("lb1", 100), with(healthy("lb2", 150), justNow)},
+			pinned:    "lb1",
+			preferred: "lb2", pending: "operator transfer",
+		},
+		{
+			name:    "pinned, but in FAULT: the health move happens",
+			leader:  true,
+			members: []Member{with(healthy("lb1", 150), fault), healthy("lb2", 120)},
+			pinned:  "lb1",
+			move:    "lb2", kind: MoveHealth, preferred: "lb2", ineligible: "FAULT",
+		},
+		{
+			name:    "pinned, but drained: the health move happens",
+			leader:  true,
+			members: []Member{with(healthy("lb1", 100), drained), healthy("lb2", 150)},
+			pinned:  "lb1",
+			move:    "lb2", kind: MoveHealth, preferred: "lb2", ineligible: "drained",
+		},
+		{
+			name:    "pinned to another node: this leader preempts as before",
+			leader:  true,
+			members: []Member{healthy("lb1", 100), healthy("lb2", 150)},
+			pinned:  "lb3",
+			move:    "lb2", kind: MovePriority, preferred: "lb2",
+		},
+		{
+			name:      "pinned on the best node: nothing pending",
+			leader:    true,
+			members:   []Member{healthy("lb1", 150), healthy("lb2", 100)},
+			pinned:    "lb1",
+			preferred: "lb1",
+		},
+		{
+			name:      "pinned with preempt off: preempt is the reason",
+			cfg:       PolicyConfig{Preempt: false, Hysteresis: time.Second},
+			leader:    true,
+			members:   []Member{healthy("lb1", 100), healthy("lb2", 150)},
+			pinned:    "lb1",
+			preferred: "lb2", pending: "preempt is off",
+		},
+		{
 			name:      "a follower never moves, but knows whom the policy prefers",
 			leader:    false,
 			members:   []Member{with(healthy("lb1", 150), fault), healthy("lb2", 120)},
@@ -170,7 +223,7 @@ func TestEvaluate(t *testing.T) {
 			if cfg == (PolicyConfig{}) {
 				cfg = testPolicy
 			}
-			p := Evaluate(cfg, PolicyInputs{Now: t0, Self: "lb1", Leader: tt.leader, Members: tt.members, LastMove: tt.lastMove})
+			p := Evaluate(cfg, PolicyInputs{Now: t0, Self: "lb1", Leader: tt.leader, Members: tt.members, LastMove: tt.lastMove, Pinned: tt.pinned})
 			if p.Move != tt.move || p.Kind != tt.kind {
 				t.Errorf("move = %q (kind %d), want %q (kind %d); plan %+v", p.Move, p.Kind, tt.move, tt.kind, p)
 			}
@@ -215,6 +268,38 @@ func TestRank(t *testing.T) {
 	}
 	if in[0].Name != "lb3" {
 		t.Error("Rank sorted its input in place")
+	}
+}
+
+func TestBestTarget(t *testing.T) {
+	fault := func(m *Member) { m.Fault = true }
+	tests := []struct {
+		name    string
+		members []Member
+		exclude string
+		want    string // "" for none
+	}{
+		{"none known", nil, "lb1", ""},
+		{"the best other than the excluded", []Member{healthy("lb1", 200), healthy("lb2", 120), healthy("lb3", 150)}, "lb1", "lb3"},
+		{"the excluded is not the best", []Member{healthy("lb1", 100), healthy("lb2", 120), healthy("lb3", 150)}, "lb1", "lb3"},
+		{"nothing excluded: the best", []Member{healthy("lb1", 200), healthy("lb2", 120)}, "", "lb1"},
+		{"ties broken by name", []Member{healthy("lb3", 150), healthy("lb2", 150), healthy("lb1", 200)}, "lb1", "lb2"},
+		{"ineligible voters are skipped", []Member{healthy("lb1", 100), with(healthy("lb2", 200), fault),
+			with(healthy("lb3", 180), func(m *Member) { m.Drained = true }), healthy("lb4", 50)}, "lb1", "lb4"},
+		{"non-voters are skipped", []Member{healthy("lb1", 100), with(healthy("lb2", 200), func(m *Member) { m.Voter = false })}, "lb1", ""},
+		{"only the excluded is eligible", []Member{healthy("lb1", 100), with(healthy("lb2", 200), fault)}, "lb1", ""},
+		{"an unknown name excludes nothing", []Member{healthy("lb1", 100), healthy("lb2", 200)}, "lb9", "lb2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := BestTarget(tt.members, tt.exclude)
+			if ok != (tt.want != "") || m.Name != tt.want {
+				t.Errorf("BestTarget(exclude %q) = %q, %v; want %q", tt.exclude, m.Name, ok, tt.want)
+			}
+			if ok && !m.Eligible() {
+				t.Errorf("BestTarget returned ineligible %+v", m)
+			}
+		})
 	}
 }
 

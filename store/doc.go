@@ -1,8 +1,10 @@
 // Package store is raftvip's replicated state: the Raft FSM that records who claimed and
-// released the VIP and which nodes an operator drained, its snapshots, and the on-disk
-// log, stable and snapshot stores that hashicorp/raft runs on.
+// released the VIP, whether an operator transfer pinned it, and which nodes an operator
+// drained, its snapshots, and the on-disk log, stable and snapshot stores that
+// hashicorp/raft runs on.
 //
 // Apply is deterministic and does no I/O; every record carries the time its proposer
-// stamped on it. A data directory is tied to one node name: opening another node's
-// directory, or a corrupt one, is an error, never a silent fresh start.
+// stamped on it. A data directory is tied to one node name and carries a random
+// instance id, so a wiped directory is told apart from the old one: opening another
+// node's directory, or a corrupt one, is an error, never a silent fresh start.
 package store

@@ -100,6 +100,34 @@ func (f *FSM) History() []Record {
 	return f.history.records()
 }
 
+// Pinned returns the node an operator transfer pinned the VIP to, or "" if there is
+// no pin. It is derived from History: the latest release pins the VIP on its hand-off
+// target if it carries the pin flag and names a target, and every claim after it is by
+// that target. Any other release, or a claim by another node, ends the pin; drains do
+// not matter. History, and so the pin, survives snapshots; a pin whose release has
+// aged out of History is forgotten.
+func (f *FSM) Pinned() string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	recs := f.history.records()
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Kind != KindRelease {
+			continue
+		}
+		if !r.Pin || r.Handoff == "" {
+			return ""
+		}
+		for _, c := range recs[i+1:] {
+			if c.Kind == KindClaim && c.Node != r.Handoff {
+				return ""
+			}
+		}
+		return r.Handoff
+	}
+	return ""
+}
+
 // Drained reports whether node is drained: the latest drain entry for it drained it.
 func (f *FSM) Drained(node string) bool {
 	f.mu.RLock()
@@ -128,8 +156,10 @@ func (f *FSM) drainedNodes() []string {
 //
 //	{"version":2,"last":{…}|null,"history":[{…},…],"drained":["lb1",…]}
 //
-// "drained" lists the drained nodes, sorted. Version 1, written before drain entries
-// existed, has no "drained": restoring it leaves no node drained.
+// Records are written as Record marshals them, so a release keeps its "pin" and
+// Pinned reads the same after a restore. "drained" lists the drained nodes, sorted.
+// Version 1, written before drain entries existed, has no "drained": restoring it
+// leaves no node drained.
 type snapshot struct {
 	Version int      `json:"version"`
 	Last    *Record  `json:"last"`

@@ -43,12 +43,12 @@ func TestFSMApply(t *testing.T) {
 		{"one claim", [][]byte{EncodeClaim("lb1", 2, t0)}, &claim1, []Record{claim1}, []string{}},
 		{"planned move", [][]byte{
 			EncodeClaim("lb1", 2, t0),
-			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
+			EncodeRelease("lb1", 2, "lb2", "transfer", false, t0.Add(time.Second)),
 			EncodeClaim("lb2", 3, t0.Add(2*time.Second)),
 		}, &claim2, []Record{claim1, release1, claim2}, []string{}},
 		{"ends on release", [][]byte{
 			EncodeClaim("lb1", 2, t0),
-			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
+			EncodeRelease("lb1", 2, "lb2", "transfer", false, t0.Add(time.Second)),
 		}, &release1, []Record{claim1, release1}, []string{}},
 		{"drain before any claim", [][]byte{
 			EncodeDrain("lb1", true, "operator", t0),
@@ -59,7 +59,7 @@ func TestFSMApply(t *testing.T) {
 		}, &claim1, []Record{claim1, drainAt(2, "lb1", true, "operator")}, []string{"lb1"}},
 		{"drain, move, undrain", [][]byte{
 			EncodeClaim("lb1", 2, t0),
-			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
+			EncodeRelease("lb1", 2, "lb2", "transfer", false, t0.Add(time.Second)),
 			EncodeDrain("lb1", true, "", t0),
 			EncodeDrain("lb1", false, "", t0),
 		}, &release1, []Record{claim1, release1, drainAt(3, "lb1", true, ""), drainAt(4, "lb1", false, "")}, []string{}},
@@ -105,13 +105,98 @@ func TestFSMApply(t *testing.T) {
 	}
 }
 
+func TestFSMPinned(t *testing.T) {
+	claim := func(node string, term uint64) []byte { return EncodeClaim(node, term, t0) }
+	release := func(node string, term uint64, handoff string, pin bool) []byte {
+		return EncodeRelease(node, term, handoff, "test", pin, t0)
+	}
+	drain := func(node string, drained bool) []byte { return EncodeDrain(node, drained, "operator", t0) }
+	tests := []struct {
+		name    string
+		entries [][]byte
+		want    string
+	}{
+		{"empty", nil, ""},
+		{"claims only", [][]byte{claim("lb1", 2), claim("lb2", 3)}, ""},
+		{"pinned release, target not yet claimed", [][]byte{claim("lb1", 2), release("lb1", 2, "lb3", true)}, "lb3"},
+		{"pin then claim by the target", [][]byte{claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3)}, "lb3"},
+		{"target claims again in later terms", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), claim("lb3", 5), claim("lb3", 6),
+		}, "lb3"},
+		{"later claim by another node ends the pin", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), claim("lb1", 4),
+		}, ""},
+		{"another node claims instead of the target", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb2", 3),
+		}, ""},
+		{"another node's claim ends it for good", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), claim("lb2", 4), claim("lb3", 5),
+		}, ""},
+		{"later release without pin ends the pin", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), release("lb3", 3, "lb1", false),
+		}, ""},
+		{"later release without pin, claimed by the old target", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), release("lb3", 3, "", false), claim("lb3", 4),
+		}, ""},
+		{"health release back to the same target is not a pin", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), release("lb3", 3, "lb3", false),
+		}, ""},
+		{"a second pin replaces the first", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), release("lb3", 3, "lb2", true), claim("lb2", 4),
+		}, "lb2"},
+		{"pin without a target pins nothing", [][]byte{claim("lb1", 2), release("lb1", 2, "", true), claim("lb2", 3)}, ""},
+		{"drains in between do not matter", [][]byte{
+			claim("lb1", 2), drain("lb2", true), release("lb1", 2, "lb3", true), drain("lb1", true),
+			claim("lb3", 3), drain("lb1", false), drain("lb3", true),
+		}, "lb3"},
+		{"drains do not revive an ended pin", [][]byte{
+			claim("lb1", 2), release("lb1", 2, "lb3", true), claim("lb3", 3), release("lb3", 3, "lb1", false),
+			drain("lb3", true), claim("lb1", 4), drain("lb3", false),
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFSM(0, nil)
+			applyAll(t, f, tt.entries...)
+			if got := f.Pinned(); got != tt.want {
+				t.Errorf("Pinned() = %q, want %q", got, tt.want)
+			}
+			// The pin survives a snapshot and restore.
+			dst := NewFSM(0, nil)
+			if err := dst.Restore(io.NopCloser(bytes.NewReader(persist(t, f)))); err != nil {
+				t.Fatal(err)
+			}
+			if got := dst.Pinned(); got != tt.want {
+				t.Errorf("after restore: Pinned() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A pin whose release the bounded history has dropped is forgotten.
+func TestFSMPinnedAgesOut(t *testing.T) {
+	f := NewFSM(3, nil)
+	applyAll(t, f, EncodeClaim("lb1", 2, t0), EncodeRelease("lb1", 2, "lb3", "transfer", true, t0), EncodeClaim("lb3", 3, t0))
+	if got := f.Pinned(); got != "lb3" {
+		t.Fatalf("Pinned() = %q, want lb3", got)
+	}
+	f.Apply(&raft.Log{Index: 4, Data: EncodeClaim("lb3", 4, t0)})
+	if got := f.Pinned(); got != "lb3" {
+		t.Fatalf("Pinned() = %q with the release still in history, want lb3", got)
+	}
+	f.Apply(&raft.Log{Index: 5, Data: EncodeClaim("lb3", 5, t0)})
+	if got := f.Pinned(); got != "" {
+		t.Errorf("Pinned() = %q after the release left the history, want \"\"", got)
+	}
+}
+
 // Drains are not ownership records: the election reads Last and the Applied of its own
 // claim, so a drain between a release and a claim must not hide the release.
 func TestFSMDrainDoesNotChangeLast(t *testing.T) {
 	f := NewFSM(0, nil)
 	applyAll(t, f,
 		EncodeClaim("lb1", 2, t0),
-		EncodeRelease("lb1", 2, "lb2", "drain", t0.Add(time.Second)),
+		EncodeRelease("lb1", 2, "lb2", "drain", false, t0.Add(time.Second)),
 	)
 	release, _ := f.Last()
 
@@ -294,9 +379,9 @@ func TestFSMSnapshotRestore(t *testing.T) {
 		{"claim", [][]byte{EncodeClaim("lb1", 2, t0)}},
 		{"history wrapped", [][]byte{
 			EncodeClaim("lb1", 2, t0),
-			EncodeRelease("lb1", 2, "lb2", "transfer", t0.Add(time.Second)),
+			EncodeRelease("lb1", 2, "lb2", "transfer", false, t0.Add(time.Second)),
 			EncodeClaim("lb2", 3, t0.Add(2*time.Second)),
-			EncodeRelease("lb2", 3, "", "fault: haproxy down", t0.Add(3*time.Second)),
+			EncodeRelease("lb2", 3, "", "fault: haproxy down", false, t0.Add(3*time.Second)),
 			EncodeClaim("lb3", 4, t0.Add(4*time.Second)),
 		}},
 		{"drained", [][]byte{
@@ -304,13 +389,18 @@ func TestFSMSnapshotRestore(t *testing.T) {
 			EncodeDrain("lb2", true, "operator", t0),
 			EncodeDrain("lb1", true, "", t0),
 		}},
+		{"pinned", [][]byte{
+			EncodeClaim("lb1", 2, t0),
+			EncodeRelease("lb1", 2, "lb3", "operator transfer", true, t0.Add(time.Second)),
+			EncodeClaim("lb3", 3, t0.Add(2*time.Second)),
+		}},
 		{"drained, history wrapped past the drain entries", [][]byte{
 			EncodeDrain("lb3", true, "operator", t0),
 			EncodeDrain("lb1", true, "", t0),
 			EncodeDrain("lb2", true, "", t0),
 			EncodeDrain("lb1", false, "", t0),
 			EncodeClaim("lb2", 2, t0),
-			EncodeRelease("lb2", 2, "", "drain", t0),
+			EncodeRelease("lb2", 2, "", "drain", false, t0),
 			EncodeClaim("lb1", 3, t0),
 		}},
 	}
@@ -339,6 +429,9 @@ func TestFSMSnapshotRestore(t *testing.T) {
 			}
 			if dst.Drained("other") {
 				t.Errorf("Drained(other) = true: Restore kept the target's own drained set")
+			}
+			if got, want := dst.Pinned(), src.Pinned(); got != want {
+				t.Errorf("Pinned() = %q, want %q", got, want)
 			}
 			if notified != 3 {
 				t.Errorf("notify called %d times, want 3 (2 applies, 1 restore)", notified)
@@ -433,6 +526,18 @@ func TestFSMSnapshotFormat(t *testing.T) {
 	}
 }
 
+// A pinned release keeps its "pin" in the snapshot's records.
+func TestFSMSnapshotFormatPin(t *testing.T) {
+	f := NewFSM(0, nil)
+	applyAll(t, f, EncodeRelease("lb1", 2, "lb3", "operator transfer", true, t0))
+	rec := `{"kind":"release","node":"lb1","term":2,"handoff":"lb3","reason":"operator transfer","pin":true,` +
+		`"at":"2025-03-04T05:06:07.123456789Z","index":1}`
+	want := `{"version":2,"last":` + rec + `,"history":[` + rec + `],"drained":[]}` + "\n"
+	if got := string(persist(t, f)); got != want {
+		t.Errorf("snapshot = %s\nwant       %s", got, want)
+	}
+}
+
 // A snapshot written before drain entries existed (format version 1, as raftvip
 // wrote it) restores with no node drained, and is written back as version 2.
 func TestFSMRestoresVersion1(t *testing.T) {
@@ -483,6 +588,7 @@ func TestFSMConcurrentReaders(t *testing.T) {
 					f.History()
 					f.Drained("lb2")
 					f.DrainedNodes()
+					f.Pinned()
 				}
 			}
 		}()
@@ -509,7 +615,7 @@ func TestApplyReturnsPreviousRecord(t *testing.T) {
 	if got, ok := first.(Applied); !ok || got.HadPrevious {
 		t.Fatalf("first Apply = %#v, want Applied without a previous record", first)
 	}
-	f.Apply(&raft.Log{Index: 2, Data: EncodeRelease("lb1", 2, "lb2", "shutdown", t0)})
+	f.Apply(&raft.Log{Index: 2, Data: EncodeRelease("lb1", 2, "lb2", "shutdown", false, t0)})
 	got, ok := f.Apply(&raft.Log{Index: 3, Data: EncodeClaim("lb2", 3, t0)}).(Applied)
 	if !ok || !got.HadPrevious || got.Previous.Kind != KindRelease || got.Previous.Node != "lb1" || got.Previous.Index != 2 {
 		t.Errorf("claim after a release: Apply = %#v, want the release at index 2 as previous", got)

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,18 +30,26 @@ var (
 )
 
 const (
-	markerFile   = "node.json" // names the node the directory belongs to
+	markerFile   = "node.json" // names the node the directory belongs to, and its instance id
 	markerFormat = 1
+	idBytes      = 16              // random bytes in an instance id: 32 hex digits
 	boltFile     = "raft.db"       // Raft log and stable store
 	logCacheSize = 512             // recent log entries kept in memory
 	snapRetain   = 2               // snapshots kept on disk
 	lockTimeout  = 1 * time.Second // wait for bolt's file lock before giving up
 )
 
-// marker is the content of dir/node.json: {"format":1,"node":"lb1"}.
+// marker is the content of dir/node.json:
+//
+//	{"format":1,"node":"lb1","id":"9f86d081884c7d659a2feaa0c55ad015"}
+//
+// "id" is the directory's instance id, 32 lowercase hex digits. Markers written before
+// instance ids existed have none; Open adds one, keeping format 1 so that an older
+// raftvip still reads the marker.
 type marker struct {
 	Format int    `json:"format"`
 	Node   string `json:"node"`
+	ID     string `json:"id,omitempty"`
 }
 
 // Stores are the on-disk stores hashicorp/raft runs on, all in one data directory.
@@ -48,15 +58,22 @@ type Stores struct {
 	Stable    raft.StableStore   // raft.db
 	Snapshots raft.SnapshotStore // dir/snapshots, the last 2 kept
 
+	// ID is the data directory's instance id: 32 hex digits drawn from crypto/rand
+	// when the directory was first used, kept for as long as the directory lives. A
+	// wiped directory gets a new one, which tells the cluster this node lost its state.
+	ID string
+
 	bolt *raftboltdb.BoltStore
 }
 
 // Open opens the data directory dir of node, creating it (mode 0700) if missing.
-// The directory is tied to node by the marker file node.json, written on first use.
-// Errors wrap ErrForeignDataDir (the marker names another node), ErrCorruptDataDir
-// (unreadable marker, raft.db without marker, marker with raft.db missing or empty,
-// raft.db not a bolt database) or ErrDataDirInUse (another process holds raft.db's lock for
-// more than a second). logger receives the snapshot store's messages; nil discards them.
+// The directory is tied to node by the marker file node.json, written on first use
+// with a new instance id (Stores.ID); a marker from before instance ids is given one,
+// written back atomically. Errors wrap ErrForeignDataDir (the marker names another
+// node), ErrCorruptDataDir (unreadable marker or a malformed id in it, raft.db without
+// marker, marker with raft.db missing or empty, raft.db not a bolt database) or
+// ErrDataDirInUse (another process holds raft.db's lock for more than a second).
+// logger receives the snapshot store's messages; nil discards them.
 func Open(dir, node string, logger hclog.Logger) (*Stores, error) {
 	if node == "" {
 		return nil, fmt.Errorf("store: open %s: empty node name", dir)
@@ -114,9 +131,14 @@ func Open(dir, node string, logger hclog.Logger) (*Stores, error) {
 		return nil, fmt.Errorf("store: open %s: %w: %s: %v; wipe the directory to rejoin as a new member",
 			dir, ErrCorruptDataDir, boltFile, err)
 	}
-	s := &Stores{Stable: bolt, bolt: bolt}
-	if !hasMarker {
-		if err := writeMarker(markerPath, marker{Format: markerFormat, Node: node}); err != nil {
+	s := &Stores{Stable: bolt, ID: m.ID, bolt: bolt}
+	if !hasMarker || m.ID == "" {
+		// Written with raft.db's lock held, so no other agent rewrites it meanwhile.
+		if s.ID, err = newID(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("store: open %s: instance id: %w", dir, err)
+		}
+		if err := writeMarker(markerPath, marker{Format: markerFormat, Node: node, ID: s.ID}); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("store: open %s: write marker: %w", dir, err)
 		}
@@ -182,7 +204,32 @@ func readMarker(path string) (m marker, ok bool, err error) {
 	if m.Node == "" {
 		return marker{}, false, errors.New("names no node")
 	}
+	if m.ID != "" && !validID(m.ID) {
+		return marker{}, false, fmt.Errorf("id %q is not %d lowercase hex digits", m.ID, 2*idBytes)
+	}
 	return m, true, nil
+}
+
+// newID returns a new instance id: idBytes random bytes in lowercase hex.
+func newID() (string, error) {
+	b := make([]byte, idBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// validID reports whether id looks like one newID returns.
+func validID(id string) bool {
+	if len(id) != 2*idBytes {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // writeMarker writes m to path atomically: a temporary file, synced, then renamed,

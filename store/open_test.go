@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,10 @@ func TestOpenFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"format":1,"node":"lb1"}` + "\n"; string(b) != want {
+	if !validIDPattern.MatchString(s.ID) {
+		t.Errorf("ID = %q, want 32 lowercase hex digits", s.ID)
+	}
+	if want := `{"format":1,"node":"lb1","id":"` + s.ID + `"}` + "\n"; string(b) != want {
 		t.Errorf("marker = %q, want %q", b, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node.json.tmp")); !errors.Is(err, os.ErrNotExist) {
@@ -83,6 +87,87 @@ func TestOpenReopen(t *testing.T) {
 	if term, err := s.Stable.GetUint64([]byte("CurrentTerm")); err != nil || term != 5 {
 		t.Errorf("CurrentTerm = %d, %v; want 5", term, err)
 	}
+}
+
+var validIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// reopen closes s and opens its directory again as node.
+func reopen(t *testing.T, s *Stores, dir, node string) *Stores {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mustOpen(t, dir, node)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestOpenInstanceID(t *testing.T) {
+	t.Run("reopen keeps the id", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, "lb1")
+		id := s.ID
+		marker := readFile(t, filepath.Join(dir, "node.json"))
+		s = reopen(t, s, dir, "lb1")
+		if s.ID != id {
+			t.Errorf("ID after reopen = %q, want %q", s.ID, id)
+		}
+		if again := readFile(t, filepath.Join(dir, "node.json")); again != marker {
+			t.Errorf("reopen rewrote the marker: %q, was %q", again, marker)
+		}
+	})
+	t.Run("a marker without id gets one and keeps it", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, "lb1")
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		old := `{"format":1,"node":"lb1"}` + "\n" // as raftvip wrote it before instance ids
+		if err := os.WriteFile(filepath.Join(dir, "node.json"), []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s = mustOpen(t, dir, "lb1")
+		id := s.ID
+		if !validIDPattern.MatchString(id) {
+			t.Fatalf("ID = %q, want 32 lowercase hex digits", id)
+		}
+		if got, want := readFile(t, filepath.Join(dir, "node.json")), `{"format":1,"node":"lb1","id":"`+id+`"}`+"\n"; got != want {
+			t.Errorf("marker = %q, want %q", got, want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "node.json.tmp")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("temporary marker left behind: %v", err)
+		}
+		if s = reopen(t, s, dir, "lb1"); s.ID != id {
+			t.Errorf("ID after reopen = %q, want %q", s.ID, id)
+		}
+	})
+	t.Run("a wiped directory gets a new id", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mustOpen(t, dir, "lb1")
+		id := s.ID
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if s = mustOpen(t, dir, "lb1"); s.ID == id || !validIDPattern.MatchString(s.ID) {
+			t.Errorf("ID after wipe = %q, want a new id (was %q)", s.ID, id)
+		}
+	})
+	t.Run("ids differ between directories", func(t *testing.T) {
+		a, b := mustOpen(t, t.TempDir(), "lb1"), mustOpen(t, t.TempDir(), "lb1")
+		if a.ID == b.ID {
+			t.Errorf("two directories share the id %q", a.ID)
+		}
+	})
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -135,6 +220,15 @@ func TestOpenErrors(t *testing.T) {
 			ErrCorruptDataDir, []string{"format 2", "wipe"}},
 		{"marker naming no node", []func(*testing.T, string){write("node.json", `{"format":1}`)}, ErrCorruptDataDir,
 			[]string{"no node", "wipe"}},
+		{"marker with a short id", []func(*testing.T, string){openAs("lb1"), write("node.json", `{"format":1,"node":"lb1","id":"abc"}`)},
+			ErrCorruptDataDir, []string{`id "abc"`, "hex", "wipe"}},
+		{"marker with an id not in hex", []func(*testing.T, string){openAs("lb1"),
+			write("node.json", `{"format":1,"node":"lb1","id":"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}`)},
+			ErrCorruptDataDir, []string{"hex", "wipe"}},
+		{"foreign marker without id is left alone", []func(*testing.T, string){openAs("lb2"), write("node.json", `{"format":1,"node":"lb2"}`)},
+			ErrForeignDataDir, []string{"lb2", "lb1"}},
+		{"marker without id and raft.db missing is left alone", []func(*testing.T, string){openAs("lb1"), remove("raft.db"),
+			write("node.json", `{"format":1,"node":"lb1"}`)}, ErrCorruptDataDir, []string{"raft.db", "missing"}},
 		{"unreadable marker", []func(*testing.T, string){func(t *testing.T, dir string) {
 			if err := os.Mkdir(filepath.Join(dir, "node.json"), 0o700); err != nil {
 				t.Fatal(err)

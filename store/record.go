@@ -38,6 +38,7 @@ type Record struct {
 	Term    uint64    `json:"term"`              // Raft term the claim/release belongs to; 0 for a drain
 	Handoff string    `json:"handoff,omitempty"` // release only: the node meant to claim next
 	Reason  string    `json:"reason,omitempty"`  // release and drain only: why
+	Pin     bool      `json:"pin,omitempty"`     // release only: an operator transfer pins the VIP on Handoff
 	Drained bool      `json:"drained,omitempty"` // drain only: true drains Node, false undrains it
 	At      time.Time `json:"at"`                // stamped by the proposer, UTC
 	Index   uint64    `json:"index,omitempty"`   // Raft log index, set by FSM.Apply
@@ -51,7 +52,7 @@ type Record struct {
 //	 byte 0  bytes 1..n
 //
 //	type 1 (claim):   {"kind":"claim","node":"lb1","term":3,"at":"2025-01-02T03:04:05.123456789Z"}
-//	type 2 (release): {"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","at":"..."}
+//	type 2 (release): {"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","pin":true,"at":"..."}
 //	type 3 (drain):   {"kind":"drain","node":"lb1","drained":true,"reason":"operator","at":"..."}
 //
 // "kind" repeats the type byte so a payload read on its own is unambiguous; the two
@@ -59,15 +60,19 @@ type Record struct {
 // assigns it, and FSM.Apply copies it into Record.Index. A new kind of entry gets a
 // new type byte; older versions reject it (ErrUnknownEntry) instead of guessing.
 //
-// Fields belong to kinds: "handoff" to a release; "reason" to a release or a drain;
-// "drained" to a drain, which must carry it ("drained":false undrains); a drain has
-// no term (absent or 0). A field on the wrong kind makes the entry invalid.
+// Fields belong to kinds: "handoff" and "pin" to a release; "reason" to a release or a
+// drain; "drained" to a drain, which must carry it ("drained":false undrains); a drain
+// has no term (absent or 0). A field on the wrong kind makes the entry invalid.
+// "pin":true marks the release of an operator transfer, which pins the VIP on the
+// hand-off target (FSM.Pinned). It is written only when true; a release without it
+// (every release before pins existed) does not pin, and versions before pins ignore it.
 type payload struct {
 	Kind    string    `json:"kind"`
 	Node    string    `json:"node"`
 	Term    uint64    `json:"term"`
 	Handoff string    `json:"handoff,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
+	Pin     bool      `json:"pin,omitempty"`
 	At      time.Time `json:"at"`
 }
 
@@ -80,10 +85,11 @@ type drainPayload struct {
 	At      time.Time `json:"at"`
 }
 
-// decodedPayload is what decode reads: every field of every kind, with "drained"
-// a pointer so that its absence can be told from false.
+// decodedPayload is what decode reads: every field of every kind, with "drained" and
+// "pin" pointers so that their absence can be told from false.
 type decodedPayload struct {
 	payload
+	Pin     *bool `json:"pin"`
 	Drained *bool `json:"drained"`
 }
 
@@ -95,10 +101,12 @@ func EncodeClaim(node string, term uint64, at time.Time) []byte {
 }
 
 // EncodeRelease returns the log entry for node releasing the VIP it held in term,
-// handing it to handoff (empty: nobody in particular) for reason, stamped at.
-func EncodeRelease(node string, term uint64, handoff, reason string, at time.Time) []byte {
+// handing it to handoff (empty: nobody in particular) for reason, stamped at. pin marks
+// an operator transfer that pins the VIP on handoff (see FSM.Pinned); without a
+// handoff it pins nothing. at is stored as EncodeClaim stores it.
+func EncodeRelease(node string, term uint64, handoff, reason string, pin bool, at time.Time) []byte {
 	return encode(TypeRelease, payload{
-		Kind: KindRelease, Node: node, Term: term, Handoff: handoff, Reason: reason, At: storedTime(at),
+		Kind: KindRelease, Node: node, Term: term, Handoff: handoff, Reason: reason, Pin: pin, At: storedTime(at),
 	})
 }
 
@@ -170,6 +178,8 @@ func decode(b []byte) (Record, error) {
 		return Record{}, fmt.Errorf("%w (%s): no node", ErrBadEntry, kind)
 	case kind == KindClaim && (p.Handoff != "" || p.Reason != ""):
 		return Record{}, fmt.Errorf("%w (claim): handoff and reason belong to a release", ErrBadEntry)
+	case kind != KindRelease && p.Pin != nil:
+		return Record{}, fmt.Errorf("%w (%s): pin belongs to a release", ErrBadEntry, kind)
 	case kind != KindDrain && p.Drained != nil:
 		return Record{}, fmt.Errorf("%w (%s): drained belongs to a drain", ErrBadEntry, kind)
 	case kind == KindDrain && p.Drained == nil:
@@ -185,6 +195,9 @@ func decode(b []byte) (Record, error) {
 	}
 	r := Record{
 		Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff, Reason: p.Reason, At: at,
+	}
+	if p.Pin != nil {
+		r.Pin = *p.Pin
 	}
 	if p.Drained != nil {
 		r.Drained = *p.Drained

@@ -23,15 +23,19 @@ func TestRecordRoundTrip(t *testing.T) {
 			Record{Kind: KindClaim, Node: "lb1", Term: 3, At: t0}},
 		{"claim stamped with time.Now", EncodeClaim("lb2", 1, now),
 			Record{Kind: KindClaim, Node: "lb2", Term: 1, At: now}},
-		{"release with handoff", EncodeRelease("lb1", 7, "lb2", "transfer", t0),
+		{"release with handoff", EncodeRelease("lb1", 7, "lb2", "transfer", false, t0),
 			Record{Kind: KindRelease, Node: "lb1", Term: 7, Handoff: "lb2", Reason: "transfer", At: t0}},
-		{"release to nobody", EncodeRelease("lb3", 9, "", "lease lost", t0),
+		{"release to nobody", EncodeRelease("lb3", 9, "", "lease lost", false, t0),
 			Record{Kind: KindRelease, Node: "lb3", Term: 9, Reason: "lease lost", At: t0}},
+		{"pinned release", EncodeRelease("lb1", 7, "lb3", "operator transfer", true, t0),
+			Record{Kind: KindRelease, Node: "lb1", Term: 7, Handoff: "lb3", Reason: "operator transfer", Pin: true, At: t0}},
+		{"pin without handoff kept as written", EncodeRelease("lb1", 7, "", "", true, t0),
+			Record{Kind: KindRelease, Node: "lb1", Term: 7, Pin: true, At: t0}},
 		{"zero time", EncodeClaim("lb1", 1, time.Time{}),
 			Record{Kind: KindClaim, Node: "lb1", Term: 1}},
 		{"unrepresentable time stored as zero", EncodeClaim("lb1", 1, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)),
 			Record{Kind: KindClaim, Node: "lb1", Term: 1}},
-		{"unicode node", EncodeRelease("lb-ä", 1, "lb-ö", "\"quoted\"\n", t0),
+		{"unicode node", EncodeRelease("lb-ä", 1, "lb-ö", "\"quoted\"\n", false, t0),
 			Record{Kind: KindRelease, Node: "lb-ä", Term: 1, Handoff: "lb-ö", Reason: "\"quoted\"\n", At: t0}},
 		{"drain", EncodeDrain("lb1", true, "operator", t0),
 			Record{Kind: KindDrain, Node: "lb1", Drained: true, Reason: "operator", At: t0}},
@@ -61,10 +65,15 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestEncodeLayout(t *testing.T) {
-	b := EncodeRelease("lb1", 3, "lb2", "transfer", t0)
+	b := EncodeRelease("lb1", 3, "lb2", "transfer", false, t0)
 	want := "\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:07.123456789Z"}`
 	if string(b) != want {
 		t.Errorf("EncodeRelease = %q, want %q", b, want)
+	}
+	b = EncodeRelease("lb1", 3, "lb3", "operator transfer", true, t0)
+	want = "\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb3","reason":"operator transfer","pin":true,"at":"2025-03-04T05:06:07.123456789Z"}`
+	if string(b) != want {
+		t.Errorf("EncodeRelease(pin) = %q, want %q", b, want)
 	}
 	b = EncodeClaim("lb1", 3, t0)
 	want = "\x01" + `{"kind":"claim","node":"lb1","term":3,"at":"2025-03-04T05:06:07.123456789Z"}`
@@ -114,6 +123,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"claim with drained", "\x01" + `{"kind":"claim","node":"lb1","term":3,"drained":true,` + at + `}`, ErrBadEntry, "drained"},
 		{"claim with drained false", "\x01" + `{"kind":"claim","node":"lb1","term":3,"drained":false,` + at + `}`, ErrBadEntry, "drained"},
 		{"release with drained", "\x02" + `{"kind":"release","node":"lb1","term":3,"drained":true,` + at + `}`, ErrBadEntry, "drained"},
+		{"release pin not a bool", "\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb2","pin":1,` + at + `}`, ErrBadEntry, "release"},
+		{"claim with pin", "\x01" + `{"kind":"claim","node":"lb1","term":3,"pin":true,` + at + `}`, ErrBadEntry, "pin belongs to a release"},
+		{"claim with pin false", "\x01" + `{"kind":"claim","node":"lb1","term":3,"pin":false,` + at + `}`, ErrBadEntry, "pin belongs to a release"},
+		{"drain with pin", "\x03" + `{"kind":"drain","node":"lb1","drained":true,"pin":true,` + at + `}`, ErrBadEntry, "pin belongs to a release"},
 		{"drain type byte only", "\x03", ErrBadEntry, "drain"},
 		{"drain without flag", "\x03" + `{"kind":"drain","node":"lb1",` + at + `}`, ErrBadEntry, "no drained flag"},
 		{"drain with null flag", "\x03" + `{"kind":"drain","node":"lb1","drained":null,` + at + `}`, ErrBadEntry, "no drained flag"},
@@ -153,6 +166,24 @@ func TestDecodeDrainAcceptsExplicitZeroTerm(t *testing.T) {
 	}
 }
 
+// A release written before pins existed has no "pin"; one may say "pin":false. Neither
+// pins.
+func TestDecodeReleaseWithoutPin(t *testing.T) {
+	for _, b := range []string{
+		"\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:07Z"}`,
+		"\x02" + `{"kind":"release","node":"lb1","term":3,"handoff":"lb2","reason":"transfer","pin":false,"at":"2025-03-04T05:06:07Z"}`,
+	} {
+		r, err := Decode([]byte(b))
+		if err != nil {
+			t.Fatalf("Decode(%q): %v", b, err)
+		}
+		want := Record{Kind: KindRelease, Node: "lb1", Term: 3, Handoff: "lb2", Reason: "transfer", At: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)}
+		if !sameRecord(r, want) {
+			t.Errorf("Decode(%q) = %+v, want %+v", b, r, want)
+		}
+	}
+}
+
 func TestDecodeIgnoresIndexAndUnknownFields(t *testing.T) {
 	b := "\x01" + `{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07Z","index":99,"extra":true}`
 	r, err := Decode([]byte(b))
@@ -173,8 +204,12 @@ func sameRecord(a, b Record) bool {
 
 func FuzzDecode(f *testing.F) {
 	f.Add(EncodeClaim("lb1", 3, t0))
-	f.Add(EncodeRelease("lb1", 7, "lb2", "transfer", t0))
-	f.Add(EncodeRelease("lb3", 1, "", "", time.Time{}))
+	f.Add(EncodeRelease("lb1", 7, "lb2", "transfer", false, t0))
+	f.Add(EncodeRelease("lb3", 1, "", "", false, time.Time{}))
+	f.Add(EncodeRelease("lb1", 7, "lb3", "operator transfer", true, t0))
+	f.Add([]byte("\x02" + `{"kind":"release","node":"lb1","pin":false}`))
+	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","PIN":true}`))
+	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"pin":null}`))
 	f.Add([]byte{})
 	f.Add([]byte{0})
 	f.Add([]byte{3, '{', '}'})
@@ -202,7 +237,7 @@ func FuzzDecode(f *testing.F) {
 		case KindClaim:
 			again = EncodeClaim(r.Node, r.Term, r.At)
 		case KindRelease:
-			again = EncodeRelease(r.Node, r.Term, r.Handoff, r.Reason, r.At)
+			again = EncodeRelease(r.Node, r.Term, r.Handoff, r.Reason, r.Pin, r.At)
 		case KindDrain:
 			if r.Term != 0 || r.Handoff != "" {
 				t.Fatalf("Decode(%q) = drain %+v with a term or handoff", b, r)
@@ -213,6 +248,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if r.Kind != KindDrain && r.Drained {
 			t.Fatalf("Decode(%q) = %s %+v with drained set", b, r.Kind, r)
+		}
+		if r.Kind != KindRelease && r.Pin {
+			t.Fatalf("Decode(%q) = %s %+v with pin set", b, r.Kind, r)
 		}
 		r2, err := Decode(again)
 		if err != nil {

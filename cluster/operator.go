@@ -1,0 +1,462 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
+)
+
+// The operator's membership commands: join, leave, transfer, force-leave and members.
+// Commands that change the Raft configuration or move the VIP run on the leader; any
+// node forwards them there over the cluster RPC.
+
+// minSafeVoters is the smallest cluster that survives the loss of a voter.
+const minSafeVoters = 3
+
+// Join contacts the given gossip addresses (ip or ip:port; the port defaults to
+// node.gossip_port). The cluster's leader then adds this node, or the node that was
+// contacted, to the Raft configuration.
+func (n *Node) Join(ctx context.Context, addrs []string) (JoinResponse, error) {
+	if len(addrs) == 0 {
+		return JoinResponse{}, fmt.Errorf("%w: no address given; give the gossip address (ip or ip:port) of a node of the cluster", errBadRequest)
+	}
+	var targets []string
+	for _, a := range addrs {
+		ap, msg := ParseJoinAddr(a, uint16(n.cfg.Node.GossipPort))
+		if msg != "" {
+			return JoinResponse{}, fmt.Errorf("%w: address %s", errBadRequest, msg)
+		}
+		if ap == netip.AddrPortFrom(n.cfg.Node.Bind, uint16(n.cfg.Node.GossipPort)) {
+			return JoinResponse{}, fmt.Errorf("%w: %s is this node's own gossip address; give another node's", errBadRequest, ap)
+		}
+		targets = append(targets, ap.String())
+	}
+	contacted, err := n.gossip.ml.Join(targets)
+	if contacted == 0 {
+		return JoinResponse{}, fmt.Errorf("cannot join %s: %s", strings.Join(targets, ", "), explainJoinError(err, n.cfg.Cluster.Encrypt != nil))
+	}
+	n.mem.setJoinErr("")
+	n.log.Info("joined gossip on operator request", "contacted", contacted, "members", n.gossip.ml.NumMembers())
+	return JoinResponse{Contacted: contacted, Members: n.gossip.ml.NumMembers()}, nil
+}
+
+// explainJoinError turns memberlist's join error into what the operator can do.
+// memberlist cannot tell a wrong key from other failures: a node that cannot decrypt
+// the join just closes the connection.
+func explainJoinError(err error, haveKey bool) string {
+	if err == nil {
+		return "no address answered"
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "encryption is not configured"):
+		return "the cluster encrypts its gossip and this node has no key: set cluster.encrypt to the cluster's key"
+	case strings.Contains(msg, "No installed keys could decrypt") || strings.Contains(msg, "decrypt"):
+		return "this node's cluster.encrypt key cannot decrypt the cluster's gossip: set the cluster's key"
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset"):
+		if haveKey {
+			return "the node closed the connection during the gossip handshake, which is what a wrong cluster.encrypt key looks like: use the same key as the cluster (" + errorTail(msg) + ")"
+		}
+		return "the node closed the connection during the gossip handshake, which is what a missing or different cluster.encrypt key looks like: if the cluster encrypts its gossip, set its key in cluster.encrypt (" + errorTail(msg) + ")"
+	case strings.Contains(msg, "connection refused"):
+		return "connection refused: is raftvip running there, and is that its node.gossip_port? (" + errorTail(msg) + ")"
+	case strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "no route"):
+		return "no answer: check the address and that the gossip port (TCP and UDP) is open (" + errorTail(msg) + ")"
+	}
+	return errorTail(msg)
+}
+
+// errorTail is the last line of a multi-line error (memberlist's multierror), trimmed.
+func errorTail(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(strings.TrimLeft(lines[len(lines)-1], "* \t"))
+}
+
+// Members lists the Raft configuration and the gossip members that are not in it yet.
+func (n *Node) Members() MembersResponse {
+	st := n.Status()
+	resp := MembersResponse{Node: st.Node, Leader: st.Leader, Holder: st.Holder, Members: []MemberInfo{}}
+	gossiped := map[string]gossipMember{}
+	for _, m := range n.gossip.all() {
+		gossiped[m.Name] = m
+	}
+	inRaft := map[string]bool{}
+	for _, m := range st.Members {
+		inRaft[m.Name] = true
+		role := "non-voter"
+		switch {
+		case m.Leader:
+			role = "leader"
+		case m.Voter:
+			role = "voter"
+		}
+		mi := MemberInfo{
+			Name: m.Name, Address: m.Address, Role: role, Gossip: m.Gossip, Priority: m.Priority,
+			Eligible: m.Eligible, Ineligible: m.Ineligible, Holder: m.Holder, Drained: m.Drained, Version: m.Version,
+		}
+		if g, ok := gossiped[m.Name]; ok && g.Addr.IsValid() {
+			mi.GossipAddress = g.Addr.String()
+		}
+		resp.Members = append(resp.Members, mi)
+	}
+	for _, g := range n.gossip.all() {
+		if inRaft[g.Name] || g.State == gossipDead || g.State == gossipLeft {
+			continue
+		}
+		mi := MemberInfo{Name: g.Name, GossipAddress: g.Addr.String(), Role: "none", Gossip: string(g.State), Ineligible: "not in the raft configuration"}
+		if g.MetaErr == nil {
+			mi.Priority, mi.Version = g.Meta.Priority, g.Meta.Version
+			switch {
+			case g.Meta.State:
+				mi.Ineligible = "not in the raft configuration: it has raft state from another cluster or from before it left"
+			case g.Meta.Leaving:
+				mi.Ineligible = "leaving"
+			default:
+				mi.Ineligible = "not in the raft configuration yet: joining"
+			}
+		}
+		resp.Members = append(resp.Members, mi)
+	}
+	return resp
+}
+
+// Leave takes this node out of the cluster: a holder hands the VIP over by a planned
+// move, a leader hands over leadership, the leader removes the node from the Raft
+// configuration, and the node leaves gossip. Left() is closed once it is done; the
+// agent then exits. Without force, a voter does not leave a cluster that would keep
+// fewer than 3 voters.
+func (n *Node) Leave(ctx context.Context, force bool) (LeaveResponse, error) {
+	self := n.cfg.Node.Name
+	resp := LeaveResponse{Node: self}
+	if !n.leaveOnce.CompareAndSwap(false, true) {
+		return resp, fmt.Errorf("%w: %s is already leaving", errBadRequest, self)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.leaveOnce.Store(false)
+		}
+	}()
+	servers, err := n.configuration()
+	if err != nil {
+		return resp, err
+	}
+	voters := voterNames(servers)
+	member := slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == self })
+	isVoter := slices.Contains(voters, self)
+	if isVoter && len(voters)-1 < minSafeVoters && !force {
+		rest := slices.DeleteFunc(slices.Clone(voters), func(s string) bool { return s == self })
+		return resp, fmt.Errorf("%w: leaving would leave %d voters (%s); a cluster of fewer than %d voters loses the VIP when one more node fails: add a node first, or pass --force to leave anyway",
+			errBadRequest, len(rest), strings.Join(rest, ", "), minSafeVoters)
+	}
+	if member {
+		if _, leader := n.raft.LeaderWithID(); leader == "" {
+			return resp, fmt.Errorf("cannot leave now: %w", ErrNoLeader)
+		}
+	}
+	n.leaving.Store(true)
+	signal(n.metaCh)
+	signal(n.healthCh)
+	n.log.Info("leaving the cluster", "force", force)
+
+	if n.raft.State() == raft.Leader {
+		target := ""
+		if best, ok := election.BestTarget(health{n}.Candidates(), self); ok {
+			target = best.Name
+		}
+		if err := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "leave", Retire: true}); err != nil && !errors.Is(err, election.ErrNotHolder) {
+			n.leaving.Store(false)
+			signal(n.metaCh)
+			return resp, fmt.Errorf("leave: hand off leadership and the VIP: %w", err)
+		}
+		_, leader := n.raft.LeaderWithID()
+		resp.HandedTo = string(leader)
+	}
+	if member {
+		if err := n.forwardRemove(ctx, self, "leave"); err != nil {
+			n.leaving.Store(false)
+			signal(n.metaCh)
+			return resp, fmt.Errorf("leave: %w", err)
+		}
+		resp.Voters = len(voters)
+		if isVoter {
+			resp.Voters--
+		}
+	}
+	ok = true
+	n.log.Info("left the cluster", "handed_to", resp.HandedTo, "voters_left", resp.Voters)
+	go func() {
+		n.gossip.leave(2 * time.Second)
+		close(n.left)
+	}()
+	return resp, nil
+}
+
+// Left is closed once this node has left the cluster (raftvip leave).
+func (n *Node) Left() <-chan struct{} { return n.left }
+
+func voterNames(servers []raft.Server) []string {
+	var out []string
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			out = append(out, string(s.ID))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// forwardRemove asks the leader to remove name from the configuration, retrying
+// while leadership changes.
+func (n *Node) forwardRemove(ctx context.Context, name, why string) error {
+	return n.onLeader(ctx, func() error { return n.removeServer(name, why) },
+		func(addr string) error {
+			return rpcCall(ctx, addr, "/v1/rpc/remove", rpcRemoveRequest{Node: name, Why: why, By: n.cfg.Node.Name}, &struct{}{})
+		})
+}
+
+// onLeader runs local on the leader, or remote with the leader's address, until one
+// of them gives an answer other than "not the leader" or ctx ends.
+func (n *Node) onLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
+	for {
+		err := local()
+		if !errors.Is(err, errNotLeader) {
+			return err
+		}
+		addr, id := n.raft.LeaderWithID()
+		if id != "" && string(id) != n.cfg.Node.Name {
+			err = remote(string(addr))
+			if !errors.Is(err, errNotLeader) {
+				if err != nil && !errors.Is(err, errBadRequest) {
+					return fmt.Errorf("forward to the leader %s: %w", id, err)
+				}
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if id == "" {
+				return ErrNoLeader
+			}
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// removeServer removes name from the configuration; only the leader can.
+func (n *Node) removeServer(name, why string) error {
+	if n.raft.State() != raft.Leader {
+		return errNotLeader
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(servers, func(s raft.Server) bool { return string(s.ID) == name }) {
+		return nil // already gone
+	}
+	if name == n.cfg.Node.Name {
+		return errNotLeader // a leader hands off first; the next leader removes it
+	}
+	n.skip(name)
+	f := n.raft.RemoveServer(raft.ServerID(name), 0, applyTimeout(n.cfg.Cluster.Timing))
+	if err := f.Error(); err != nil {
+		if isLeadershipErr(err) {
+			return errNotLeader
+		}
+		return fmt.Errorf("remove %s from the raft configuration: %w", name, err)
+	}
+	n.log.Info("removed member from the raft configuration", "member", name, "why", why, "index", f.Index())
+	signal(n.healthCh)
+	return nil
+}
+
+func isLeadershipErr(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress)
+}
+
+// Transfer makes a planned move of the VIP to node, or with node "" to the best
+// eligible voter other than the holder. The target stays holder until something
+// else moves the VIP: priority preemption does not pull it back.
+func (n *Node) Transfer(ctx context.Context, node string) (TransferResponse, error) {
+	var resp TransferResponse
+	err := n.onLeader(ctx, func() error {
+		var err error
+		resp, err = n.transfer(ctx, node, n.cfg.Node.Name)
+		return err
+	}, func(addr string) error {
+		return rpcCall(ctx, addr, "/v1/rpc/transfer", rpcTransferRequest{Node: node, By: n.cfg.Node.Name}, &resp)
+	})
+	return resp, err
+}
+
+// transfer runs a transfer on the leader.
+func (n *Node) transfer(ctx context.Context, node, by string) (TransferResponse, error) {
+	self := n.cfg.Node.Name
+	resp := TransferResponse{From: self}
+	if n.raft.State() != raft.Leader {
+		return resp, errNotLeader
+	}
+	if last, ok := n.fsm.Last(); ok && last.Kind == store.KindClaim {
+		resp.From = last.Node
+	}
+	cands := health{n}.Candidates()
+	if node == "" {
+		best, ok := election.BestTarget(cands, resp.From)
+		if !ok {
+			return resp, fmt.Errorf("%w: no other node can hold the VIP: %s", errBadRequest, ineligibleList(cands, resp.From))
+		}
+		node = best.Name
+	}
+	resp.To = node
+	i := slices.IndexFunc(cands, func(c election.Member) bool { return c.Name == node })
+	if i < 0 {
+		names := make([]string, 0, len(cands))
+		for _, c := range cands {
+			names = append(names, c.Name)
+		}
+		slices.Sort(names)
+		return resp, fmt.Errorf("%w: no member named %q; members are %s", errBadRequest, node, strings.Join(names, ", "))
+	}
+	if !cands[i].Voter {
+		return resp, fmt.Errorf("%w: %s is a non-voter: it is still catching up, or was added as one; wait until raftvip members shows it as a voter", errBadRequest, node)
+	}
+	if node == resp.From && n.elector.Status().Holding {
+		resp.AlreadyHeld = true
+		return resp, nil
+	}
+	if node != self {
+		// Ask the target itself: gossip can be a round or two behind.
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := health{n}.Confirm(cctx, node)
+		cancel()
+		if err != nil {
+			return resp, fmt.Errorf("%w: %s does not answer: %v", errBadRequest, node, err)
+		}
+		cands = health{n}.Candidates()
+		i = slices.IndexFunc(cands, func(c election.Member) bool { return c.Name == node })
+	}
+	if i < 0 {
+		return resp, fmt.Errorf("%w: %s left the configuration", errBadRequest, node)
+	}
+	if why := cands[i].Ineligible(); why != "" {
+		return resp, fmt.Errorf("%w: %s cannot hold the VIP: %s", errBadRequest, node, why)
+	}
+	if node == self {
+		// The leader holds as soon as it is eligible; nothing to hand off.
+		resp.AlreadyHeld = n.elector.Status().Holding
+		return resp, nil
+	}
+	n.log.Info("operator transfer", "to", node, "by", by)
+	err := n.elector.Handoff(ctx, election.Move{Target: node, Reason: "operator transfer (raftvip transfer via " + by + ")", Pin: true})
+	if errors.Is(err, election.ErrNotHolder) {
+		return resp, errNotLeader
+	}
+	if err != nil {
+		return resp, fmt.Errorf("transfer to %s: %w", node, err)
+	}
+	return resp, nil
+}
+
+// ineligibleList says why each node but exclude cannot hold the VIP.
+func ineligibleList(cands []election.Member, exclude string) string {
+	var parts []string
+	for _, c := range cands {
+		if c.Name == exclude {
+			continue
+		}
+		why := c.Ineligible()
+		if why == "" {
+			why = "eligible"
+		}
+		parts = append(parts, c.Name+": "+why)
+	}
+	if len(parts) == 0 {
+		return "there is no other member"
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// ForceLeave removes a dead member from the Raft configuration without its help. It
+// refuses a member gossip still reaches, the leader itself, and any removal after
+// which the alive voters would not be a majority of the voters.
+func (n *Node) ForceLeave(ctx context.Context, node string) (ForceLeaveResponse, error) {
+	var resp ForceLeaveResponse
+	err := n.onLeader(ctx, func() error {
+		var err error
+		resp, err = n.forceLeave(node, n.cfg.Node.Name)
+		return err
+	}, func(addr string) error {
+		return rpcCall(ctx, addr, "/v1/rpc/force-leave", rpcRemoveRequest{Node: node, Why: "force-leave", By: n.cfg.Node.Name}, &resp)
+	})
+	return resp, err
+}
+
+func (n *Node) forceLeave(node, by string) (ForceLeaveResponse, error) {
+	resp := ForceLeaveResponse{Node: node}
+	if n.raft.State() != raft.Leader {
+		return resp, errNotLeader
+	}
+	if node == "" {
+		return resp, fmt.Errorf("%w: no node named; give the name of the dead member", errBadRequest)
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return resp, err
+	}
+	i := slices.IndexFunc(servers, func(s raft.Server) bool { return string(s.ID) == node })
+	if i < 0 {
+		var names []string
+		for _, s := range servers {
+			names = append(names, string(s.ID))
+		}
+		slices.Sort(names)
+		return resp, fmt.Errorf("%w: no member named %q; members are %s", errBadRequest, node, strings.Join(names, ", "))
+	}
+	if node == n.cfg.Node.Name {
+		return resp, fmt.Errorf("%w: %s is the leader and alive; run raftvip leave on it instead", errBadRequest, node)
+	}
+	gm, known := n.gossip.member(node)
+	if known && (gm.State == gossipAlive || gm.State == gossipSuspect) {
+		return resp, fmt.Errorf("%w: %s is %s in gossip; run raftvip leave on it, or stop it and wait until raftvip members shows it dead", errBadRequest, node, gm.State)
+	}
+	voters := voterNames(servers)
+	after := slices.DeleteFunc(slices.Clone(voters), func(s string) bool { return s == node })
+	alive := 0
+	for _, v := range after {
+		if v == n.cfg.Node.Name {
+			alive++
+			continue
+		}
+		if m, ok := n.gossip.member(v); ok && m.State == gossipAlive && !n.isUnreachable(v) {
+			alive++
+		}
+	}
+	if len(after) == 0 || alive < len(after)/2+1 {
+		return resp, fmt.Errorf("%w: removing %s would leave %d voters of which %d are alive, fewer than the %d a quorum needs; bring voters back first",
+			errBadRequest, node, len(after), alive, len(after)/2+1)
+	}
+	n.skip(node)
+	f := n.raft.RemoveServer(raft.ServerID(node), 0, applyTimeout(n.cfg.Cluster.Timing))
+	if err := f.Error(); err != nil {
+		if isLeadershipErr(err) {
+			return resp, errNotLeader
+		}
+		return resp, fmt.Errorf("remove %s from the raft configuration: %w", node, err)
+	}
+	n.log.Warn("force-removed member from the raft configuration", "member", node, "by", by, "voters_left", len(after))
+	signal(n.healthCh)
+	resp.Voters = len(after)
+	return resp, nil
+}
