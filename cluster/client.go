@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"syscall"
-	"time"
 )
 
 // ErrAgentNotRunning means nothing answers on the admin socket.
@@ -23,12 +22,12 @@ type Client struct {
 	http   *http.Client
 }
 
-// NewClient returns a client for the agent listening on socket.
+// NewClient returns a client for the agent listening on socket. Every call is bounded
+// by its context only: a leave or a transfer can take longer than a status.
 func NewClient(socket string) *Client {
 	return &Client{
 		Socket: socket,
 		http: &http.Client{
-			Timeout: 10 * time.Second,
 			Transport: &http.Transport{
 				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 					var d net.Dialer

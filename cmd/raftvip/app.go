@@ -51,6 +51,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Action:    runStatus,
 				ArgsUsage: " ",
 			},
+			membersCommand(socketFlag),
 			{
 				Name:      "drain",
 				Usage:     "keep a node from holding the VIP (maintenance); a holder hands it over by a planned move",
@@ -66,6 +67,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				},
 				Action: runDrain,
 			},
+			transferCommand(socketFlag),
+			joinCommand(socketFlag),
+			leaveCommand(socketFlag),
+			forceLeaveCommand(socketFlag),
+			keygenCommand(),
 			{
 				Name:  "config",
 				Usage: "work with configuration files",
@@ -114,6 +120,8 @@ func runAgent(c *cli.Context) error {
 	select {
 	case s := <-sigs:
 		logger.Info("signal received; stopping", "signal", s.String())
+	case <-node.Left():
+		logger.Info("left the cluster (raftvip leave); stopping")
 	case <-node.Done():
 		logger.Error("election loop stopped unexpectedly")
 	}
@@ -279,10 +287,8 @@ func orNone(s string) string {
 }
 
 func runDrain(c *cli.Context) error {
-	for _, a := range c.Args().Slice() {
-		if strings.HasPrefix(a, "-") {
-			return fmt.Errorf("drain: %q after the node name: put flags before the node name (raftvip drain --off lb1)", a)
-		}
+	if err := flagsFirst(c, "drain", "node name", "raftvip drain --off lb1"); err != nil {
+		return err
 	}
 	if c.NArg() > 1 {
 		return fmt.Errorf("drain takes at most one node name (got %d: %s)", c.NArg(), strings.Join(c.Args().Slice(), " "))
@@ -346,8 +352,22 @@ func runConfigCheck(c *cli.Context) error {
 	if !cfg.Preempt {
 		preempt = "no preempt"
 	}
-	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %d peers, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s)\n",
-		cfg.File, cfg.Node.Name, len(cfg.Cluster.Peers), len(cfg.VIP.Addresses), cfg.VIP.Interface,
+	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s)\n",
+		cfg.File, cfg.Node.Name, formation(cfg), len(cfg.VIP.Addresses), cfg.VIP.Interface,
 		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt)
 	return nil
+}
+
+// formation says how a config makes its node a member of a cluster.
+func formation(cfg *cluster.Config) string {
+	c := cfg.Cluster
+	switch {
+	case len(c.Peers) > 0:
+		return fmt.Sprintf("%d static peers", len(c.Peers))
+	case c.BootstrapExpect > 0:
+		return fmt.Sprintf("forms a cluster of %d by gossip, joining %d addresses", c.BootstrapExpect, len(c.Join))
+	case len(c.Join) > 0:
+		return fmt.Sprintf("joins an existing cluster at %d addresses", len(c.Join))
+	}
+	return "waits for raftvip join"
 }

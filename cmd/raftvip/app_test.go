@@ -2,9 +2,17 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,3 +152,377 @@ func TestDrainArguments(t *testing.T) {
 
 // squeeze collapses runs of white space, so tests do not depend on tabwriter's padding.
 func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// fakeAgent fakes the admin API on a unix socket, records every request as
+// "METHOD PATH BODY" and counts status calls.
+type fakeAgent struct {
+	sock string
+	srv  *httptest.Server
+
+	mu          sync.Mutex
+	reqs        []string
+	statusCalls int
+}
+
+// startFake serves routes (ServeMux patterns such as "POST /v1/leave") on a socket in
+// a fresh short directory; anything else gets the agent's 404.
+func startFake(t *testing.T, routes func(f *fakeAgent) map[string]http.HandlerFunc) *fakeAgent {
+	t.Helper()
+	// Socket paths are limited to 108 bytes; t.TempDir() names can be longer.
+	dir, err := os.MkdirTemp("", "raftvip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f := &fakeAgent{sock: filepath.Join(dir, "agent.sock")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		replyJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	if routes != nil {
+		for pattern, h := range routes(f) {
+			mux.HandleFunc(pattern, h)
+		}
+	}
+	ln, err := net.Listen("unix", f.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f.mu.Lock()
+		f.reqs = append(f.reqs, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+string(body)))
+		f.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	f.srv.Listener.Close()
+	f.srv.Listener = ln
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAgent) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.reqs...)
+}
+
+// exitAfter answers with h, then stops serving as an agent that exits does: the
+// socket goes away.
+func (f *fakeAgent) exitAfter(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(w, r)
+		go f.srv.Close()
+	}
+}
+
+// statusHolders answers status with Holder taken from holders in turn, the last one
+// repeated.
+func (f *fakeAgent) statusHolders(holders ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		i := min(f.statusCalls, len(holders)-1)
+		f.statusCalls++
+		f.mu.Unlock()
+		replyJSON(w, http.StatusOK, cluster.Status{Node: "lb1", State: "leader", Leader: "lb1", Holder: holders[i]})
+	}
+}
+
+func replyJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func reply(code int, v any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { replyJSON(w, code, v) }
+}
+
+func apiErr(msg string) http.HandlerFunc {
+	return reply(http.StatusBadRequest, map[string]string{"error": msg})
+}
+
+var testMembers = cluster.MembersResponse{
+	Node: "lb1", Leader: "lb1", Holder: "lb1",
+	Members: []cluster.MemberInfo{
+		{Name: "lb1", Address: "198.18.0.11:7300", GossipAddress: "198.18.0.11:7301", Role: "leader", Gossip: "alive", Priority: 150, Eligible: true, Holder: true},
+		{Name: "lb2", Address: "198.18.0.12:7300", GossipAddress: "198.18.0.12:7301", Role: "voter", Gossip: "alive", Priority: 120, Ineligible: "drained", Drained: true},
+		{Name: "lb3", Address: "198.18.0.13:7300", Role: "non-voter", Gossip: "dead", Ineligible: "non-voter"},
+		{Name: "lb4", GossipAddress: "198.18.0.14:7301", Role: "none", Gossip: "alive", Priority: 100, Ineligible: "not in the raft configuration yet: joining"},
+	},
+}
+
+func TestMembershipVerbs(t *testing.T) {
+	const leaveRefused = "leaving would leave 2 voters (lb2, lb3); a cluster of fewer than 3 voters loses the VIP when one more node fails: add a node first, or pass --force to leave anyway"
+	for _, tc := range []struct {
+		name    string
+		routes  func(f *fakeAgent) map[string]http.HandlerFunc
+		args    []string
+		wantOut []string // substrings of the output, white space squeezed
+		wantErr string   // substring of the error; "" for success
+		wantReq []string // requests the agent must have seen, in order; nil: not checked
+		check   func(t *testing.T, f *fakeAgent, out string)
+	}{
+		{
+			name: "members table",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"GET /v1/members": reply(200, testMembers)}
+			},
+			args: []string{"members"},
+			wantOut: []string{
+				"NAME ADDRESS ROLE GOSSIP PRIORITY ELIGIBLE",
+				"lb1 * 198.18.0.11:7300 leader alive 150 yes",
+				"lb2 198.18.0.12:7300 voter alive 120 no: drained",
+				"lb3 198.18.0.13:7300 non-voter dead - no: non-voter",
+				"lb4 198.18.0.14:7301 (gossip) - alive 100 no: not in the raft configuration yet: joining",
+				"(* holds the VIP)",
+			},
+			check: func(t *testing.T, _ *fakeAgent, out string) {
+				if strings.Contains(out, "no raft leader") {
+					t.Errorf("a cluster with a leader says it has none:\n%s", out)
+				}
+			},
+		},
+		{
+			name: "members without holder or leader",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"GET /v1/members": reply(200, cluster.MembersResponse{Node: "lb2", Members: []cluster.MemberInfo{
+					{Name: "lb2", Address: "198.18.0.12:7300", Role: "voter", Gossip: "alive", Priority: 120, Eligible: true},
+				}})}
+			},
+			args:    []string{"members"},
+			wantOut: []string{"lb2 198.18.0.12:7300 voter alive 120 yes", "(no node holds the VIP)", "no raft leader: lb2 cannot reach a quorum"},
+		},
+		{
+			name: "members --json",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"GET /v1/members": reply(200, testMembers)}
+			},
+			args: []string{"members", "--json"},
+			check: func(t *testing.T, _ *fakeAgent, out string) {
+				var got cluster.MembersResponse
+				if err := json.Unmarshal([]byte(out), &got); err != nil {
+					t.Fatalf("members --json is not JSON: %v\n%s", err, out)
+				}
+				if !reflect.DeepEqual(got, testMembers) {
+					t.Errorf("members --json round trip:\ngot  %+v\nwant %+v", got, testMembers)
+				}
+				if !strings.Contains(out, `"gossip_address": "198.18.0.14:7301"`) {
+					t.Errorf("members --json lacks the contract's field names:\n%s", out)
+				}
+			},
+		},
+		{name: "members with an argument", args: []string{"members", "lb1"}, wantErr: `members takes no arguments (got "lb1")`, wantReq: []string{}},
+		{
+			name: "transfer waits for the new holder",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{
+					"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"}),
+					"GET /v1/status":    f.statusHolders("lb1", "lb1", "", "lb3"),
+				}
+			},
+			args:    []string{"transfer", "lb3"},
+			wantOut: []string{"VIP moved from lb1 to lb3"},
+			check: func(t *testing.T, f *fakeAgent, _ string) {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				if f.statusCalls != 4 {
+					t.Errorf("transfer asked for status %d times; want 4 (until lb3 holds)", f.statusCalls)
+				}
+			},
+			wantReq: []string{`POST /v1/transfer {"node":"lb3"}`, "GET /v1/status", "GET /v1/status", "GET /v1/status", "GET /v1/status"},
+		},
+		{
+			name: "transfer to the best node, already there",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb2", To: "lb2", AlreadyHeld: true})}
+			},
+			args:    []string{"transfer"},
+			wantOut: []string{"lb2 already holds the VIP"},
+			wantReq: []string{`POST /v1/transfer {"node":""}`},
+		},
+		{
+			name: "transfer without waiting",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"})}
+			},
+			args:    []string{"transfer", "--wait", "0", "lb3"},
+			wantOut: []string{"VIP moving from lb1 to lb3"},
+			wantReq: []string{`POST /v1/transfer {"node":"lb3"}`},
+		},
+		{
+			name: "transfer times out",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{
+					"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"}),
+					"GET /v1/status":    f.statusHolders("lb1"),
+				}
+			},
+			args:    []string{"transfer", "--wait", "300ms", "lb3"},
+			wantErr: "leadership moved to lb3, but the VIP is not on it after 300ms (held by lb1); see raftvip status on lb3",
+		},
+		{
+			name: "transfer error from the agent",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/transfer": apiErr(`no member named "lb9"; members are lb1, lb2, lb3`)}
+			},
+			args:    []string{"transfer", "lb9"},
+			wantErr: `no member named "lb9"; members are lb1, lb2, lb3`,
+			wantReq: []string{`POST /v1/transfer {"node":"lb9"}`},
+		},
+		{name: "transfer of two nodes", args: []string{"transfer", "lb2", "lb3"}, wantErr: "transfer takes at most one node name (got 2: lb2 lb3)", wantReq: []string{}},
+		{name: "transfer flag after node", args: []string{"transfer", "lb3", "--wait", "1s"}, wantErr: `transfer: "--wait" after the node name: put flags before the node name`, wantReq: []string{}},
+		{
+			name: "leave refused without --force",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/leave": apiErr(leaveRefused)}
+			},
+			args:    []string{"leave"},
+			wantErr: leaveRefused,
+			wantReq: []string{`POST /v1/leave {"force":false}`},
+		},
+		{
+			name: "leave --force waits for the agent to exit",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{
+					"POST /v1/leave": f.exitAfter(reply(200, cluster.LeaveResponse{Node: "lb1", HandedTo: "lb2", Voters: 2})),
+					"GET /v1/status": f.statusHolders("lb2"),
+				}
+			},
+			args:    []string{"leave", "--force"},
+			wantOut: []string{"lb1 left the cluster (VIP handed to lb2)"},
+			check: func(t *testing.T, f *fakeAgent, _ string) {
+				if r := f.requests(); len(r) == 0 || r[0] != `POST /v1/leave {"force":true}` {
+					t.Errorf("requests %q; want a forced leave first", r)
+				}
+				if _, err := os.Stat(f.sock); !os.IsNotExist(err) {
+					t.Errorf("leave returned while the agent's socket is still there (%v)", err)
+				}
+			},
+		},
+		{
+			name: "leave: agent does not exit",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{
+					"POST /v1/leave": reply(200, cluster.LeaveResponse{Node: "lb1", Voters: 3}),
+					"GET /v1/status": f.statusHolders("lb2"),
+				}
+			},
+			args:    []string{"leave", "--wait", "300ms"},
+			wantErr: "lb1 left the cluster, but its agent still answers on",
+		},
+		{
+			name: "leave without waiting, not the holder",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/leave": reply(200, cluster.LeaveResponse{Node: "lb3", Voters: 1})}
+			},
+			args:    []string{"leave", "--force", "--wait", "0"},
+			wantOut: []string{"lb3 left the cluster (1 voter remains)"},
+			wantReq: []string{`POST /v1/leave {"force":true}`},
+		},
+		{name: "leave with an argument", args: []string{"leave", "lb2", "--force"}, wantErr: `leave takes no arguments (got "lb2")`, wantReq: []string{}},
+		{
+			name: "force-leave",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/force-leave": reply(200, cluster.ForceLeaveResponse{Node: "lb2", Voters: 2})}
+			},
+			args:    []string{"force-leave", "lb2"},
+			wantOut: []string{"lb2 removed from the cluster (2 voters remain)"},
+			wantReq: []string{`POST /v1/force-leave {"node":"lb2"}`},
+		},
+		{
+			name: "force-leave of a live node",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/force-leave": apiErr("lb2 is alive in gossip; run raftvip leave on it, or stop it and wait until raftvip members shows it dead")}
+			},
+			args:    []string{"force-leave", "lb2"},
+			wantErr: "lb2 is alive in gossip; run raftvip leave on it",
+		},
+		{name: "force-leave without a node", args: []string{"force-leave"}, wantErr: "force-leave takes exactly one node name (got 0: (none))", wantReq: []string{}},
+		{name: "force-leave flag after node", args: []string{"force-leave", "lb2", "--socket", "/tmp/x.sock"}, wantErr: `force-leave: "--socket" after the node name: put flags before the node name`, wantReq: []string{}},
+		{
+			name: "join",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/join": reply(200, cluster.JoinResponse{Contacted: 2, Members: 3})}
+			},
+			args:    []string{"join", "198.18.0.12", "198.18.0.13:7301"},
+			wantOut: []string{"joined: contacted 2, 3 members in gossip"},
+			wantReq: []string{`POST /v1/join {"addresses":["198.18.0.12","198.18.0.13:7301"]}`},
+		},
+		{
+			name: "join error from the agent",
+			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
+				return map[string]http.HandlerFunc{"POST /v1/join": reply(500, map[string]string{"error": "cannot join 198.18.0.12:7301: connection refused: is raftvip running there, and is that its node.gossip_port?"})}
+			},
+			args:    []string{"join", "198.18.0.12"},
+			wantErr: "cannot join 198.18.0.12:7301: connection refused",
+		},
+		{name: "join without addresses", args: []string{"join"}, wantErr: "join needs the gossip address of at least one node in the cluster, e.g. raftvip join 198.18.0.12:7301", wantReq: []string{}},
+		{name: "join flag after address", args: []string{"join", "198.18.0.12", "--socket", "/tmp/x.sock"}, wantErr: `join: "--socket" after the addresses: put flags before the addresses`, wantReq: []string{}},
+		{name: "drain flag after node", args: []string{"drain", "lb1", "--off"}, wantErr: `drain: "--off" after the node name: put flags before the node name (raftvip drain --off lb1)`, wantReq: []string{}},
+		{
+			name: "keygen",
+			args: []string{"keygen"},
+			check: func(t *testing.T, _ *fakeAgent, out string) {
+				if !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 {
+					t.Errorf("keygen output %q; want the key and one newline", out)
+				}
+				key, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(out, "\n"))
+				if err != nil || len(key) != 32 {
+					t.Errorf("keygen output %q decodes to %d bytes (%v); want 32", out, len(key), err)
+				}
+			},
+			wantReq: []string{},
+		},
+		{name: "keygen with an argument", args: []string{"keygen", "32"}, wantErr: `keygen takes no arguments (got "32")`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := startFake(t, tc.routes)
+			t.Setenv("RAFTVIP_SOCKET", f.sock)
+			out, _, err := run(t, tc.args...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("raftvip %s: %v", strings.Join(tc.args, " "), err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("raftvip %s succeeded (output %q); want error %q", strings.Join(tc.args, " "), out, tc.wantErr)
+			case err != nil && (!strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n")):
+				t.Fatalf("raftvip %s: error %q; want one line containing %q", strings.Join(tc.args, " "), err, tc.wantErr)
+			}
+			for _, want := range tc.wantOut {
+				if !strings.Contains(squeeze(out), squeeze(want)) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if tc.wantReq != nil {
+				if got := f.requests(); !reflect.DeepEqual(got, tc.wantReq) && !(len(got) == 0 && len(tc.wantReq) == 0) {
+					t.Errorf("agent saw %q; want %q", got, tc.wantReq)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, f, out)
+			}
+		})
+	}
+}
+
+func TestKeygenFresh(t *testing.T) {
+	a, _, err1 := run(t, "keygen")
+	b, _, err2 := run(t, "keygen")
+	if err1 != nil || err2 != nil || a == b {
+		t.Errorf("two keygens: %q (%v), %q (%v); want two different keys", a, err1, b, err2)
+	}
+}
+
+func TestMembershipVerbsAgentNotRunning(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	for _, args := range [][]string{
+		{"members"}, {"members", "--json"}, {"transfer", "lb2"}, {"join", "198.18.0.12"}, {"leave"}, {"force-leave", "lb2"},
+	} {
+		_, _, err := run(t, append([]string{args[0], "--socket", sock}, args[1:]...)...)
+		if err == nil || !strings.Contains(err.Error(), "not running") || !strings.Contains(err.Error(), sock) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("raftvip %s without an agent: %v; want one line naming the socket", strings.Join(args, " "), err)
+		}
+	}
+}
