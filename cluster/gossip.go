@@ -270,11 +270,16 @@ func (g *gossip) override(name string, meta nodeMeta) {
 	}
 }
 
-// leave tells the others this node is going, then stops gossip.
+// leave tells the others this node is leaving for good, then stops gossip.
 func (g *gossip) leave(timeout time.Duration) {
 	if err := g.ml.Leave(timeout); err != nil {
 		g.log.Debug("gossip leave", "err", err)
 	}
+	g.shutdown()
+}
+
+// shutdown stops gossip without a word to the others. It is safe to call twice.
+func (g *gossip) shutdown() {
 	if err := g.ml.Shutdown(); err != nil {
 		g.log.Debug("gossip shutdown", "err", err)
 	}

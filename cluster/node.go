@@ -482,7 +482,10 @@ func (n *Node) closeAll() {
 		n.admin.Close()
 	}
 	if n.gossip != nil {
-		n.gossip.leave(time.Second)
+		// No gossip leave: a member that left is removed from the Raft
+		// configuration, and a restart must not do that. The others see this node
+		// fail instead, as it does; raftvip leave is the way out of the cluster.
+		n.gossip.shutdown()
 	}
 	if n.rpc != nil {
 		n.rpc.Close()
