@@ -21,31 +21,21 @@ func (n *Node) SetDrain(ctx context.Context, name string, drained bool) (uint64,
 	if err := n.checkMember(name); err != nil {
 		return 0, err
 	}
-	for {
-		idx, err := n.applyDrain(name, drained, n.cfg.Node.Name)
-		if !errors.Is(err, errNotLeader) {
-			return idx, err
-		}
-		addr, id := n.raft.LeaderWithID()
-		if id != "" {
-			var resp rpcDrainResponse
-			err = rpcCall(ctx, string(addr), "/v1/rpc/drain", rpcDrainRequest{Node: name, Drained: drained, By: n.cfg.Node.Name}, &resp)
-			if err == nil {
-				return resp.Index, nil
-			}
-			if !errors.Is(err, errNotLeader) {
-				return 0, fmt.Errorf("forward to the leader %s: %w", id, err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if id == "" {
-				return 0, ErrNoLeader
-			}
-			return 0, fmt.Errorf("set drain flag of %s: %w", name, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	var idx uint64
+	err := n.onLeader(ctx, func() error {
+		var err error
+		idx, err = n.applyDrain(name, drained, n.cfg.Node.Name)
+		return err
+	}, func(addr string) error {
+		var resp rpcDrainResponse
+		err := rpcCall(ctx, addr, "/v1/rpc/drain", rpcDrainRequest{Node: name, Drained: drained, By: n.cfg.Node.Name}, &resp)
+		idx = resp.Index
+		return err
+	})
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return 0, fmt.Errorf("set drain flag of %s: %w", name, err)
 	}
+	return idx, err
 }
 
 // applyDrain commits a drain flag; only the leader can.

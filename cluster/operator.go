@@ -225,14 +225,24 @@ func (n *Node) forwardRemove(ctx context.Context, name, why string) error {
 }
 
 // onLeader runs local on the leader, or remote with the leader's address, until one
-// of them gives an answer other than "not the leader" or ctx ends.
+// of them gives an answer other than "not the leader", ctx ends, or no leader has
+// been known for noLeaderWait (ErrNoLeader).
 func (n *Node) onLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
+	var leaderless time.Time
 	for {
 		err := local()
 		if !errors.Is(err, errNotLeader) {
 			return err
 		}
 		addr, id := n.raft.LeaderWithID()
+		switch {
+		case id != "":
+			leaderless = time.Time{}
+		case leaderless.IsZero():
+			leaderless = time.Now()
+		case time.Since(leaderless) > n.noLeaderWait():
+			return ErrNoLeader
+		}
 		if id != "" && string(id) != n.cfg.Node.Name {
 			err = remote(string(addr))
 			if !errors.Is(err, errNotLeader) {
@@ -251,6 +261,12 @@ func (n *Node) onLeader(ctx context.Context, local func() error, remote func(add
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// noLeaderWait is how long a command waits for a leader to show up: an election
+// takes a few election timeouts at most.
+func (n *Node) noLeaderWait() time.Duration {
+	return max(2*time.Second, 4*n.cfg.Cluster.Timing.ElectionTimeout)
 }
 
 // removeServer removes name from the configuration; only the leader can.
