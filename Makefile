@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/raftvip/raftvip/cluster.Version=$(VERSION)
 DEB_PKGS := haproxy keepalived nftables iproute2
 E2E_TIMEOUT ?= 25m
 
-.PHONY: all build test unit e2e deps demo figures fmt vet clean
+.PHONY: all build test unit e2e deps demo figures figures-membership fmt vet clean
 
 all: build
 
@@ -42,6 +42,11 @@ demo: deps build
 # figures measures failover gaps over repeated trials and writes docs/failover.md.
 figures: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario unplug,term,haproxy -out docs/failover.md
+
+# figures-membership measures the planned moves of raftvip transfer and raftvip leave
+# and writes docs/membership-figures.md.
+figures-membership: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario transfer,leave -out docs/membership-figures.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

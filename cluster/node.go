@@ -48,10 +48,12 @@ type Node struct {
 	metaCh      chan struct{}         // our gossip metadata may have changed
 	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
 
-	mem       *memberState
-	leaving   atomic.Bool   // raftvip leave is under way or done
-	leaveOnce atomic.Bool   // a leave request is being served
-	left      chan struct{} // closed once this node has left the cluster
+	mem        *memberState
+	leaving    atomic.Bool   // raftvip leave is under way or done
+	leaveOnce  atomic.Bool   // a leave request is being served
+	ready      atomic.Bool   // Start has wired everything up: the cluster RPC may use it
+	startState bool          // the data dir had Raft state at start
+	left       chan struct{} // closed once this node has left the cluster
 
 	mu          sync.Mutex
 	unreachable map[string]bool // peers whose heartbeats from this leader fail
@@ -184,6 +186,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	})
 	go n.form(ctx)
 	go n.reconcile(ctx)
+	n.ready.Store(true)
 	go func() {
 		n.runErr = n.elector.Run(ctx)
 		close(n.done)
@@ -267,12 +270,13 @@ func (n *Node) startRaft() error {
 		Timeout: t.RPCTimeout,
 		Logger:  hclogFor(n.log, "raft-net"),
 	})
-	n.rpc = serveRPC(n.mux.rpc, n, n.log.With("component", "rpc"))
-
 	hasState, err := n.stores.HasState()
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	n.startState = hasState
+	n.rpc = serveRPC(n.mux.rpc, n, n.log.With("component", "rpc"))
+
 	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, noPipeline{n.transport})
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)

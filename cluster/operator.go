@@ -163,21 +163,28 @@ func (n *Node) Leave(ctx context.Context, force bool) (LeaveResponse, error) {
 			return resp, fmt.Errorf("cannot leave now: %w", ErrNoLeader)
 		}
 	}
-	n.leaving.Store(true)
-	signal(n.metaCh)
-	signal(n.healthCh)
 	n.log.Info("leaving the cluster", "force", force)
-
-	if n.raft.State() == raft.Leader {
+	// A leader hands off before it calls itself leaving: otherwise its own policy
+	// sees an ineligible leader and starts the same move.
+	markLeaving := func() {
+		n.leaving.Store(true)
+		signal(n.metaCh)
+		signal(n.healthCh)
+	}
+	if n.raft.State() != raft.Leader {
+		markLeaving()
+	} else {
 		target := ""
 		if best, ok := election.BestTarget(health{n}.Candidates(), self); ok {
 			target = best.Name
 		}
-		if err := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "leave", Retire: true}); err != nil && !errors.Is(err, election.ErrNotHolder) {
+		err := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "leave", Retire: true})
+		if err != nil && !errors.Is(err, election.ErrNotHolder) && !n.handedOff(ctx) {
 			n.leaving.Store(false)
 			signal(n.metaCh)
 			return resp, fmt.Errorf("leave: hand off leadership and the VIP: %w", err)
 		}
+		markLeaving()
 		_, leader := n.raft.LeaderWithID()
 		resp.HandedTo = string(leader)
 	}
@@ -199,6 +206,20 @@ func (n *Node) Leave(ctx context.Context, force bool) (LeaveResponse, error) {
 		close(n.left)
 	}()
 	return resp, nil
+}
+
+// handedOff reports whether leadership moves away within a few election timeouts.
+// The policy sees a leaving leader as ineligible and may start the same move on its
+// own, and then the leave's own hand-off finds a transfer under way.
+func (n *Node) handedOff(ctx context.Context) bool {
+	deadline := time.Now().Add(n.noLeaderWait())
+	for n.raft.State() == raft.Leader {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
 
 // Left is closed once this node has left the cluster (raftvip leave).

@@ -97,10 +97,11 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 		w.Write(n.localMeta())
 	})
 	mux.HandleFunc("POST /v1/rpc/info", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, rpcInfoResponse{
-			Name: n.cfg.Node.Name, ID: n.stores.ID, HasState: n.hasState(), Expect: n.cfg.Cluster.BootstrapExpect,
-			LastIndex: n.raft.LastIndex(), Servers: n.formingServers(),
-		})
+		info := rpcInfoResponse{Name: n.cfg.Node.Name, ID: n.stores.ID, HasState: n.startState, Expect: n.cfg.Cluster.BootstrapExpect}
+		if n.ready.Load() {
+			info.HasState, info.LastIndex, info.Servers = n.hasState(), n.raft.LastIndex(), n.formingServers()
+		}
+		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("POST /v1/rpc/remove", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (struct{}, error) {
 		return struct{}{}, n.removeServer(req.Node, req.Why+" (via "+req.By+")")
@@ -114,7 +115,16 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, rpcError{Error: fmt.Sprintf("no such cluster RPC: %s %s (is this node running an older raftvip?)", r.Method, r.URL.Path)})
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	// Until Start has wired the node up, only info answers: it is what a peer that
+	// starts at the same moment asks before it bootstraps.
+	starting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.ready.Load() && r.URL.Path != "/v1/rpc/info" {
+			writeJSON(w, http.StatusServiceUnavailable, rpcError{Error: "node " + n.cfg.Node.Name + " is starting"})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: starting, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, errMuxClosed) && !errors.Is(err, net.ErrClosed) {
 			logger.Error("cluster RPC stopped", "err", err)

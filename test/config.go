@@ -2,6 +2,7 @@ package test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,10 +31,15 @@ type NodeSection struct {
 	GossipPort int    `yaml:"gossip_port"`
 }
 
-// ClusterSection is `cluster:`.
+// ClusterSection is `cluster:`. A lab writes either Peers (static membership) or
+// BootstrapExpect and Join (formation by gossip); a node that gets neither joins later
+// with `raftvip join`.
 type ClusterSection struct {
-	Peers  []string `yaml:"peers"`
-	Timing string   `yaml:"timing,omitempty"`
+	Peers           []string `yaml:"peers,omitempty"`
+	BootstrapExpect int      `yaml:"bootstrap_expect,omitempty"`
+	Join            []string `yaml:"join,omitempty"`
+	Timing          string   `yaml:"timing,omitempty"`
+	Encrypt         string   `yaml:"encrypt,omitempty"`
 }
 
 // AdminSection is `admin:`.
@@ -68,13 +74,41 @@ const (
 	GossipPort = 7301
 )
 
+// GossipAddr is n's gossip address, ip:port, as `cluster.join` and `raftvip join`
+// take it.
+func GossipAddr(n *Node) string {
+	return fmt.Sprintf("%s:%d", n.Addr4.Addr(), GossipPort)
+}
+
+// clusterSection builds n's `cluster:` by Options.Formation: the first Options.Initial
+// nodes are the cluster, listed in everyone's peers or found through join; the nodes
+// after them get neither.
+func (l *Lab) clusterSection(n *Node) ClusterSection {
+	o := l.opts
+	cs := ClusterSection{Timing: o.Timing, Encrypt: o.Encrypt}
+	initial := l.Nodes[:o.Initial]
+	if !slices.Contains(initial, n) {
+		return cs
+	}
+	switch o.Formation {
+	case FormationGossip:
+		cs.BootstrapExpect = o.Initial
+		for _, m := range initial {
+			if m != n {
+				cs.Join = append(cs.Join, GossipAddr(m))
+			}
+		}
+	default:
+		for _, m := range initial {
+			cs.Peers = append(cs.Peers, fmt.Sprintf("%s=%s:%d", m.Name, m.Addr4.Addr(), RaftPort))
+		}
+	}
+	return cs
+}
+
 // agentConfig builds the configuration of node n.
 func (l *Lab) agentConfig(n *Node) AgentConfig {
 	o := l.opts
-	var peers []string
-	for _, m := range l.Nodes {
-		peers = append(peers, fmt.Sprintf("%s=%s:%d", m.Name, m.Addr4.Addr(), RaftPort))
-	}
 	addrs := []string{l.VIP4.String()}
 	if l.VIP6.IsValid() {
 		addrs = append(addrs, l.VIP6.String())
@@ -87,7 +121,7 @@ func (l *Lab) agentConfig(n *Node) AgentConfig {
 			RaftPort:   RaftPort,
 			GossipPort: GossipPort,
 		},
-		Cluster: ClusterSection{Peers: peers, Timing: o.Timing},
+		Cluster: l.clusterSection(n),
 		Admin:   AdminSection{Socket: n.Socket},
 		VIP: VIPSection{
 			Interface: "eth0",

@@ -29,7 +29,8 @@ var (
 )
 
 // Options shape a lab. The zero value is a three-node lab with the defaults of the
-// agent contract (timing lan, fencing standard, lifetime 2s, GARP 5×1s, IPv4 VIP only).
+// agent contract (static cluster.peers, timing lan, fencing standard, lifetime 2s,
+// GARP 5×1s, IPv4 VIP only).
 type Options struct {
 	Nodes        int            // number of load balancers, default 3 (at most 60)
 	Timing       string         // timing profile: lan (default), fast, wan
@@ -40,6 +41,18 @@ type Options struct {
 	GARPInterval time.Duration  // default 1s
 	Priorities   map[string]int // base priority per node name; unset → agent default
 	LogLevel     string         // agent log level, default $RAFTVIP_LOG_LEVEL or info
+
+	// Formation is how the cluster forms: FormationPeers (default: every node of the
+	// cluster lists all of them in cluster.peers) or FormationGossip
+	// (cluster.bootstrap_expect: Initial and cluster.join: the other nodes of the
+	// cluster, ip:7301).
+	Formation string
+	// Initial is how many nodes, lb1 onwards, make up the cluster (default Nodes). The
+	// nodes after them are configured with neither peers, bootstrap_expect nor join:
+	// started, they wait for `raftvip join`.
+	Initial int
+	// Encrypt is cluster.encrypt (base64 gossip key) on every node; empty: none.
+	Encrypt string
 
 	// Configure, if set, may change each node's agent configuration before it is
 	// written (Extra takes keys the lab does not model).
@@ -54,9 +67,21 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
+// Formations for Options.Formation.
+const (
+	FormationPeers  = "peers"
+	FormationGossip = "gossip"
+)
+
 func (o *Options) defaults() {
 	if o.Nodes == 0 {
 		o.Nodes = 3
+	}
+	if o.Initial == 0 {
+		o.Initial = o.Nodes
+	}
+	if o.Formation == "" {
+		o.Formation = FormationPeers
 	}
 	if o.Timing == "" {
 		o.Timing = "lan"
@@ -173,6 +198,12 @@ func New(opts Options) (*Lab, error) {
 	opts.defaults()
 	if opts.Nodes < 1 || opts.Nodes > 60 {
 		return nil, fmt.Errorf("lab: %d nodes: want 1..60", opts.Nodes)
+	}
+	if opts.Initial < 1 || opts.Initial > opts.Nodes {
+		return nil, fmt.Errorf("lab: %d initial nodes: want 1..%d", opts.Initial, opts.Nodes)
+	}
+	if opts.Formation != FormationPeers && opts.Formation != FormationGossip {
+		return nil, fmt.Errorf("lab: formation %q: want %q or %q", opts.Formation, FormationPeers, FormationGossip)
 	}
 	keep := opts.Keep || os.Getenv("RAFTVIP_KEEP") == "1"
 	l := &Lab{opts: opts, logf: opts.Logf, VIP4: VIP4, blocked: map[[2]string]bool{}, keep: keep}
@@ -344,8 +375,8 @@ func (l *Lab) build() error {
 			return err
 		}
 	}
-	l.logf("lab %s up in %v: %d nodes, VIP %s%s, timing %s, fencing %s, lifetime %v, dir %s",
-		l.Prefix, time.Since(t0).Round(time.Millisecond), len(l.Nodes), l.VIP4, l.vip6Suffix(),
+	l.logf("lab %s up in %v: %d nodes (%d formed by %s), VIP %s%s, timing %s, fencing %s, lifetime %v, dir %s",
+		l.Prefix, time.Since(t0).Round(time.Millisecond), len(l.Nodes), l.opts.Initial, l.opts.Formation, l.VIP4, l.vip6Suffix(),
 		l.opts.Timing, l.opts.Fencing, l.opts.Lifetime, l.Dir)
 	if l.opts.StartAgents {
 		if err := l.StartAgents(); err != nil {

@@ -28,6 +28,7 @@ type Status struct {
 	Eligible         bool     `json:"eligible"`
 	Ineligible       string   `json:"ineligible"`
 	Drained          bool     `json:"drained"`
+	Membership       string   `json:"membership"` // why the node is not in a cluster yet; "" once it is
 	Checks           []Check  `json:"checks"`
 	Policy           Policy   `json:"policy"`
 	Members          []Member `json:"members"`
