@@ -990,7 +990,7 @@ func (d *configDecoder) cluster(path string, n *yaml.Node, cc *ClusterConfig) {
 }
 
 // configMakeKey is how to make a key for cluster.encrypt.
-const configMakeKey = "make one with: head -c 32 /dev/urandom | base64 (and use the same key on every node)"
+const configMakeKey = "make one with raftvip keygen (or head -c 32 /dev/urandom | base64), and use the same key on every node"
 
 // encrypt decodes the shared key: standard base64 of 16, 24 or 32 bytes.
 func (d *configDecoder) encrypt(path string, n *yaml.Node, dst *[]byte) {
@@ -1924,6 +1924,13 @@ cluster:
   # Every voter as name=ip:port, this node included. Use an odd number (3 or 5):
   # the VIP is held only while a majority of them can talk to each other.
   peers: [lb1=198.18.0.11:7300, lb2=198.18.0.12:7300, lb3=198.18.0.13:7300]
+  # Or, instead of peers, let the nodes find each other by gossip: the lowest-named of
+  # three servers that see each other bootstraps the cluster. Nodes added later need
+  # only join (or run raftvip join ADDR); the leader adds them.
+  #   bootstrap_expect: 3
+  #   join: [198.18.0.12, 198.18.0.13]   # gossip addresses; port: node.gossip_port
+  # Gossip encryption, the same key on every node; make one with raftvip keygen.
+  #   encrypt: <base64 key>
   # lan (default), fast or wan. Single knobs can be overridden:
   #   timing: {profile: lan, heartbeat_timeout: 400ms, election_timeout: 400ms}
   timing: lan
