@@ -167,6 +167,9 @@ func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
 	}
 	fmt.Fprintf(tw, "node:\t%s (%s, term %d)\n", st.Node, st.State, st.Term)
 	fmt.Fprintf(tw, "leader:\t%s\n", leader)
+	if st.Membership != "" {
+		fmt.Fprintf(tw, "cluster:\t%s\n", st.Membership)
+	}
 	vipLine := fmt.Sprintf("%s on %s", strings.Join(st.VIP.Addresses, ", "), st.VIP.Interface)
 	if st.Holding {
 		since := ""

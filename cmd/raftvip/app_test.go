@@ -132,6 +132,17 @@ func TestPrintStatus(t *testing.T) {
 			t.Errorf("status of an ineligible follower lacks %q:\n%s", want, b.String())
 		}
 	}
+	if strings.Contains(b.String(), "cluster:") {
+		t.Errorf("status of a member has a cluster line:\n%s", b.String())
+	}
+
+	st.Membership = "waiting for bootstrap_expect: 2 of 3 servers see each other (lb1, lb2)"
+	st.Reason = st.Membership
+	b.Reset()
+	printStatus(&b, st, now)
+	if want := "cluster: waiting for bootstrap_expect: 2 of 3"; !strings.Contains(squeeze(b.String()), squeeze(want)) {
+		t.Errorf("status of a node not in a cluster lacks %q:\n%s", want, b.String())
+	}
 }
 
 func TestDrainArguments(t *testing.T) {
