@@ -46,7 +46,7 @@ figures: deps build
 # figures-membership measures the planned moves of raftvip transfer and raftvip leave
 # and writes docs/membership-figures.md.
 figures-membership: deps build
-	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario transfer,leave -out docs/membership-figures.md
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario transfer,leave -title "Planned moves: raftvip transfer and raftvip leave" -out docs/membership-figures.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
