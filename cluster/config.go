@@ -76,6 +76,7 @@ type Config struct {
 
 	Checks []CheckConfig // in file order; names are unique
 	Notify NotifyConfig
+	VRRP   VRRPConfig
 
 	Log  LogConfig
 	File string // path it was loaded from
@@ -185,6 +186,26 @@ type GARPConfig struct {
 	Interval time.Duration // default 1s
 	Refresh  time.Duration // 0 = off
 }
+
+// VRRPConfig (vrrp:) makes the cluster one VRRP router next to stock keepalived
+// routers on the same virtual router ID: the holder advertises, every node listens,
+// and a foreign master of higher priority keeps the cluster from holding.
+type VRRPConfig struct {
+	Enabled      bool
+	Version      int           // 2 (default) or 3
+	VRID         int           // 1..255, required when enabled
+	Interval     time.Duration // advert_interval; v2: whole seconds; v3: 10ms..40.95s; default 1s
+	AuthPass     string        // v2 PASS authentication, at most 8 bytes; "" = none
+	UnicastPeers []netip.Addr  // empty: multicast (224.0.0.18, ff02::12)
+	UnicastSrc   netip.Addr    // source of the adverts; default node.bind
+	Interface    string        // default vip.interface
+}
+
+// Defaults of the vrrp section.
+const (
+	DefaultVRRPVersion  = 2
+	DefaultVRRPInterval = time.Second
+)
 
 // LogConfig is the agent's logging.
 type LogConfig struct {
@@ -476,7 +497,6 @@ type configField struct {
 func configUnsupported() map[string]string {
 	const later = "not supported by this version of raftvip; "
 	return map[string]string{
-		"vrrp":    later + "remove it (the keepalived-compatible VRRP speaker comes in a later version)",
 		"metrics": later + "remove it (the metrics endpoint comes in a later version)",
 	}
 }
@@ -486,7 +506,7 @@ func configUnsupported() map[string]string {
 // keys of every check type.
 func configSchema() map[string][]string {
 	return map[string][]string{
-		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "log"},
+		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log"},
 		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
 		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
@@ -495,6 +515,7 @@ func configSchema() map[string][]string {
 		"vip.garp":       {"repeat", "interval", "refresh"},
 		"checks[]":       checkKeys(),
 		"notify":         {"master", "backup", "fault", "stop", "script", "instance", "timeout"},
+		"vrrp":           {"enabled", "version", "vrid", "advert_interval", "auth_pass", "unicast_peers", "unicast_src", "interface"},
 		"log":            {"level", "format"},
 	}
 }
@@ -892,6 +913,7 @@ func (d *configDecoder) root(n *yaml.Node, cfg *Config) {
 		}},
 		{"checks", func(p string, v *yaml.Node) { d.checks(p, v, cfg) }},
 		{"notify", func(p string, v *yaml.Node) { d.notify(p, v, &cfg.Notify) }},
+		{"vrrp", func(p string, v *yaml.Node) { d.vrrp(p, v, &cfg.VRRP) }},
 		{"log", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []configField{
 				{"level", func(p string, v *yaml.Node) { d.enum(p, v, &cfg.Log.Level, "debug", "info", "warn", "error") }},
@@ -1722,6 +1744,138 @@ func configURLProblem(s string) string {
 	return ""
 }
 
+func (d *configDecoder) vrrp(path string, n *yaml.Node, vc *VRRPConfig) {
+	d.mapping(path, n, []configField{
+		{"enabled", func(p string, v *yaml.Node) { d.boolean(p, v, &vc.Enabled) }},
+		{"version", func(p string, v *yaml.Node) {
+			var ver int
+			if d.integer(p, v, 2, 3, "VRRP version 2 (keepalived's default) or 3", &ver) {
+				vc.Version = ver
+			}
+		}},
+		{"vrid", func(p string, v *yaml.Node) {
+			d.integer(p, v, 1, 255, "the virtual_router_id of the keepalived instance, 1 to 255", &vc.VRID)
+		}},
+		{"advert_interval", func(p string, v *yaml.Node) { d.duration(p, v, &vc.Interval) }},
+		{"auth_pass", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "the auth_pass of the keepalived instance")
+			if !ok {
+				return
+			}
+			switch {
+			case s == "":
+				d.add(v.Line, p, "is empty; set the keepalived instance's auth_pass, or remove the line for no authentication")
+			case len(s) > 8:
+				d.add(v.Line, p, "is %d bytes; VRRP PASS authentication carries 8 bytes and keepalived cuts longer passwords to their first 8 (%q): write those", len(s), s[:8])
+			default:
+				vc.AuthPass = s
+			}
+		}},
+		{"unicast_peers", func(p string, v *yaml.Node) {
+			items, ok := d.seq(p, v, "[198.18.0.14, 198.18.0.15]")
+			if !ok {
+				return
+			}
+			seen := map[netip.Addr]bool{}
+			for i, it := range items {
+				ip := fmt.Sprintf("%s[%d]", p, i)
+				d.lines[ip] = it.Line
+				s, ok := d.scalar(ip, it, "an IP address, e.g. 198.18.0.14")
+				if !ok {
+					continue
+				}
+				a, msg := configUnicastAddr(s)
+				switch {
+				case msg != "":
+					d.add(it.Line, ip, "%s", msg)
+				case seen[a]:
+					d.add(it.Line, ip, "%s is listed twice; list each peer once", a)
+				default:
+					seen[a] = true
+					vc.UnicastPeers = append(vc.UnicastPeers, a)
+				}
+			}
+		}},
+		{"unicast_src", func(p string, v *yaml.Node) {
+			s, ok := d.scalar(p, v, "this node's address, e.g. 198.18.0.11")
+			if !ok {
+				return
+			}
+			a, msg := configUnicastAddr(s)
+			if msg != "" {
+				d.add(v.Line, p, "%s", msg)
+				return
+			}
+			vc.UnicastSrc = a
+		}},
+		{"interface", func(p string, v *yaml.Node) {
+			d.validString(p, v, "an interface name such as eth0", configIfaceProblem, &vc.Interface)
+		}},
+	})
+}
+
+// checkVRRP checks the vrrp section against itself and the rest of the config, and
+// fills in its defaults.
+func (d *configDecoder) checkVRRP(cfg *Config) {
+	vc := &cfg.VRRP
+	if vc.Version == 0 {
+		vc.Version = DefaultVRRPVersion
+	}
+	_, intervalSet := d.lines["vrrp.advert_interval"]
+	if !intervalSet {
+		vc.Interval = DefaultVRRPInterval
+	}
+	if vc.Interface == "" {
+		vc.Interface = cfg.VIP.Interface
+	}
+	if !vc.UnicastSrc.IsValid() {
+		vc.UnicastSrc = cfg.Node.Bind
+	}
+	if _, set := d.lines["vrrp"]; !set || !vc.Enabled || d.failedAt("vrrp") {
+		return
+	}
+	if _, set := d.lines["vrrp.vrid"]; !set {
+		d.add(d.at("vrrp"), "vrrp.vrid", "missing; set the virtual_router_id of the keepalived instance to share, e.g. vrid: 51")
+	}
+	if intervalSet && !d.failed("vrrp.advert_interval") {
+		iv := vc.Interval
+		switch {
+		case vc.Version == 2 && (iv < time.Second || iv > 255*time.Second || iv%time.Second != 0):
+			d.add(d.at("vrrp.advert_interval"), "vrrp.advert_interval", "%s does not fit VRRPv2, which counts whole seconds from 1s to 255s; use the keepalived instance's advert_int (keepalived rounds fractions), or version: 3 for shorter intervals", iv)
+		case vc.Version == 3 && (iv < 10*time.Millisecond || iv > 40950*time.Millisecond || iv%(10*time.Millisecond) != 0):
+			d.add(d.at("vrrp.advert_interval"), "vrrp.advert_interval", "%s does not fit VRRPv3, which counts centiseconds from 10ms to 40.95s; use the keepalived instance's advert_int", iv)
+		}
+	}
+	if vc.AuthPass != "" && vc.Version == 3 {
+		d.add(d.at("vrrp.auth_pass"), "vrrp.auth_pass", "VRRPv3 has no authentication (keepalived ignores auth_pass with version 3); remove auth_pass or use version: 2")
+	}
+	v4, v6 := 0, 0
+	for _, a := range cfg.VIP.Addresses {
+		if a.Addr().Is4() {
+			v4++
+		} else {
+			v6++
+		}
+	}
+	switch {
+	case v4 > 0 && v6 > 0:
+		d.add(d.at("vrrp"), "vrrp", "vip.addresses mixes IPv4 and IPv6, but a VRRP instance advertises one family (keepalived: one virtual_ipaddress family per instance); give the cluster one family, or turn vrrp off")
+	case v6 > 0 && vc.Version == 2:
+		d.add(d.at("vrrp"), "vrrp.version", "VRRPv2 carries IPv4 only, and vip.addresses are IPv6; set version: 3 (as keepalived does for IPv6 instances)")
+	case len(cfg.VIP.Addresses) > 255:
+		d.add(d.at("vrrp"), "vrrp", "an advert lists at most 255 addresses; vip.addresses has %d", len(cfg.VIP.Addresses))
+	}
+	if v6 > 0 && vc.UnicastSrc.Is4() && len(vc.UnicastPeers) > 0 {
+		d.add(d.at("vrrp"), "vrrp.unicast_src", "%s is IPv4, but the VIPs are IPv6: set unicast_src to this node's IPv6 address", vc.UnicastSrc)
+	}
+	for i, pa := range vc.UnicastPeers {
+		if pa.Is4() != (v4 > 0) {
+			p := fmt.Sprintf("vrrp.unicast_peers[%d]", i)
+			d.add(d.at(p), p, "%s is not of the VIPs' address family; list the peers' addresses of that family", pa)
+		}
+	}
+}
+
 func (d *configDecoder) notify(path string, n *yaml.Node, nc *NotifyConfig) {
 	hook := func(dst *[]string) func(string, *yaml.Node) {
 		return func(p string, v *yaml.Node) { d.argv(p, v, "[/usr/local/bin/vip-up, --quiet]", dst) }
@@ -1836,6 +1990,8 @@ func (d *configDecoder) crossCheck(cfg *Config, hostname func() (string, error))
 			d.add(d.at(p), p, "%s is the address of peer %s; a VIP must be an address that no node has permanently", pf.Addr(), name)
 		}
 	}
+
+	d.checkVRRP(cfg)
 
 	if d.failedAt("cluster.timing") || d.failedAt("cluster.timing.profile") {
 		return

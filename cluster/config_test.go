@@ -94,6 +94,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 		PreemptDelay:    0,
 		MinMoveInterval: 10 * time.Second,
 		Notify:          NotifyConfig{Instance: "raftvip", Timeout: 10 * time.Second},
+		VRRP:            VRRPConfig{Version: 2, Interval: time.Second, UnicastSrc: netip.MustParseAddr("198.18.0.11"), Interface: "eth0"},
 		Log:             LogConfig{Level: "info", Format: "text"},
 		File:            "config.yaml",
 	}
@@ -204,6 +205,12 @@ func TestLoadTestdata(t *testing.T) {
 		netip.MustParseAddrPort("[2001:2::14]:7401")}
 	if g.Cluster.BootstrapExpect != 3 || len(g.Cluster.Peers) != 0 || !slices.Equal(g.Cluster.Join, wantJoin) || len(g.Cluster.Encrypt) != 32 {
 		t.Errorf("gossip.yaml: expect %d, peers %v, join %v, key %d bytes", g.Cluster.BootstrapExpect, g.Cluster.Peers, g.Cluster.Join, len(g.Cluster.Encrypt))
+	}
+	wantVRRP := VRRPConfig{Enabled: true, Version: 2, VRID: 51, Interval: 2 * time.Second, AuthPass: "s3cret",
+		UnicastPeers: []netip.Addr{netip.MustParseAddr("198.18.0.31"), netip.MustParseAddr("198.18.0.32")},
+		UnicastSrc:   netip.MustParseAddr("198.18.0.11"), Interface: "eth0.100"}
+	if !reflect.DeepEqual(g.VRRP, wantVRRP) {
+		t.Errorf("gossip.yaml vrrp:\n got  %+v\n want %+v", g.VRRP, wantVRRP)
 	}
 
 	_, err = Load("testdata/config/does-not-exist.yaml")
@@ -385,7 +392,20 @@ func TestParseErrors(t *testing.T) {
 		{"complex key", edit(2, "  ? [a]\n  : b\n  name: lb1"), "node", 2, "keys must be plain names", 0},
 
 		// Later features.
-		{"vrrp", after("vrrp: {enabled: false}"), "vrrp", 9, "not supported by this version of raftvip", 0},
+		{"vrrp no vrid", after("vrrp: {enabled: true}"), "vrrp.vrid", 9, "missing; set the virtual_router_id", 0},
+		{"vrrp vrid 0", after("vrrp: {enabled: true, vrid: 0}"), "vrrp.vrid", 9, "0 is out of range", 0},
+		{"vrrp version 4", after("vrrp: {enabled: true, vrid: 51, version: 4}"), "vrrp.version", 9, "4 is out of range", 0},
+		{"vrrp v2 fraction", after("vrrp: {enabled: true, vrid: 51, advert_interval: 1500ms}"), "vrrp.advert_interval", 9, "does not fit VRRPv2, which counts whole seconds", 0},
+		{"vrrp v3 too fast", after("vrrp: {enabled: true, vrid: 51, version: 3, advert_interval: 5ms}"), "vrrp.advert_interval", 9, "does not fit VRRPv3, which counts centiseconds", 0},
+		{"vrrp v3 auth", after("vrrp: {enabled: true, vrid: 51, version: 3, auth_pass: secret}"), "vrrp.auth_pass", 9, "VRRPv3 has no authentication", 0},
+		{"vrrp long pass", after("vrrp: {enabled: true, vrid: 51, auth_pass: 123456789}"), "vrrp.auth_pass", 9, `keepalived cuts longer passwords to their first 8 ("12345678")`, 0},
+		{"vrrp empty pass", after("vrrp: {enabled: true, vrid: 51, auth_pass: ''}"), "vrrp.auth_pass", 9, "is empty", 0},
+		{"vrrp peer name", after("vrrp: {enabled: true, vrid: 51, unicast_peers: [ka1.example]}"), "vrrp.unicast_peers[0]", 9, "not an IP address", 0},
+		{"vrrp peer twice", after("vrrp: {enabled: true, vrid: 51, unicast_peers: [198.18.0.14, 198.18.0.14]}"), "vrrp.unicast_peers[1]", 9, "listed twice", 0},
+		{"vrrp peer family", after("vrrp: {enabled: true, vrid: 51, unicast_peers: ['2001:2::14']}"), "vrrp.unicast_peers[0]", 9, "not of the VIPs' address family", 0},
+		{"vrrp v2 ipv6", edit(8, "  addresses: ['2001:2::10/64']") + "vrrp: {enabled: true, vrid: 51}\n", "vrrp.version", 9, "VRRPv2 carries IPv4 only", 0},
+		{"vrrp mixed families", edit(8, "  addresses: [198.18.0.10/24, '2001:2::10/64']") + "vrrp: {enabled: true, vrid: 51, version: 3}\n", "vrrp", 9, "mixes IPv4 and IPv6", 0},
+		{"vrrp unknown key", after("vrrp: {enabled: true, vrid: 51, advert_int: 1}"), "vrrp.advert_int", 9, `did you mean "advert_interval"?`, 0},
 		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "metrics", 9, "not supported by this version of raftvip", 0},
 		{"bootstrap_expect with peers", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "cannot be used with cluster.peers", 0},
 		{"bootstrap_expect without join", edit(5, "  bootstrap_expect: 3"), "cluster.join", 5, "missing; with bootstrap_expect: 3 the nodes find each other by gossip", 0},

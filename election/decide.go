@@ -74,6 +74,12 @@ type Inputs struct {
 
 	Releasing bool // a planned move or shutdown wants the VIP off this node
 
+	// Blocked, when set, says why an authority outside the cluster forbids holding
+	// the VIP (a foreign VRRP master of higher priority); BlockedUntil is when that
+	// may end by itself (its master-down timer), zero if not known.
+	Blocked      string
+	BlockedUntil time.Time
+
 	// Ineligible, when not empty, says why this node may not take the VIP (FAULT,
 	// drained). An ineligible leader never claims.
 	Ineligible string
@@ -111,6 +117,8 @@ func Decide(in Inputs) Decision {
 		return Decision{Reason: ReasonReleasing}
 	case in.Role != Leader:
 		return Decision{Reason: ReasonNotLeader}
+	case in.Blocked != "":
+		return Decision{Reason: Reason(in.Blocked), WakeAt: in.BlockedUntil}
 	case in.Ineligible != "" && (in.Fault || !in.MovePending || in.ClaimTerm != in.Term):
 		return Decision{Reason: ReasonIneligible + Reason(in.Ineligible)}
 	case in.ClaimTerm != in.Term:

@@ -40,6 +40,13 @@ type Config struct {
 	// holding or eligibility changed, in order. It is called with the elector's lock
 	// held: it must not block or call back into the Elector.
 	OnChange func(holding bool)
+	// Gate, if set, is asked on every pass whether something outside the cluster
+	// forbids holding the VIP (reason non-empty) and until when at most. It must not
+	// call back into the elector.
+	Gate func(now time.Time) (reason string, until time.Time)
+	// OnDrop, if set, is called (with e.mu held) when this node stops holding: why,
+	// and whether a planned move hands the VIP to another node.
+	OnDrop func(reason Reason, planned bool)
 }
 
 // Cluster is the leadership policy's view of the cluster.
@@ -232,8 +239,14 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		pinned = e.cfg.Ledger.Pinned()
 	}
 	now := e.clock.Now()
+	var blocked string
+	var blockedUntil time.Time
+	if e.cfg.Gate != nil {
+		blocked, blockedUntil = e.cfg.Gate(now)
+	}
 	e.mu.Lock()
 	in := e.inputs(now)
+	in.Blocked, in.BlockedUntil = blocked, blockedUntil
 	plan := e.evaluate(now, in, cands, pinned)
 	e.mu.Unlock()
 	d := Decide(*in)
@@ -263,6 +276,9 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	}
 	if was && !e.holding {
 		e.log.Info("released VIP", "reason", string(d.Reason), "term", in.Term)
+		if e.cfg.OnDrop != nil {
+			e.cfg.OnDrop(d.Reason, in.Releasing)
+		}
 		if in.Role == Leader && e.heldTerm == in.Term && !in.Releasing && !in.MovePending {
 			// Still leader (lease loss, FAULT with nobody to hand over to): record the
 			// release so a later claim, ours or another node's, need not wait the

@@ -408,3 +408,50 @@ func TestEntitledOnlyWhileHoldingUnderLease(t *testing.T) {
 	waitFor(t, "the isolated holder to lose entitlement", testLease+testRPCTimeout+100*time.Millisecond,
 		func() bool { return !h.elector.Entitled() })
 }
+
+// A gate (a foreign VRRP master) takes the VIP off the holder while it is shut and
+// gives it back, without the claim delay, once it opens; the drop is reported as
+// unplanned, with the gate's reason.
+func TestGateBlocksAndReleases(t *testing.T) {
+	w := newWorld(t)
+	var mu sync.Mutex
+	blocked := ""
+	var drops []string
+	nodes := newTestClusterWith(t, 3, w, func(c *Config) {
+		c.ClaimDelay = time.Hour // a claim that waited the delay would never hold
+		c.Gate = func(time.Time) (string, time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			return blocked, time.Time{}
+		}
+		c.OnDrop = func(r Reason, planned bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			drops = append(drops, fmt.Sprintf("%s/%t", r, planned))
+		}
+	})
+	waitFor(t, "a holder", 5*time.Second, func() bool { return w.holder() != "" })
+	h := byID(nodes, w.holder())
+
+	mu.Lock()
+	blocked = "VRRP backup: 198.18.0.14 is master"
+	mu.Unlock()
+	for _, n := range nodes {
+		n.elector.Wake()
+	}
+	waitFor(t, "the VIP dropped", 2*time.Second, func() bool { return w.holder() == "" })
+	if st := h.elector.Status(); st.Reason != "VRRP backup: 198.18.0.14 is master" {
+		t.Errorf("blocked leader's reason = %q", st.Reason)
+	}
+
+	mu.Lock()
+	blocked = ""
+	mu.Unlock()
+	h.elector.Wake()
+	waitFor(t, "the VIP back on the leader", 2*time.Second, func() bool { return w.holder() == h.id })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drops) != 1 || drops[0] != "VRRP backup: 198.18.0.14 is master/false" {
+		t.Errorf("drops = %v, want one unplanned drop with the gate's reason", drops)
+	}
+}
