@@ -44,6 +44,7 @@ type Status struct {
 	Timing           TimingInfo `json:"timing"`
 	Members          []Member   `json:"members"`
 	Events           []Event    `json:"events"`
+	VRRP             VRRPStatus `json:"vrrp"`
 	Version          string     `json:"version"`
 }
 
@@ -207,6 +208,7 @@ func (n *Node) Status() Status {
 		st.VIP.Addresses = append(st.VIP.Addresses, a.String())
 	}
 	st.Members = n.members(leader, st.Holder, es.Candidates)
+	st.VRRP = n.vrrpStatus(es.Holding)
 	for _, r := range n.fsm.History() {
 		e := Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason}
 		if r.Kind == store.KindDrain {

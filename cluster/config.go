@@ -2134,6 +2134,17 @@ notify:
   # fault: [/bin/sh, -c, "systemctl reload haproxy"]
   timeout: 10s
 
+# Share a VRRP group with stock keepalived nodes (mixed fleets, migrations): the
+# holder advertises on the keepalived instance's virtual_router_id with its effective
+# priority, and a keepalived master of higher priority keeps raftvip from holding.
+# vrrp:
+#   enabled: true
+#   version: 2                # keepalived's vrrp_version / version
+#   vrid: 51                  # virtual_router_id
+#   advert_interval: 1s       # advert_int (v2: whole seconds; v3: 10ms steps)
+#   auth_pass: secret         # authentication { auth_type PASS; auth_pass ... } (v2)
+#   unicast_peers: [198.18.0.14]  # unicast_peer; leave out for multicast
+
 log:
   level: info  # debug, info, warn or error
   format: text # text or json

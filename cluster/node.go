@@ -17,6 +17,7 @@ import (
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vip"
+	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 // historyLimit bounds the ownership history kept in the FSM and shown by status.
@@ -47,6 +48,8 @@ type Node struct {
 	healthCh    chan struct{}         // a check or a member's gossip changed
 	metaCh      chan struct{}         // our gossip metadata may have changed
 	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
+	vrrpCh      chan struct{}         // the VRRP speaker heard something new
+	vrrp        *vrrpcompat.Speaker   // nil unless vrrp.enabled
 
 	mem        *memberState
 	leaving    atomic.Bool   // raftvip leave is under way or done
@@ -71,7 +74,7 @@ type Node struct {
 // the election loop and the admin API. Stop it with Stop.
 func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{},
-		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1)}
+		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1), vrrpCh: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			n.closeAll()
@@ -123,6 +126,9 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	}
 	n.checker = election.NewChecker(checks, election.SystemClock{}, logger.With("component", "checks"), func() { signal(n.healthCh) })
 	n.notifier = newNotifier(cfg.Notify, logger.With("component", "notify"))
+	if err := n.startVRRP(); err != nil {
+		return nil, err
+	}
 
 	if err := n.startRaft(); err != nil {
 		return nil, err
@@ -163,6 +169,8 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 			MinMoveInterval: cfg.MinMoveInterval,
 		},
 		OnChange: n.holdingChanged,
+		Gate:     n.vrrpGate,
+		OnDrop:   n.vrrpDropped,
 	})
 
 	n.entitled.Store(n.elector)
@@ -186,6 +194,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	})
 	go n.form(ctx)
 	go n.reconcile(ctx)
+	go n.runVRRP(ctx)
 	n.ready.Store(true)
 	go func() {
 		n.runErr = n.elector.Run(ctx)
@@ -338,6 +347,12 @@ func (n *Node) pump(ctx context.Context) {
 			signal(n.metaCh)
 			n.elector.Wake()
 			n.refreshNotify()
+			if n.vrrp != nil {
+				lh, _ := n.local()
+				n.vrrp.SetPriority(lh.Priority)
+			}
+		case <-n.vrrpCh:
+			n.vrrpChanged()
 		case <-tick.C:
 			// Quorum and leader changes show in the metadata too.
 			signal(n.metaCh)
@@ -411,6 +426,10 @@ func (n *Node) holdingChanged(holding bool) {
 	n.mu.Lock()
 	n.holding = holding
 	n.mu.Unlock()
+	if holding && n.vrrp != nil {
+		lh, _ := n.local()
+		n.vrrp.SetMaster(true, lh.Priority)
+	}
 	n.refreshNotify()
 }
 
@@ -452,6 +471,7 @@ func knownFault(states []election.CheckState) bool {
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
+		heldAtStop := n.elector != nil && n.elector.Status().Holding
 		if n.raft != nil && n.raft.State() == raft.Leader {
 			// To the node the policy would pick; with none eligible, raft picks the
 			// most up-to-date voter, which then waits for one.
@@ -464,6 +484,7 @@ func (n *Node) Stop(ctx context.Context) error {
 				n.log.Warn("planned hand-off failed; removing the VIP anyway", "err", herr)
 			}
 		}
+		n.vrrpStopped(heldAtStop)
 		n.cancel()
 		<-n.done
 		err = n.runErr
@@ -484,6 +505,11 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 func (n *Node) closeAll() {
 	if n.admin != nil {
 		n.admin.Close()
+	}
+	if n.vrrp != nil {
+		if err := n.vrrp.Close(); err != nil {
+			n.log.Debug("close vrrp socket", "err", err)
+		}
 	}
 	if n.gossip != nil {
 		// No gossip leave: a member that left is removed from the Raft

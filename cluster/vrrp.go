@@ -1,0 +1,219 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
+	"github.com/raftvip/raftvip/vrrpcompat"
+)
+
+// The cluster as one VRRP router (DESIGN §4): the holder advertises with its
+// effective priority, every node listens, and a foreign master that outranks the
+// cluster keeps the leader from holding until its master-down timer fires.
+
+// VRRPStatus is the vrrp part of status.
+type VRRPStatus struct {
+	Enabled  bool              `json:"enabled"`
+	Role     string            `json:"role"` // master (this node holds), backup, disabled
+	Version  int               `json:"version,omitempty"`
+	VRID     int               `json:"vrid,omitempty"`
+	Reason   string            `json:"reason,omitempty"` // why the cluster is VRRP backup to a foreign master
+	Foreign  []VRRPRouter      `json:"foreign"`
+	Sent     uint64            `json:"sent"`
+	Received uint64            `json:"received"`
+	Accepted uint64            `json:"accepted"`
+	Dropped  map[string]uint64 `json:"dropped"`
+}
+
+// VRRPRouter is a foreign VRRP router heard on the link.
+type VRRPRouter struct {
+	Address    string    `json:"address"`
+	Priority   int       `json:"priority"`
+	IntervalMS int64     `json:"interval_ms"`
+	Version    int       `json:"version"`
+	LastSeen   time.Time `json:"last_seen"`
+	Adverts    uint64    `json:"adverts"`
+	Master     bool      `json:"master"`
+}
+
+// startVRRP opens the VRRP speaker when vrrp.enabled.
+func (n *Node) startVRRP() error {
+	vc := n.cfg.VRRP
+	if !vc.Enabled {
+		return nil
+	}
+	family := 4
+	var addrs []netip.Addr
+	for _, p := range n.cfg.VIP.Addresses {
+		addrs = append(addrs, p.Addr())
+		if p.Addr().Is6() {
+			family = 6
+		}
+	}
+	src := vc.UnicastSrc
+	if (family == 6) != src.Is6() {
+		src = netip.Addr{} // the speaker picks the interface's address of the family
+	}
+	sp, err := vrrpcompat.NewSpeaker(vrrpcompat.Config{
+		Instance: vrrpcompat.Instance{Version: vc.Version, VRID: uint8(vc.VRID), AuthPass: vc.AuthPass, Interval: vc.Interval},
+		Conn:     vrrpcompat.ConnConfig{Interface: vc.Interface, Family: family, Src: src, Peers: vc.UnicastPeers},
+		Addrs:    addrs,
+		Checksum: vrrpcompat.ChecksumPseudoHeader,
+		IsMember: n.isMemberAddr,
+		Logger:   n.log.With("component", "vrrp"),
+		OnChange: func() { signal(n.vrrpCh) },
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: vrrp (vrrp.interface %s): %w", vc.Interface, err)
+	}
+	n.vrrp = sp
+	return nil
+}
+
+// vrrpSelf is the cluster as a VRRP router, for the foreign-master rules.
+func (n *Node) vrrpSelf() vrrpcompat.Self {
+	lh, _ := n.local()
+	return vrrpcompat.Self{
+		Priority: lh.Priority,
+		Addr:     n.cfg.VRRP.UnicastSrc,
+		Preempt:  n.cfg.Preempt,
+		Interval: n.cfg.VRRP.Interval,
+		Version:  n.cfg.VRRP.Version,
+	}
+}
+
+// vrrpGate is the elector's Gate: a foreign master that outranks the cluster keeps
+// the leader from holding until its master-down timer fires.
+func (n *Node) vrrpGate(now time.Time) (string, time.Time) {
+	if n.vrrp == nil {
+		return "", time.Time{}
+	}
+	v := n.vrrp.Verdict(n.vrrpSelf(), now)
+	if v.Blocked {
+		return v.Reason, v.Until
+	}
+	return "", time.Time{}
+}
+
+// vrrpChanged runs when the speaker heard something new: the elector re-decides, and a
+// holder facing a lower-priority foreign master preempts it at once (advert + GARP).
+func (n *Node) vrrpChanged() {
+	n.elector.Wake()
+	n.mu.Lock()
+	holding := n.holding
+	n.mu.Unlock()
+	if !holding {
+		return
+	}
+	if v := n.vrrp.Verdict(n.vrrpSelf(), time.Now()); v.Preempt && v.Master != nil {
+		n.log.Info("preempting a lower-priority VRRP master", "router", v.Master.Addr.String(), "priority", v.Master.Priority)
+		n.vrrp.AdvertNow()
+		n.vip.Announce()
+	}
+}
+
+// vrrpDropped is the elector's OnDrop: a holder that gives up the VIP with no other
+// cluster node taking over resigns (a priority-0 advert), so the keepalived backups
+// take over after their skew time rather than their whole master-down interval. A
+// planned move, whose target advertises in a few milliseconds, and a drop because a
+// foreign master outranks the cluster, do not resign.
+func (n *Node) vrrpDropped(reason election.Reason, planned bool) {
+	if n.vrrp == nil {
+		return
+	}
+	n.vrrp.SetMaster(false, 0)
+	if planned || n.vrrp.Verdict(n.vrrpSelf(), time.Now()).Blocked {
+		return
+	}
+	n.log.Info("released the VIP with no cluster successor; resigning as VRRP master", "reason", string(reason))
+	n.vrrp.Resign()
+}
+
+// vrrpStopped resigns for a node that held the VIP when it stopped, unless another
+// cluster node claimed it after the hand-off.
+func (n *Node) vrrpStopped(heldAtStop bool) {
+	if n.vrrp == nil || !heldAtStop {
+		return
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if r, ok := n.fsm.Last(); ok && r.Kind == store.KindClaim && r.Node != n.cfg.Node.Name {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n.log.Info("no cluster node took the VIP over; resigning as VRRP master")
+	n.vrrp.Resign()
+}
+
+// isMemberAddr reports whether addr belongs to a cluster member: their adverts are
+// the cluster's own.
+func (n *Node) isMemberAddr(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	if addr == n.cfg.Node.Bind || addr == n.cfg.VRRP.UnicastSrc {
+		return true
+	}
+	if n.raft != nil {
+		if servers, err := n.configuration(); err == nil {
+			for _, s := range servers {
+				if ap, err := netip.ParseAddrPort(string(s.Address)); err == nil && ap.Addr().Unmap() == addr {
+					return true
+				}
+			}
+		}
+	}
+	if n.gossip != nil {
+		for _, m := range n.gossip.all() {
+			if m.Addr.Addr().Unmap() == addr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// vrrpStatus is the vrrp part of status.
+func (n *Node) vrrpStatus(holding bool) VRRPStatus {
+	st := VRRPStatus{Role: "disabled", Foreign: []VRRPRouter{}, Dropped: map[string]uint64{}}
+	if n.vrrp == nil {
+		return st
+	}
+	vc := n.cfg.VRRP
+	st.Enabled, st.Version, st.VRID, st.Role = true, vc.Version, vc.VRID, "backup"
+	if holding {
+		st.Role = "master"
+	}
+	now := time.Now()
+	v := n.vrrp.Verdict(n.vrrpSelf(), now)
+	if v.Blocked {
+		st.Reason = v.Reason
+	}
+	stats := n.vrrp.Stats()
+	st.Sent, st.Received, st.Accepted = stats.Sent, stats.Received, stats.Accepted
+	for r, c := range stats.Dropped {
+		st.Dropped[string(r)] = c
+	}
+	for _, r := range stats.Routers {
+		st.Foreign = append(st.Foreign, VRRPRouter{
+			Address: r.Addr.String(), Priority: r.Priority, IntervalMS: r.Interval.Milliseconds(), Version: r.Version,
+			LastSeen: r.LastSeen, Adverts: r.Adverts, Master: v.Master != nil && v.Master.Addr == r.Addr,
+		})
+	}
+	sort.Slice(st.Foreign, func(i, j int) bool { return st.Foreign[i].Address < st.Foreign[j].Address })
+	return st
+}
+
+// runVRRP runs the speaker until ctx ends.
+func (n *Node) runVRRP(ctx context.Context) {
+	if n.vrrp == nil {
+		return
+	}
+	if err := n.vrrp.Run(ctx); err != nil && ctx.Err() == nil {
+		n.log.Error("vrrp speaker stopped", "err", err)
+	}
+}
