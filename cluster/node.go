@@ -50,6 +50,9 @@ type Node struct {
 	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
 	vrrpCh      chan struct{}         // the VRRP speaker heard something new
 	vrrp        *vrrpcompat.Speaker   // nil unless vrrp.enabled
+	// vrrpListenUntil: until then the leader listens for a VRRP master before holding.
+	vrrpListenUntil time.Time
+	vrrpHeardMember atomic.Bool // a cluster member's advert was heard since start
 
 	mem        *memberState
 	leaving    atomic.Bool   // raftvip leave is under way or done
@@ -472,6 +475,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
 		heldAtStop := n.elector != nil && n.elector.Status().Holding
+		handedOff := true
 		if n.raft != nil && n.raft.State() == raft.Leader {
 			// To the node the policy would pick; with none eligible, raft picks the
 			// most up-to-date voter, which then waits for one.
@@ -482,9 +486,10 @@ func (n *Node) Stop(ctx context.Context) error {
 			n.log.Info("shutting down: handing off leadership and the VIP", "to", target)
 			if herr := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "shutdown", Retire: true}); herr != nil && !errors.Is(herr, election.ErrNotHolder) {
 				n.log.Warn("planned hand-off failed; removing the VIP anyway", "err", herr)
+				handedOff = false
 			}
 		}
-		n.vrrpStopped(heldAtStop)
+		n.vrrpStopped(heldAtStop, handedOff)
 		n.cancel()
 		<-n.done
 		err = n.runErr

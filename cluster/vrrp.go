@@ -72,7 +72,20 @@ func (n *Node) startVRRP() error {
 		return fmt.Errorf("cluster: vrrp (vrrp.interface %s): %w", vc.Interface, err)
 	}
 	n.vrrp = sp
+	// Like a VRRP router that starts as backup (RFC 3768 §6.4.1, keepalived), listen
+	// for one master-down interval before holding: a foreign master of higher
+	// priority must be heard before this node claims, not after.
+	n.vrrpListenUntil = time.Now().Add(masterDownInterval(vc, n.cfg.Priority))
 	return nil
+}
+
+// masterDownInterval is 3 × the advert interval plus the skew of priority.
+func masterDownInterval(vc VRRPConfig, priority int) time.Duration {
+	unit := time.Second // v2 skew is in seconds whatever the interval
+	if vc.Version == 3 {
+		unit = vc.Interval
+	}
+	return 3*vc.Interval + time.Duration(256-priority)*unit/256
 }
 
 // vrrpSelf is the cluster as a VRRP router, for the foreign-master rules.
@@ -97,8 +110,20 @@ func (n *Node) vrrpGate(now time.Time) (string, time.Time) {
 	if v.Blocked {
 		return v.Reason, v.Until
 	}
+	// A cluster member's adverts mean the cluster was master, so no foreign router
+	// outranked it: a node that heard one need not wait (rolling restarts).
+	if now.Before(n.vrrpListenUntil) && !n.vrrpHeardMember.Load() && n.vrrp.Stats().Dropped[vrrpcompat.ReasonMember] > 0 {
+		n.vrrpHeardMember.Store(true)
+	}
+	if now.Before(n.vrrpListenUntil) && !n.vrrpHeardMember.Load() {
+		return fmt.Sprintf("%s listening for a VRRP master for one master-down interval after start (until %s)",
+			vrrpBackupWord, n.vrrpListenUntil.Format("15:04:05.000")), n.vrrpListenUntil
+	}
 	return "", time.Time{}
 }
+
+// vrrpBackupWord starts every reason the VRRP gate gives.
+const vrrpBackupWord = "VRRP backup:"
 
 // vrrpChanged runs when the speaker heard something new: the elector re-decides, and a
 // holder facing a lower-priority foreign master preempts it at once (advert + GARP).
@@ -135,9 +160,14 @@ func (n *Node) vrrpDropped(reason election.Reason, planned bool) {
 }
 
 // vrrpStopped resigns for a node that held the VIP when it stopped, unless another
-// cluster node claimed it after the hand-off.
-func (n *Node) vrrpStopped(heldAtStop bool) {
+// cluster node claimed it after a successful hand-off.
+func (n *Node) vrrpStopped(heldAtStop, handedOff bool) {
 	if n.vrrp == nil || !heldAtStop {
+		return
+	}
+	if !handedOff {
+		n.log.Info("hand-off failed; resigning as VRRP master")
+		n.vrrp.Resign()
 		return
 	}
 	deadline := time.Now().Add(500 * time.Millisecond)

@@ -53,7 +53,7 @@ type AnnounceWatch struct {
 // announcement of the lab's VIPs until Close (or Stop).
 func (l *Lab) StartAnnounceWatch() (*AnnounceWatch, error) {
 	w := &AnnounceWatch{vips: l.VIPs(), macs: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{})}
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		mac, err := l.MAC(n)
 		if err != nil {
 			return nil, err
@@ -281,7 +281,7 @@ func (l *Lab) ClientNeighbor(addr netip.Addr) (node, state string, err error) {
 			continue
 		}
 		node = nb.HardwareAddr.String()
-		for _, n := range l.Nodes {
+		for _, n := range l.AllNodes() {
 			if mac, err := l.MAC(n); err == nil && mac.String() == node {
 				node = n.Name
 			}

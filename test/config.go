@@ -18,6 +18,7 @@ type AgentConfig struct {
 	Admin    AdminSection   `yaml:"admin"`
 	VIP      VIPSection     `yaml:"vip"`
 	Priority int            `yaml:"priority,omitempty"`
+	VRRP     *VRRPSection   `yaml:"vrrp,omitempty"`
 	Log      LogSection     `yaml:"log"`
 	Extra    map[string]any `yaml:",inline"`
 }
@@ -60,6 +61,18 @@ type VIPSection struct {
 type GARPSection struct {
 	Repeat   int    `yaml:"repeat"`
 	Interval string `yaml:"interval"`
+}
+
+// VRRPSection is `vrrp:` (CONTRACTS.md, "raftvip config and status for VRRP").
+type VRRPSection struct {
+	Enabled        bool     `yaml:"enabled"`
+	Version        int      `yaml:"version,omitempty"`
+	VRID           int      `yaml:"vrid"`
+	AdvertInterval string   `yaml:"advert_interval,omitempty"`
+	AuthPass       string   `yaml:"auth_pass,omitempty"`
+	UnicastPeers   []string `yaml:"unicast_peers,omitempty"`
+	UnicastSrc     string   `yaml:"unicast_src,omitempty"`
+	Interface      string   `yaml:"interface,omitempty"`
 }
 
 // LogSection is `log:`.
@@ -131,6 +144,7 @@ func (l *Lab) agentConfig(n *Node) AgentConfig {
 			GARP:      GARPSection{Repeat: o.GARPRepeat, Interval: durationString(o.GARPInterval)},
 		},
 		Priority: o.Priorities[n.Name],
+		VRRP:     l.vrrpSection(n),
 		Log:      LogSection{Level: o.LogLevel, Format: "text"},
 	}
 	if o.Configure != nil {

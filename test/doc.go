@@ -3,6 +3,11 @@
 // and a client), injects faults and checks the promises of DESIGN §1 with an HTTP probe
 // through the VIP and an ownership sampler that reads every node's addresses.
 //
+// With Options.Keepalived the lab adds nodes ka1, ka2, ... that run stock keepalived
+// in the cluster's VRRP group (Options.VRRP); their state transitions are read from
+// keepalived's notify FIFO, the sampler counts them, and a Forger sends hand-made VRRP
+// packets from any lab namespace.
+//
 // The suite needs root. Without it every test skips with one line; with
 // RAFTVIP_E2E=require a skip is a failure.
 //

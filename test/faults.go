@@ -362,8 +362,8 @@ func (l *Lab) Rules() string {
 	return out
 }
 
-// LogTails returns the last n lines of every agent log of every run, for failure
-// output.
+// LogTails returns the last n lines of every agent log of every run (and of every
+// keepalived log, with its state transitions), for failure output.
 func (l *Lab) LogTails(lines int) string {
 	var b strings.Builder
 	for _, n := range l.Nodes {
@@ -377,6 +377,7 @@ func (l *Lab) LogTails(lines int) string {
 			fmt.Fprintf(&b, "--- %s agent run %d, last %d lines of %s\n%s", n.Name, run, lines, path, tail(string(data), lines))
 		}
 	}
+	b.WriteString(l.KeepalivedLogTails(lines))
 	return b.String()
 }
 

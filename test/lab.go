@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,19 @@ type Options struct {
 	Configure func(n *Node, c *AgentConfig)
 	// HAProxyExtra is appended to every node's HAProxy configuration.
 	HAProxyExtra string
+
+	// Keepalived adds this many nodes, ka1, ka2, ..., that run stock keepalived
+	// (KeepalivedBinary) instead of the agent, in the VRRP group of Options.VRRP
+	// (defaults if nil): each has its own namespace on the bridge, the address after
+	// the load balancers' (198.18.0.14 after three of them) and HAProxy like theirs.
+	// Their priority is Priorities[name], default 100. StartKeepalived starts one.
+	Keepalived int
+	// VRRP, if set, gives every agent a vrrp: section for this group and configures
+	// the keepalived nodes for it. Nil: the agents do not speak VRRP.
+	VRRP *VRRPOptions
+	// ConfigureKeepalived, if set, may change each keepalived node's configuration
+	// before it is written.
+	ConfigureKeepalived func(n *Node, c *KeepalivedConfig)
 
 	StartAgents bool // start the agent on every node once the lab is up
 	Keep        bool // keep the work directory after Close (also with env RAFTVIP_KEEP=1; kept anyway when a test failed)
@@ -110,9 +124,9 @@ func (o *Options) defaults() {
 }
 
 // Node is one load balancer of the lab: a namespace with eth0 plugged into the bridge,
-// HAProxy and (when started) the raftvip agent.
+// HAProxy and (when started) the raftvip agent — or, with KA set, keepalived.
 type Node struct {
-	Name  string       // lb1, lb2, ...
+	Name  string       // lb1, lb2, ... (ka1, ka2, ... for keepalived nodes)
 	NS    string       // namespace, <prefix>-lb1
 	Port  string       // its bridge port in the bridge namespace: lb1
 	Addr4 netip.Prefix // 198.18.0.11/24, ...
@@ -125,6 +139,8 @@ type Node struct {
 	HAProxyConfig string
 	HAProxySocket string // HAProxy stats socket (level admin)
 
+	KA *Keepalived // set on a keepalived node (Options.Keepalived); such a node runs no agent
+
 	agent       *proc
 	agentRuns   int
 	haproxy     *proc
@@ -136,11 +152,12 @@ func (n *Node) String() string { return n.Name }
 // Lab is a running network-namespace lab (DESIGN §8). Create it with NewLab (tests) or
 // New (programs); tear it down with Close.
 type Lab struct {
-	Prefix   string // rv + 4 hex digits; every namespace is <prefix>-<role>
-	Dir      string // StateRoot/<prefix>
-	BridgeNS string // <prefix>-br, holds br0 and the ports lb1.. and cl
-	ClientNS string // <prefix>-cl
-	Nodes    []*Node
+	Prefix   string  // rv + 4 hex digits; every namespace is <prefix>-<role>
+	Dir      string  // StateRoot/<prefix>
+	BridgeNS string  // <prefix>-br, holds br0 and the ports lb1.., ka1.. and cl
+	ClientNS string  // <prefix>-cl
+	Nodes    []*Node // the load balancers that run the agent
+	KANodes  []*Node // the keepalived nodes (Options.Keepalived)
 	VIP4     netip.Prefix
 	VIP6     netip.Prefix // invalid unless Options.IPv6
 
@@ -204,6 +221,9 @@ func New(opts Options) (*Lab, error) {
 	}
 	if opts.Formation != FormationPeers && opts.Formation != FormationGossip {
 		return nil, fmt.Errorf("lab: formation %q: want %q or %q", opts.Formation, FormationPeers, FormationGossip)
+	}
+	if err := opts.checkVRRP(); err != nil {
+		return nil, err
 	}
 	keep := opts.Keep || os.Getenv("RAFTVIP_KEEP") == "1"
 	l := &Lab{opts: opts, logf: opts.Logf, VIP4: VIP4, blocked: map[[2]string]bool{}, keep: keep}
@@ -294,10 +314,17 @@ func (l *Lab) build() error {
 		}
 		l.Nodes = append(l.Nodes, n)
 	}
+	for j := range l.opts.Keepalived {
+		n, err := l.newKANode(j)
+		if err != nil {
+			return err
+		}
+		l.KANodes = append(l.KANodes, n)
+	}
 
 	// Namespaces first, recorded before they exist so a sweep always finds them.
 	nss := []string{l.BridgeNS, l.ClientNS}
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		nss = append(nss, n.NS)
 	}
 	l.mu.Lock()
@@ -320,7 +347,7 @@ func (l *Lab) build() error {
 	}
 	// Hosts: no duplicate address detection, so addresses are usable at once.
 	hosts := []struct{ ns, port string }{{l.ClientNS, "cl"}}
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		hosts = append(hosts, struct{ ns, port string }{n.NS, n.Port})
 	}
 	for _, h := range hosts {
@@ -350,7 +377,7 @@ func (l *Lab) build() error {
 	if err := addr(l.ClientNS, ClientAddr4, ClientAddr6); err != nil {
 		return err
 	}
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		if err := addr(n.NS, n.Addr4, n.Addr6); err != nil {
 			return err
 		}
@@ -370,13 +397,21 @@ func (l *Lab) build() error {
 			return fmt.Errorf("lab: %w", err)
 		}
 	}
-	for _, n := range l.Nodes {
+	for _, n := range l.KANodes {
+		if err := l.writeKeepalivedConfig(n); err != nil {
+			return err
+		}
+		if err := os.WriteFile(n.HAProxyConfig, []byte(l.haproxyConfig(n)), 0o644); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
+	for _, n := range l.AllNodes() {
 		if err := l.StartHAProxy(n); err != nil {
 			return err
 		}
 	}
-	l.logf("lab %s up in %v: %d nodes (%d formed by %s), VIP %s%s, timing %s, fencing %s, lifetime %v, dir %s",
-		l.Prefix, time.Since(t0).Round(time.Millisecond), len(l.Nodes), l.opts.Initial, l.opts.Formation, l.VIP4, l.vip6Suffix(),
+	l.logf("lab %s up in %v: %d nodes (%d formed by %s)%s, VIP %s%s, timing %s, fencing %s, lifetime %v, dir %s",
+		l.Prefix, time.Since(t0).Round(time.Millisecond), len(l.Nodes), l.opts.Initial, l.opts.Formation, l.kaSuffix(), l.VIP4, l.vip6Suffix(),
 		l.opts.Timing, l.opts.Fencing, l.opts.Lifetime, l.Dir)
 	if l.opts.StartAgents {
 		if err := l.StartAgents(); err != nil {
@@ -405,9 +440,9 @@ func (l *Lab) VIPs() []netip.Addr {
 	return v
 }
 
-// Node returns the node called name (lb1, ...), or nil.
+// Node returns the node called name (lb1, ..., ka1, ...), or nil.
 func (l *Lab) Node(name string) *Node {
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		if n.Name == name {
 			return n
 		}
@@ -415,7 +450,12 @@ func (l *Lab) Node(name string) *Node {
 	return nil
 }
 
-// Others returns every node but the given ones.
+// AllNodes returns the load balancers, then the keepalived nodes.
+func (l *Lab) AllNodes() []*Node {
+	return append(slices.Clone(l.Nodes), l.KANodes...)
+}
+
+// Others returns every load balancer but the given ones.
 func (l *Lab) Others(except ...*Node) []*Node {
 	var out []*Node
 	for _, n := range l.Nodes {
@@ -492,11 +532,14 @@ func (l *Lab) stopClosers() {
 	}
 }
 
-// stopProcesses SIGKILLs every agent and stops HAProxy, and waits for them.
+// stopProcesses SIGKILLs every agent, keepalived and HAProxy, and waits for them.
 func (l *Lab) stopProcesses() {
+	for _, n := range l.KANodes {
+		l.killKeepalived(n)
+	}
 	l.mu.Lock()
 	var agents, proxies []*proc
-	for _, n := range l.Nodes {
+	for _, n := range l.AllNodes() {
 		if n.agent != nil {
 			agents = append(agents, n.agent)
 		}

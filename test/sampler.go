@@ -94,7 +94,8 @@ func (l *Lab) KernelHolds(n *Node) (bool, error) {
 }
 
 // Sampler records, every SamplePeriod, which nodes have each VIP on eth0 (the kernel's
-// view, read over netlink in every namespace). Nodes are read one after the other
+// view, read over netlink in every namespace): the load balancers and the keepalived
+// nodes. Nodes are read one after the other
 // within a round, all within well under a millisecond.
 type Sampler struct {
 	lab   *Lab
@@ -113,16 +114,17 @@ type Sampler struct {
 
 type sample struct {
 	at   time.Time
-	held []uint64 // per VIP: bit i set = l.Nodes[i] has it
+	held []uint64 // per VIP: bit i set = Sampler.nodes[i] has it
 }
 
 // StartSampler starts sampling all VIPs on all nodes; Close stops it.
 func (l *Lab) StartSampler() (*Sampler, error) {
-	if len(l.Nodes) > 64 {
+	nodes := l.AllNodes()
+	if len(nodes) > 64 {
 		return nil, errors.New("lab: sampler: more than 64 nodes")
 	}
-	handles := make([]*nsAddrs, len(l.Nodes))
-	for i, n := range l.Nodes {
+	handles := make([]*nsAddrs, len(nodes))
+	for i, n := range nodes {
 		a, err := openNSAddrs(n.NS)
 		if err != nil {
 			for _, h := range handles[:i] {
@@ -132,7 +134,7 @@ func (l *Lab) StartSampler() (*Sampler, error) {
 		}
 		handles[i] = a
 	}
-	s := &Sampler{lab: l, vips: l.VIPs(), nodes: l.Nodes, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sampler{lab: l, vips: l.VIPs(), nodes: nodes, stop: make(chan struct{}), done: make(chan struct{})}
 	s.round(handles) // one sample before returning, so "now" is covered
 	go s.loop(handles)
 	l.addCloser(s.Stop)
@@ -255,6 +257,35 @@ func (s *Sampler) LastHeld(vip netip.Addr, n *Node) (time.Time, bool) {
 	smp := s.snapshot()
 	for i := len(smp) - 1; i >= 0; i-- {
 		if smp[i].held[vi]&bit != 0 {
+			return smp[i].at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// FirstHeldAfter returns the time of the first sample at or after t in which n had vip.
+func (s *Sampler) FirstHeldAfter(vip netip.Addr, n *Node, t time.Time) (time.Time, bool) {
+	vi := s.vipIndex(vip)
+	bit := uint64(1) << slices.Index(s.nodes, n)
+	for _, smp := range s.snapshot() {
+		if !smp.at.Before(t) && smp.held[vi]&bit != 0 {
+			return smp.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// LastHeldBefore returns the time of the last sample before t in which any of nodes
+// had vip.
+func (s *Sampler) LastHeldBefore(vip netip.Addr, t time.Time, nodes ...*Node) (time.Time, bool) {
+	vi := s.vipIndex(vip)
+	var mask uint64
+	for _, n := range nodes {
+		mask |= uint64(1) << slices.Index(s.nodes, n)
+	}
+	smp := s.snapshot()
+	for i := len(smp) - 1; i >= 0; i-- {
+		if smp[i].at.Before(t) && smp[i].held[vi]&mask != 0 {
 			return smp[i].at, true
 		}
 	}

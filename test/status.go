@@ -33,6 +33,58 @@ type Status struct {
 	Policy           Policy   `json:"policy"`
 	Members          []Member `json:"members"`
 	Events           []Event  `json:"events"`
+	VRRP             *VRRP    `json:"vrrp"` // nil from an agent without VRRP support
+}
+
+// VRRP is Status.VRRP (CONTRACTS.md, "raftvip config and status for VRRP").
+type VRRP struct {
+	Enabled  bool              `json:"enabled"`
+	Role     string            `json:"role"` // master (this node holds), backup, disabled
+	Version  int               `json:"version"`
+	VRID     int               `json:"vrid"`
+	Reason   string            `json:"reason"` // "VRRP backup: ..." while a foreign master outranks the cluster
+	Foreign  []VRRPRouter      `json:"foreign"`
+	Sent     uint64            `json:"sent"`
+	Received uint64            `json:"received"`
+	Accepted uint64            `json:"accepted"`
+	Dropped  map[string]uint64 `json:"dropped"` // by reason: ttl, checksum, auth, vrid, truncated, ..., member
+}
+
+// VRRPRouter is one foreign VRRP router of VRRP.Foreign.
+type VRRPRouter struct {
+	Address    string    `json:"address"`
+	Priority   int       `json:"priority"`
+	IntervalMS float64   `json:"interval_ms"`
+	Version    int       `json:"version"`
+	LastSeen   time.Time `json:"last_seen"`
+	Adverts    uint64    `json:"adverts"`
+	Master     bool      `json:"master"`
+}
+
+// Router returns the foreign router with address addr, if listed.
+func (v *VRRP) Router(addr string) (VRRPRouter, bool) {
+	if v == nil {
+		return VRRPRouter{}, false
+	}
+	for _, r := range v.Foreign {
+		if r.Address == addr {
+			return r, true
+		}
+	}
+	return VRRPRouter{}, false
+}
+
+// VRRPStatus runs `raftvip status --json` on n and returns its vrrp part; an agent
+// whose status has none is an error.
+func (l *Lab) VRRPStatus(n *Node) (VRRP, error) {
+	st, err := l.Status(n)
+	if err != nil {
+		return VRRP{}, err
+	}
+	if st.VRRP == nil {
+		return VRRP{}, fmt.Errorf("status of %s: no vrrp field", n.Name)
+	}
+	return *st.VRRP, nil
 }
 
 // Member is one entry of Status.Members.

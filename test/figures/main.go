@@ -34,7 +34,7 @@ type trial struct {
 func run() int {
 	trials := flag.Int("trials", 10, "trials per timing profile")
 	profiles := flag.String("profile", "lan,fast", "comma-separated timing profiles")
-	scenarios := flag.String("scenario", "unplug,term", "comma-separated faults: unplug (crash failover), term (planned move by SIGTERM), haproxy (HAProxy killed on the holder), transfer (raftvip transfer to another node), leave (raftvip leave on the holder of four nodes)")
+	scenarios := flag.String("scenario", "unplug,term", "comma-separated faults: unplug (crash failover), term (planned move by SIGTERM), haproxy (HAProxy killed on the holder), transfer (raftvip transfer to another node), leave (raftvip leave on the holder of four nodes), vrrp-stop (every agent stopped by SIGTERM, keepalived at 100 takes over), vrrp-unplug (the holder unplugged next to keepalived at 100), vrrp-foreign (keepalived at 200 crashes, the cluster takes over)")
 	out := flag.String("out", "", "markdown file to write (e.g. docs/failover.md); stdout only if empty")
 	title := flag.String("title", "Failover in the e2e lab", "heading of the markdown page")
 	settle := flag.Duration("settle", 2*time.Second, "how long to keep watching after the failover")
@@ -109,7 +109,7 @@ func run() int {
 }
 
 // knownScenarios are the values of -scenario.
-var knownScenarios = []string{"unplug", "term", "haproxy", "transfer", "leave"}
+var knownScenarios = []string{"unplug", "term", "haproxy", "transfer", "leave", "vrrp-stop", "vrrp-unplug", "vrrp-foreign"}
 
 // measure builds a fresh lab with the profile, waits for a holder, applies the fault
 // or the operator's move and measures; the lab is always torn down. trial (1-based)
@@ -121,8 +121,12 @@ func measure(ctx context.Context, profile, scenario string, trial int, serve, se
 		opts = test.HealthOptions(healthInterval, healthFall, 10*time.Second, nil)
 	case "leave":
 		opts.Nodes = 4 // three voters remain: leave needs no --force
+	case "vrrp-stop", "vrrp-unplug":
+		opts = test.KeepalivedLab(test.VRRPOptions{}, 100)
+	case "vrrp-foreign":
+		opts = test.KeepalivedLab(test.VRRPOptions{}, 200)
 	}
-	opts.Timing, opts.StartAgents, opts.Logf = profile, true, logf
+	opts.Timing, opts.StartAgents, opts.Logf = profile, scenario != "vrrp-foreign", logf
 	l, err := test.New(opts)
 	if err != nil {
 		return f, err
@@ -136,9 +140,22 @@ func measure(ctx context.Context, profile, scenario string, trial int, serve, se
 			err = cerr
 		}
 	}()
+	if scenario == "vrrp-foreign" {
+		return measureForeign(ctx, l, serve, settle)
+	}
 	h, err := l.WaitForHolderContext(ctx, 30*time.Second)
 	if err != nil {
 		return f, err
+	}
+	if strings.HasPrefix(scenario, "vrrp-") {
+		// keepalived at 100 joins as the cluster's VRRP backup.
+		ka := l.Node("ka1")
+		if err := l.StartKeepalived(ka); err != nil {
+			return f, err
+		}
+		if _, err := l.WaitKeepalivedState(ka, "BACKUP", 5*time.Second); err != nil {
+			return f, err
+		}
 	}
 	if scenario == "haproxy" {
 		// Measure from the steady state: lb1, the preferred node, holding after any
@@ -157,8 +174,33 @@ func measure(ctx context.Context, profile, scenario string, trial int, serve, se
 		return l.MeasureTransfer(ctx, h, others[trial%len(others)], serve, settle)
 	case "leave":
 		return l.MeasureLeave(ctx, h, serve, settle)
+	case "vrrp-stop":
+		return l.MeasureFault(ctx, h, func() error {
+			_, err := l.TermAgents(15*time.Second, l.Nodes...)
+			return err
+		}, serve, settle)
 	}
 	return l.MeasureUnplug(ctx, h, serve, settle)
+}
+
+// measureForeign is vrrp-foreign: keepalived ka1 at 200 is MASTER before the agents
+// start, the cluster holds back, then ka1's host dies (keepalived SIGKILLed, the node
+// unplugged, its VIP gone) and the cluster claims after its master-down interval.
+func measureForeign(ctx context.Context, l *test.Lab, serve, settle time.Duration) (test.Failover, error) {
+	ka := l.Node("ka1")
+	if err := l.StartKeepalived(ka); err != nil {
+		return test.Failover{}, err
+	}
+	if _, err := l.WaitKeepalivedState(ka, "MASTER", 10*time.Second); err != nil {
+		return test.Failover{}, err
+	}
+	if err := l.StartAgents(); err != nil {
+		return test.Failover{}, err
+	}
+	if _, _, err := l.WaitVRRPBackup(ctx, 30*time.Second); err != nil {
+		return test.Failover{}, err
+	}
+	return l.MeasureFault(ctx, ka, func() error { return l.CrashKeepalived(ka) }, serve, settle)
 }
 
 // The health check of the haproxy scenario: the acceptance bound of a health failover
@@ -192,6 +234,17 @@ func report(title string, profiles []string, results map[string][]trial, trials 
 		"time from the fault to the first response from another node; *two-holder samples*\n" +
 		"counts sampler rounds in which two nodes had the VIP (the faulty node included);\n" +
 		"*stale announcements* counts ARP/NA frames for the VIP from a node that did not hold it.\n\n")
+	if strings.Contains(scenarioFlag, "vrrp-") {
+		b.WriteString("The *vrrp-* scenarios add a node running stock keepalived (" + test.KeepalivedBinary() + ") in the cluster's\n" +
+			"VRRP group (VRRPv2, VRID 51, advert_int 1 s, multicast; the agents at priority 150):\n" +
+			"*vrrp-stop* stops every agent at once with SIGTERM and keepalived at 100 takes the VIP\n" +
+			"(the last holder resigns with a priority-0 advert); *vrrp-unplug* unplugs the holder's\n" +
+			"host next to keepalived at 100, which must stay BACKUP (its master-down interval is\n" +
+			"3.61 s); *vrrp-foreign* starts keepalived at 200 first, so the cluster holds back, then\n" +
+			"kills keepalived (SIGKILL, no priority-0 advert), unplugs its host and removes its VIP:\n" +
+			"the cluster claims after its master-down interval, 3 × 1 s + (256-150)/256 s = 3.41 s\n" +
+			"after keepalived's last advert.\n\n")
+	}
 	b.WriteString("| profile and fault | trials | median gap | p95 gap | max gap | median claimed | median served | two-holder samples | stale announcements | failed trials |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range profiles {
