@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/raftvip/raftvip/cluster.Version=$(VERSION)
 DEB_PKGS := haproxy keepalived nftables iproute2
 E2E_TIMEOUT ?= 25m
 
-.PHONY: all build test unit e2e deps demo figures figures-membership fmt vet clean
+.PHONY: all build test unit e2e deps demo figures figures-membership figures-vrrp fmt vet clean
 
 all: build
 
@@ -47,6 +47,11 @@ figures: deps build
 # and writes docs/membership-figures.md.
 figures-membership: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan,fast -scenario transfer,leave -title "Planned moves: raftvip transfer and raftvip leave" -out docs/membership-figures.md
+
+# figures-vrrp measures takeovers between a raftvip cluster and a keepalived node in
+# one VRRP group and writes docs/vrrp-figures.md.
+figures-vrrp: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan -scenario vrrp-stop,vrrp-unplug,vrrp-foreign -title "VRRP: takeovers between raftvip and keepalived" -out docs/vrrp-figures.md
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
