@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -213,6 +214,30 @@ func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
 	fmt.Fprintf(tw, "policy:\t%s\n", policy)
 	if st.Policy.Pending != "" {
 		fmt.Fprintf(tw, "  pending:\t%s\n", st.Policy.Pending)
+	}
+	if v := st.VRRP; v.Enabled {
+		line := fmt.Sprintf("v%d vrid %d, %s here", v.Version, v.VRID, v.Role)
+		if v.Reason != "" {
+			line += "; " + v.Reason
+		}
+		line += fmt.Sprintf("; sent %d, received %d, accepted %d", v.Sent, v.Received, v.Accepted)
+		if len(v.Dropped) > 0 {
+			reasons := make([]string, 0, len(v.Dropped))
+			for r, c := range v.Dropped {
+				reasons = append(reasons, fmt.Sprintf("%s %d", r, c))
+			}
+			slices.Sort(reasons)
+			line += ", dropped: " + strings.Join(reasons, ", ")
+		}
+		fmt.Fprintf(tw, "vrrp:\t%s\n", line)
+		for _, r := range v.Foreign {
+			master := ""
+			if r.Master {
+				master = ", MASTER"
+			}
+			fmt.Fprintf(tw, "  router %s\tpriority %d, v%d every %dms, %d adverts, last %s ago%s\n",
+				r.Address, r.Priority, r.Version, r.IntervalMS, r.Adverts, now.Sub(r.LastSeen).Round(100*time.Millisecond), master)
+		}
 	}
 	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, claim delay %dms), lifetime %s, fencing %s\n",
 		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.ClaimDelayMS, st.VIP.Lifetime, st.VIP.Fencing)

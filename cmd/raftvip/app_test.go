@@ -136,6 +136,19 @@ func TestPrintStatus(t *testing.T) {
 		t.Errorf("status of a member has a cluster line:\n%s", b.String())
 	}
 
+	st.VRRP = cluster.VRRPStatus{Enabled: true, Role: "backup", Version: 2, VRID: 51,
+		Reason: "VRRP backup: 198.18.0.14 is master with priority 200 > 150", Sent: 3, Received: 9, Accepted: 7,
+		Dropped: map[string]uint64{"ttl": 1, "member": 1},
+		Foreign: []cluster.VRRPRouter{{Address: "198.18.0.14", Priority: 200, IntervalMS: 1000, Version: 2, LastSeen: now.Add(-time.Second), Adverts: 7, Master: true}}}
+	b.Reset()
+	printStatus(&b, st, now)
+	for _, want := range []string{"vrrp: v2 vrid 51, backup here; VRRP backup: 198.18.0.14 is master", "dropped: member 1, ttl 1",
+		"router 198.18.0.14 priority 200, v2 every 1000ms, 7 adverts, last 1s ago, MASTER"} {
+		if !strings.Contains(squeeze(b.String()), squeeze(want)) {
+			t.Errorf("status with VRRP lacks %q:\n%s", want, b.String())
+		}
+	}
+
 	st.Membership = "waiting for bootstrap_expect: 2 of 3 servers see each other (lb1, lb2)"
 	st.Reason = st.Membership
 	b.Reset()
