@@ -380,10 +380,23 @@ func runConfigCheck(c *cli.Context) error {
 	if !cfg.Preempt {
 		preempt = "no preempt"
 	}
-	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s)\n",
+	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s, %s)\n",
 		cfg.File, cfg.Node.Name, formation(cfg), len(cfg.VIP.Addresses), cfg.VIP.Interface,
-		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt)
+		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt, vrrpSummary(cfg))
 	return nil
+}
+
+// vrrpSummary says whether and how the node speaks VRRP.
+func vrrpSummary(cfg *cluster.Config) string {
+	v := cfg.VRRP
+	if !v.Enabled {
+		return "no VRRP"
+	}
+	mode := "multicast"
+	if len(v.UnicastPeers) > 0 {
+		mode = fmt.Sprintf("unicast to %d peers", len(v.UnicastPeers))
+	}
+	return fmt.Sprintf("VRRPv%d vrid %d every %s, %s", v.Version, v.VRID, v.Interval, mode)
 }
 
 // formation says how a config makes its node a member of a cluster.
