@@ -1,8 +1,11 @@
 // Package cluster is one raftvip node: its configuration, its Raft instance (boltdb
-// log, a TCP transport that shares its port with the cluster RPC, static bootstrap),
+// log, a TCP transport that shares its port with the cluster RPC), membership (static
+// peers, formation by gossip with bootstrap_expect, join, leave, transfer and
+// force-leave, with the leader reconciling gossip into the Raft configuration),
 // memberlist gossip of every node's health and priority, the check probes and notify
-// hooks, the admin API on a unix socket, and the wiring that connects Raft and gossip
-// to the election loop and the election loop to the VIP.
+// hooks, the VRRP speaker that makes the cluster one router next to keepalived, the
+// admin API on a unix socket, and the wiring that connects Raft, gossip and VRRP to
+// the election loop and the election loop to the VIP.
 //
 // cluster makes no hold or release decision itself: it gathers inputs and hands them to
 // package election, and it performs on the kernel what election decides through package
