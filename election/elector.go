@@ -254,11 +254,19 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		d.WakeAt = plan.WakeAt
 	}
 
+	e.mu.Lock()
+	was := e.holding
+	if d.Hold {
+		// Set starts the first gratuitous ARP round at once, and the announce gate
+		// (Entitled) must already see the hold, or that round is skipped and clients
+		// keep the old MAC for a second.
+		e.holding = true
+	}
+	e.mu.Unlock()
 	err := e.cfg.VIP.Set(ctx, d.Hold)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	was := e.holding
 	switch {
 	case err != nil && d.Hold:
 		// Some addresses may be on: treat as holding so the next drop removes them.
