@@ -97,9 +97,10 @@ type Elector struct {
 	claimImmediate bool
 	leaderTerm     uint64
 	leaderSince    time.Time
-	releasing      int  // planned moves in progress
-	retired        bool // shutting down: never hold again
-	busy           bool // a claim or release commit is running
+	releasing      int       // planned moves in progress
+	retired        bool      // shutting down: never hold again
+	busy           bool      // a claim or release commit is running
+	claimWarnAt    time.Time // when a failed claim was last logged
 	holding        bool
 	heldSince      time.Time
 	heldTerm       uint64 // the term in which this node last held the VIP
@@ -418,13 +419,28 @@ func (e *Elector) startStep(ctx context.Context, f func()) {
 	}()
 }
 
+// claimRetry paces the retries of a claim Raft refused.
+const claimRetry = 50 * time.Millisecond
+
 // claim commits {node, term}. The record it follows in the log decides whether the
 // claim delay applies; reading it from the claim's own apply, not from the FSM before
 // committing, means no record committed by an earlier leader can be missed.
 func (e *Elector) claim(term uint64) {
 	last, ok, err := e.cfg.Ledger.Claim(e.cfg.Node, term, e.cfg.ApplyTimeout)
 	if err != nil {
-		e.log.Warn("cannot commit claim", "term", term, "err", err)
+		// Raft refuses at once while, for example, a leadership transfer is under
+		// way: pace the retries (the next pass starts one) and the warnings.
+		now := e.clock.Now()
+		e.mu.Lock()
+		warn := now.Sub(e.claimWarnAt) >= time.Second
+		if warn {
+			e.claimWarnAt = now
+		}
+		e.mu.Unlock()
+		if warn {
+			e.log.Warn("cannot commit claim; retrying", "term", term, "err", err)
+		}
+		<-e.clock.After(claimRetry)
 		return
 	}
 	immediate := ClaimIsImmediate(last, ok, e.cfg.Node)
