@@ -29,6 +29,7 @@ type Node struct {
 	log *slog.Logger
 
 	vip       *vip.Manager
+	guard     *guard
 	stores    *store.Stores
 	fsm       *store.FSM
 	mux       *mux
@@ -108,6 +109,12 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	}
 	if len(removed) > 0 {
 		logger.Warn("removed VIP addresses left on the interface at start-up", "interface", cfg.VIP.Interface, "addresses", fmt.Sprint(removed))
+	}
+	// From here on, however this process ends, the guard removes the VIP at once.
+	n.guard, err = startGuard(GuardArgs{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, LogFormat: cfg.Log.Format},
+		logger.With("component", "vip-guard"))
+	if err != nil {
+		return nil, err
 	}
 
 	n.stores, err = store.Open(cfg.Node.DataDir, cfg.Node.Name, hclogFor(logger, "raft-snapshot"))
@@ -545,6 +552,11 @@ func (n *Node) closeAll() {
 		}
 		cancel()
 		n.vip.Close()
+	}
+	if n.guard != nil {
+		if err := n.guard.Close(2 * time.Second); err != nil {
+			n.log.Warn("stop vip guard", "err", err)
+		}
 	}
 }
 

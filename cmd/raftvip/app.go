@@ -90,6 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					},
 				},
 			},
+			guardCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -411,4 +412,28 @@ func formation(cfg *cluster.Config) string {
 		return fmt.Sprintf("joins an existing cluster at %d addresses", len(c.Join))
 	}
 	return "waits for raftvip join"
+}
+
+// guardCommand is the agent's VIP guard, which the agent starts itself; not for
+// operators.
+func guardCommand() *cli.Command {
+	return &cli.Command{
+		Name:   cluster.GuardCommand,
+		Hidden: true,
+		Usage:  "remove the VIPs when the agent that started this process exits (internal)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "interface", Required: true},
+			&cli.StringSliceFlag{Name: "address", Required: true},
+			&cli.StringFlag{Name: "log-format", Value: "text"},
+		},
+		Action: func(c *cli.Context) error {
+			addrs, err := cluster.ParseGuardAddresses(c.StringSlice("address"))
+			if err != nil {
+				return err
+			}
+			return cluster.RunGuard(os.Stdin, c.App.ErrWriter, cluster.GuardArgs{
+				Interface: c.String("interface"), Addresses: addrs, LogFormat: c.String("log-format"),
+			})
+		},
+	}
 }
