@@ -7,7 +7,7 @@ LDFLAGS  := -X github.com/raftvip/raftvip/cluster.Version=$(VERSION)
 DEB_PKGS := haproxy keepalived nftables iproute2
 E2E_TIMEOUT ?= 25m
 
-.PHONY: all build test unit e2e deps demo figures figures-membership figures-vrrp fmt vet clean
+.PHONY: all build test unit e2e deps demo bench soak figures figures-membership figures-vrrp fmt vet clean
 
 all: build
 
@@ -38,6 +38,17 @@ test: deps vet unit e2e
 
 demo: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/demo
+
+# bench runs raftvip (lan, fast) and keepalived (VRRPv2 1 s, VRRPv3 0.1 s) through the
+# same faults in one lab run and writes docs/benchmarks.md, docs/benchmarks.json and
+# docs/bench/*.png. TRIALS=n per system and scenario (default 10).
+bench: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/bench -trials $${TRIALS:-10}
+
+# soak injects random faults for SOAK (default 10m; SEED=n replays a run) and checks
+# the promises; it writes docs/soak.md.
+soak: deps build
+	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/soak -out docs/soak.md
 
 # figures measures failover gaps over repeated trials and writes docs/failover.md.
 figures: deps build

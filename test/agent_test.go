@@ -237,43 +237,67 @@ func TestUnplugHolder(t *testing.T) {
 	}
 }
 
-// c. The holder's agent is SIGKILLed: a survivor serves; the killed node's kernel loses
-// the VIP within lifetime + 1 s; two holders only while that dead kernel still has it.
-func TestKillHolder(t *testing.T) {
-	l, h := startCluster(t, Options{})
+// killHolder starts a cluster, kills the holder with kill, and watches until the
+// lifetime plus 2 s have passed. It returns the holder, when it was killed, when the
+// sampler last saw it hold the VIP, and the sampler's summary of the VIP.
+func killHolder(t *testing.T, kill func(*Lab, *Node) error) (l *Lab, h *Node, killed, last time.Time, all HolderSummary) {
+	t.Helper()
+	l, h = startCluster(t, Options{})
 	m := startMonitor(t, l, false)
 	baseline(t, m.p, h.Name)
+	if l.GuardPID(h) == 0 {
+		t.Fatalf("%s's agent has no vip guard child", h.Name)
+	}
 
-	kill := time.Now()
-	if err := l.Kill(h); err != nil {
+	killed = time.Now()
+	if err := kill(l, h); err != nil {
 		t.Fatal(err)
 	}
-	servedBy(t, m.p, kill, h, serveTimeout)
-	lifetime := l.Options().Lifetime
-	time.Sleep(time.Until(kill.Add(lifetime + 2*time.Second)))
+	servedBy(t, m.p, killed, h, serveTimeout)
+	time.Sleep(time.Until(killed.Add(l.Options().Lifetime + 2*time.Second)))
 	m.stop()
 
 	vip := l.VIP4.Addr()
-	all := m.s.Summary(vip, Filter{})
-	t.Logf("%v\n%v", m.p.Summary(kill.Add(-500*time.Millisecond), time.Time{}), all)
+	all = m.s.Summary(vip, Filter{})
+	t.Logf("%v\n%v", m.p.Summary(killed.Add(-500*time.Millisecond), time.Time{}), all)
 	last, ok := m.s.LastHeld(vip, h)
 	if !ok {
 		t.Fatalf("sampler never saw %s hold the VIP", h.Name)
 	}
-	t.Logf("%s's kernel kept the VIP %v after SIGKILL (lifetime %v)", h.Name, last.Sub(kill).Round(time.Millisecond), lifetime)
-	if d := last.Sub(kill); d > lifetime+time.Second {
-		t.Errorf("killed %s's kernel kept the VIP %v after SIGKILL, want ≤ lifetime %v + 1s", h.Name, d, lifetime)
+	checkAnnouncements(t, l, m.s, m.w, m.t0)
+	newHolder(t, l, h)
+	return l, h, killed, last, all
+}
+
+// c. The holder's agent is SIGKILLed: its VIP guard removes the VIP at once, a
+// survivor serves, and there are never two holders.
+func TestKillHolder(t *testing.T) {
+	_, h, killed, last, all := killHolder(t, (*Lab).Kill)
+	t.Logf("%s lost the VIP %v after SIGKILL", h.Name, last.Sub(killed).Round(time.Millisecond))
+	// The guard acts within milliseconds; a generous bound, well under the lifetime
+	// the kernel would otherwise keep it for.
+	if d := last.Sub(killed); d > time.Second {
+		t.Errorf("killed %s kept the VIP %v after SIGKILL; its guard should remove it at once", h.Name, d)
 	}
-	if others := m.s.Summary(vip, Filter{Exclude: []*Node{h}}); others.MaxHolders > 1 {
-		t.Errorf("two live agents held the VIP: %v", others)
+	if all.MaxHolders > 1 {
+		t.Errorf("two holders after the holder's agent was killed: %v", all.MultiIntervals)
+	}
+}
+
+// c2. The holder's VIP guard and agent are both SIGKILLed: nothing removes the VIP but
+// the kernel, within lifetime + 1 s; two holders only while that dead kernel has it.
+func TestKillHolderAndGuard(t *testing.T) {
+	l, h, killed, last, all := killHolder(t, (*Lab).KillWithGuard)
+	lifetime := l.Options().Lifetime
+	t.Logf("%s's kernel kept the VIP %v after SIGKILL (lifetime %v)", h.Name, last.Sub(killed).Round(time.Millisecond), lifetime)
+	if d := last.Sub(killed); d > lifetime+time.Second {
+		t.Errorf("killed %s's kernel kept the VIP %v after SIGKILL, want ≤ lifetime %v + 1s", h.Name, d, lifetime)
 	}
 	for _, iv := range all.MultiIntervals {
 		if !slices.Contains(iv.Nodes, h.Name) {
 			t.Errorf("two holders without the killed %s: %v", h.Name, iv)
 		}
 	}
-	checkAnnouncements(t, l, m.s, m.w, m.t0)
-	newHolder(t, l, h)
 }
 
 // d. The holder is partitioned from the two others: never two holders, the majority
@@ -366,7 +390,7 @@ func TestFreezeHolder(t *testing.T) {
 			lifetime := l.Options().Lifetime
 			switch fencing {
 			case "standard":
-				if limit := lifetime + 250*time.Millisecond + 2*SamplePeriod; sum.MultiDuration > limit {
+				if limit := FreezeBound(lifetime); sum.MultiDuration > limit {
 					t.Errorf("overlap %v > lifetime %v + 250ms kernel slack: %v", sum.MultiDuration, lifetime, sum)
 				}
 			case "strict":

@@ -7,6 +7,9 @@
 // in the cluster's VRRP group (Options.VRRP); their state transitions are read from
 // keepalived's notify FIFO, the sampler counts them, and a Forger sends hand-made VRRP
 // packets from any lab namespace.
+// With Options.KeepalivedOnly the keepalived nodes are the lab's only load balancers
+// (the bench compares them with raftvip), and Options.KeepalivedCheck makes each track
+// its own HAProxy with a vrrp_script.
 //
 // The suite needs root. Without it every test skips with one line; with
 // RAFTVIP_E2E=require a skip is a failure.
@@ -17,6 +20,13 @@
 //	sudo go test ./test/ -run TestLab -v       # the lab alone, no agent needed
 //	sudo go run ./test/demo                    # a guided failover
 //	sudo go run ./test/figures -trials 10 -profile lan,fast -out docs/failover.md
+//	sudo go run ./test/soak -duration 10m -out docs/soak.md   # random faults for 10 minutes
+//	sudo go run ./test/bench -trials 10            # raftvip beside keepalived: docs/benchmarks.md
+//
+// The soak (Lab.Soak, TestSoak60s for one minute) lets a nemesis inject random faults
+// on random nodes while the probe and the sampler run, and reports two-holder time
+// inside and outside the freeze bound, availability, recovery per fault kind and stuck
+// states; SEED= replays a seed, SOAK= sets the duration of `make soak`.
 //
 // Environment: RAFTVIP_BIN runs that binary instead of building ./cmd/raftvip once per
 // process; RAFTVIP_KEEP=1 keeps every lab's work directory (logs, configs, data) under

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -156,6 +157,54 @@ func (l *Lab) Kill(n *Node) error {
 	return nil
 }
 
+// GuardPID returns the PID of the VIP guard n's agent started, or 0 if there is
+// none (no agent, or the guard is not up yet).
+func (l *Lab) GuardPID(n *Node) int {
+	pid := l.AgentPID(n)
+	if pid == 0 {
+		return 0
+	}
+	for _, c := range childPIDs(pid) {
+		if cmd, err := procCmdline(c); err == nil && strings.Contains(cmd, " vip-guard ") {
+			return c
+		}
+	}
+	return 0
+}
+
+// childPIDs returns the children of pid, from every thread's children list.
+func childPIDs(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// KillWithGuard SIGKILLs n's VIP guard and then its agent: a crash the guard cannot
+// clean up after, so the killed node's kernel keeps the VIP until its lifetime runs
+// out.
+func (l *Lab) KillWithGuard(n *Node) error {
+	g := l.GuardPID(n)
+	if g == 0 {
+		return fmt.Errorf("lab: %s: no vip guard found under the agent", n.Name)
+	}
+	if err := syscall.Kill(g, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("lab: kill vip guard on %s: %w", n.Name, err)
+	}
+	l.logf("%s: vip guard %d killed (SIGKILL)", n.Name, g)
+	return l.Kill(n)
+}
+
 // Stop freezes n's agent (SIGSTOP).
 func (l *Lab) Stop(n *Node) error {
 	p, err := l.agentProc(n)
@@ -225,6 +274,10 @@ func (l *Lab) StartHAProxy(n *Node) error {
 	if err != nil {
 		return err
 	}
+	// `ip netns exec` execs HAProxy, which runs in the foreground (-db): same PID.
+	if err := os.WriteFile(n.HAProxyPIDFile, []byte(strconv.Itoa(p.rec.PID)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(n.HAProxySocket); err == nil {
@@ -255,6 +308,10 @@ func (l *Lab) KillHAProxy(n *Node) error {
 	if !p.wait(10 * time.Second) {
 		return fmt.Errorf("lab: kill haproxy on %s: still there after 10s", n.Name)
 	}
+	// No stale PID for a check to find alive should the kernel reuse it.
+	if err := os.Remove(n.HAProxyPIDFile); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("lab: %w", err)
+	}
 	l.logf("%s: haproxy killed", n.Name)
 	return nil
 }
@@ -277,11 +334,12 @@ func (l *Lab) Replug(n *Node) error {
 	return nil
 }
 
-// Partition cuts n off from every other load balancer, in both directions, with
-// nftables rules on the bridge (table bridge rvpart). Links stay up and the client
-// still reaches every node.
+// Partition cuts n off from every other node of its kind (Peers: the other load
+// balancers, or the other keepalived nodes), in both directions, with nftables rules
+// on the bridge (table bridge rvpart). Links stay up and the client still reaches
+// every node.
 func (l *Lab) Partition(n *Node) error {
-	return l.Block(n, l.Others(n)...)
+	return l.Block(n, l.Peers(n)...)
 }
 
 // Block drops all frames between n and each of others (both directions).

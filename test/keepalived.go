@@ -85,6 +85,11 @@ func (o *Options) checkVRRP() error {
 	if o.Keepalived > 0 && o.IPv6 {
 		return errors.New("lab: keepalived nodes with the IPv6 VIP: a VRRP instance advertises one family, and the lab always has the IPv4 VIP")
 	}
+	if o.KeepalivedCheck != nil {
+		if err := o.KeepalivedCheck.check(); err != nil {
+			return err
+		}
+	}
 	v := o.vrrpGroup()
 	if v.Version != 2 && v.Version != 3 {
 		return fmt.Errorf("lab: VRRP version %d: want 2 or 3", v.Version)
@@ -141,14 +146,15 @@ func (l *Lab) newKANode(j int) (*Node, error) {
 	host := 11 + l.opts.Nodes + j
 	dir := filepath.Join(l.Dir, name)
 	n := &Node{
-		Name:          name,
-		NS:            l.Prefix + "-" + name,
-		Port:          name,
-		Addr4:         netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(host)}), 24),
-		Addr6:         netip.MustParsePrefix(fmt.Sprintf("2001:2::%d/64", host)),
-		Dir:           dir,
-		HAProxyConfig: filepath.Join(dir, "haproxy.cfg"),
-		HAProxySocket: filepath.Join(dir, "haproxy.sock"),
+		Name:           name,
+		NS:             l.Prefix + "-" + name,
+		Port:           name,
+		Addr4:          netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(host)}), 24),
+		Addr6:          netip.MustParsePrefix(fmt.Sprintf("2001:2::%d/64", host)),
+		Dir:            dir,
+		HAProxyConfig:  filepath.Join(dir, "haproxy.cfg"),
+		HAProxySocket:  filepath.Join(dir, "haproxy.sock"),
+		HAProxyPIDFile: filepath.Join(dir, "haproxy.pid"),
 		KA: &Keepalived{
 			Config:      filepath.Join(dir, "keepalived.conf"),
 			PIDFile:     filepath.Join(dir, "keepalived.pid"),
@@ -197,6 +203,54 @@ type KeepalivedConfig struct {
 	GARPRepeat   int           // garp_master_repeat
 	GARPDelay    time.Duration // garp_master_delay, second burst; 0: none
 	Extra        []string      // more vrrp_instance lines
+
+	Scripts []VRRPScript // vrrp_script blocks, each tracked by the instance (track_script)
+}
+
+// VRRPScript is one vrrp_script block of a keepalived.conf.
+type VRRPScript struct {
+	Name     string
+	Script   string        // the command keepalived runs
+	Interval time.Duration // whole seconds: keepalived 2.2.7 takes 1 s at least, no fractions
+	Fall     int
+	Rise     int
+	Weight   int // 0: a failing script puts the instance in FAULT
+}
+
+// ScriptCheck is Options.KeepalivedCheck: every keepalived node tracks its own HAProxy
+// with a vrrp_script, chk_haproxy, that runs a shell script the lab writes next to the
+// node's keepalived.conf: `kill -0` on the PID in the node's HAProxy pidfile (which the
+// lab writes at every start of HAProxy). It never matches another node's HAProxy, as
+// `killall -0 haproxy` would on a host that runs several labs.
+type ScriptCheck struct {
+	Interval time.Duration // whole seconds, at least 1 s (keepalived 2.2.7 rejects "0.2")
+	Fall     int           // default 2
+	Rise     int           // default 2
+	Weight   int           // 0 (FAULT on failure) or a priority change
+}
+
+// HAProxyScriptName is the vrrp_script of Options.KeepalivedCheck.
+const HAProxyScriptName = "chk_haproxy"
+
+// checkScriptPath is where the lab writes n's chk_haproxy script.
+func checkScriptPath(n *Node) string { return filepath.Join(n.Dir, HAProxyScriptName+".sh") }
+
+// writeCheckScript writes n's chk_haproxy script.
+func (l *Lab) writeCheckScript(n *Node) error {
+	body := fmt.Sprintf("#!/bin/sh\n# written by the raftvip e2e lab: exits 0 while %s's HAProxy runs\n"+
+		"pid=$(cat %s) || exit 1\nexec kill -0 \"$pid\"\n", n.Name, n.HAProxyPIDFile)
+	if err := os.WriteFile(checkScriptPath(n), []byte(body), 0o755); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	return nil
+}
+
+// check validates a ScriptCheck against what keepalived accepts.
+func (c ScriptCheck) check() error {
+	if c.Interval < time.Second || c.Interval%time.Second != 0 {
+		return fmt.Errorf("lab: keepalived check interval %v: keepalived 2.2.7 takes whole seconds, at least 1 s", c.Interval)
+	}
+	return nil
 }
 
 // keepalivedConfig builds n's configuration from the lab's options.
@@ -221,6 +275,16 @@ func (l *Lab) keepalivedConfig(n *Node) KeepalivedConfig {
 	}
 	for _, v := range l.VIPs() {
 		c.VIPs = append(c.VIPs, netip.PrefixFrom(v, l.VIP4.Bits()))
+	}
+	if k := l.opts.KeepalivedCheck; k != nil {
+		s := VRRPScript{Name: HAProxyScriptName, Script: checkScriptPath(n), Interval: k.Interval, Fall: k.Fall, Rise: k.Rise, Weight: k.Weight}
+		if s.Fall == 0 {
+			s.Fall = 2
+		}
+		if s.Rise == 0 {
+			s.Rise = 2
+		}
+		c.Scripts = append(c.Scripts, s)
 	}
 	if g.Unicast {
 		c.UnicastSrc = n.Addr4.Addr()
@@ -253,11 +317,25 @@ func (c KeepalivedConfig) String() string {
 	if c.GARPInterval > 0 {
 		w("    vrrp_garp_interval %s", seconds(c.GARPInterval))
 	}
+	if len(c.Scripts) > 0 {
+		// Without it keepalived looks for a user keepalived_script and warns.
+		w("    script_user root")
+	}
 	for _, x := range c.GlobalExtra {
 		w("    %s", x)
 	}
 	w("}")
 	w("")
+	for _, s := range c.Scripts {
+		w("vrrp_script %s {", s.Name)
+		w("    script \"%s\"", s.Script)
+		w("    interval %d", int(s.Interval.Round(time.Second).Seconds()))
+		w("    fall %d", s.Fall)
+		w("    rise %d", s.Rise)
+		w("    weight %d", s.Weight)
+		w("}")
+		w("")
+	}
 	w("vrrp_instance %s {", c.Instance)
 	w("    state %s", c.State)
 	w("    interface %s", c.Interface)
@@ -293,6 +371,13 @@ func (c KeepalivedConfig) String() string {
 		w("    garp_master_repeat %d", c.GARPRepeat)
 	}
 	w("    garp_master_delay %d", int(c.GARPDelay.Round(time.Second).Seconds()))
+	if len(c.Scripts) > 0 {
+		w("    track_script {")
+		for _, s := range c.Scripts {
+			w("        %s", s.Name)
+		}
+		w("    }")
+	}
 	for _, x := range c.Extra {
 		w("    %s", x)
 	}
@@ -713,12 +798,45 @@ func (l *Lab) CrashKeepalived(n *Node) error {
 	if err := l.Unplug(n); err != nil {
 		return err
 	}
+	return l.RemoveVIPs(n)
+}
+
+// RemoveVIPs takes the VIPs off n's eth0 where they are, as a rebooted host has none:
+// the repair after keepalived was SIGKILLed, which leaves them there.
+func (l *Lab) RemoveVIPs(n *Node) error {
 	for _, v := range l.VIPs() {
 		if _, err := l.Exec(n.NS, "ip", "addr", "del", netip.PrefixFrom(v, l.VIP4.Bits()).String(), "dev", "eth0"); err != nil && !strings.Contains(err.Error(), "Cannot assign") {
 			return err
 		}
 	}
 	return nil
+}
+
+// KeepalivedPIDs returns the PIDs of keepalived on n: the parent and, once known, its
+// VRRP child; none if it does not run.
+func (l *Lab) KeepalivedPIDs(n *Node) []int {
+	if n.KA == nil || !l.KeepalivedRunning(n) {
+		return nil
+	}
+	n.KA.mu.Lock()
+	defer n.KA.mu.Unlock()
+	pids := []int{n.KA.proc.rec.PID}
+	if n.KA.child != nil {
+		pids = append(pids, n.KA.child.PID)
+	}
+	return pids
+}
+
+// KeepalivedOnlyLab is a lab of keepalived load balancers alone, ka1, ka2, ... at the
+// given priorities (raftvip's 150/120/100 for a like-for-like comparison), in VRRP
+// group g, each tracking its own HAProxy with check if it is not nil. Keepalived is not
+// started.
+func KeepalivedOnlyLab(g VRRPOptions, check *ScriptCheck, priorities ...int) Options {
+	pr := map[string]int{}
+	for i, p := range priorities {
+		pr[fmt.Sprintf("ka%d", i+1)] = p
+	}
+	return Options{KeepalivedOnly: true, VRRP: &g, Keepalived: len(priorities), Priorities: pr, KeepalivedCheck: check}
 }
 
 // TermAgents sends SIGTERM to the agents of nodes, all at once, waits for them (at
@@ -770,7 +888,7 @@ func (l *Lab) WaitVRRPBackup(ctx context.Context, timeout time.Duration) (*Node,
 			}
 			return nil, Status{}, fmt.Errorf("lab: no leader says VRRP backup after %v: %s", timeout, strings.Join(parts, " "))
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := SleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return nil, Status{}, err
 		}
 	}

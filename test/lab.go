@@ -73,6 +73,13 @@ type Options struct {
 	// ConfigureKeepalived, if set, may change each keepalived node's configuration
 	// before it is written.
 	ConfigureKeepalived func(n *Node, c *KeepalivedConfig)
+	// KeepalivedOnly makes a lab of keepalived load balancers alone: no node runs the
+	// agent (Nodes and Initial are ignored), and ka1, ka2, ... take the load
+	// balancers' addresses, 198.18.0.11 onwards.
+	KeepalivedOnly bool
+	// KeepalivedCheck, if set, makes every keepalived node track its own HAProxy with
+	// a vrrp_script (see ScriptCheck).
+	KeepalivedCheck *ScriptCheck
 
 	StartAgents bool // start the agent on every node once the lab is up
 	Keep        bool // keep the work directory after Close (also with env RAFTVIP_KEEP=1; kept anyway when a test failed)
@@ -121,6 +128,9 @@ func (o *Options) defaults() {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	if o.KeepalivedOnly {
+		o.Nodes, o.Initial = 0, 0
+	}
 }
 
 // Node is one load balancer of the lab: a namespace with eth0 plugged into the bridge,
@@ -132,12 +142,13 @@ type Node struct {
 	Addr4 netip.Prefix // 198.18.0.11/24, ...
 	Addr6 netip.Prefix // 2001:2::11/64, ...
 
-	Dir           string // work directory
-	DataDir       string // agent data directory
-	Config        string // agent configuration file
-	Socket        string // agent admin socket
-	HAProxyConfig string
-	HAProxySocket string // HAProxy stats socket (level admin)
+	Dir            string // work directory
+	DataDir        string // agent data directory
+	Config         string // agent configuration file
+	Socket         string // agent admin socket
+	HAProxyConfig  string
+	HAProxySocket  string // HAProxy stats socket (level admin)
+	HAProxyPIDFile string // written by the lab at every start of HAProxy
 
 	KA *Keepalived // set on a keepalived node (Options.Keepalived); such a node runs no agent
 
@@ -213,10 +224,14 @@ func NewLab(tb testing.TB, opts Options) *Lab {
 // Programs should call Sweep first.
 func New(opts Options) (*Lab, error) {
 	opts.defaults()
-	if opts.Nodes < 1 || opts.Nodes > 60 {
+	switch {
+	case opts.KeepalivedOnly:
+		if opts.Keepalived < 1 {
+			return nil, errors.New("lab: KeepalivedOnly without keepalived nodes")
+		}
+	case opts.Nodes < 1 || opts.Nodes > 60:
 		return nil, fmt.Errorf("lab: %d nodes: want 1..60", opts.Nodes)
-	}
-	if opts.Initial < 1 || opts.Initial > opts.Nodes {
+	case opts.Initial < 1 || opts.Initial > opts.Nodes:
 		return nil, fmt.Errorf("lab: %d initial nodes: want 1..%d", opts.Initial, opts.Nodes)
 	}
 	if opts.Formation != FormationPeers && opts.Formation != FormationGossip {
@@ -297,17 +312,18 @@ func (l *Lab) build() error {
 		name := fmt.Sprintf("lb%d", i+1)
 		dir := filepath.Join(l.Dir, name)
 		n := &Node{
-			Name:          name,
-			NS:            l.Prefix + "-" + name,
-			Port:          name,
-			Addr4:         netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(11 + i)}), 24),
-			Addr6:         netip.MustParsePrefix(fmt.Sprintf("2001:2::%d/64", 11+i)),
-			Dir:           dir,
-			DataDir:       filepath.Join(dir, "data"),
-			Config:        filepath.Join(dir, "raftvip.yaml"),
-			Socket:        filepath.Join(dir, "raftvip.sock"),
-			HAProxyConfig: filepath.Join(dir, "haproxy.cfg"),
-			HAProxySocket: filepath.Join(dir, "haproxy.sock"),
+			Name:           name,
+			NS:             l.Prefix + "-" + name,
+			Port:           name,
+			Addr4:          netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(11 + i)}), 24),
+			Addr6:          netip.MustParsePrefix(fmt.Sprintf("2001:2::%d/64", 11+i)),
+			Dir:            dir,
+			DataDir:        filepath.Join(dir, "data"),
+			Config:         filepath.Join(dir, "raftvip.yaml"),
+			Socket:         filepath.Join(dir, "raftvip.sock"),
+			HAProxyConfig:  filepath.Join(dir, "haproxy.cfg"),
+			HAProxySocket:  filepath.Join(dir, "haproxy.sock"),
+			HAProxyPIDFile: filepath.Join(dir, "haproxy.pid"),
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("lab: %w", err)
@@ -398,6 +414,11 @@ func (l *Lab) build() error {
 		}
 	}
 	for _, n := range l.KANodes {
+		if l.opts.KeepalivedCheck != nil {
+			if err := l.writeCheckScript(n); err != nil {
+				return err
+			}
+		}
 		if err := l.writeKeepalivedConfig(n); err != nil {
 			return err
 		}
@@ -453,6 +474,16 @@ func (l *Lab) Node(name string) *Node {
 // AllNodes returns the load balancers, then the keepalived nodes.
 func (l *Lab) AllNodes() []*Node {
 	return append(slices.Clone(l.Nodes), l.KANodes...)
+}
+
+// Peers returns the other nodes of n's kind: the other load balancers that run the
+// agent, or the other keepalived nodes.
+func (l *Lab) Peers(n *Node) []*Node {
+	kind := l.Nodes
+	if n.KA != nil {
+		kind = l.KANodes
+	}
+	return slices.DeleteFunc(slices.Clone(kind), func(m *Node) bool { return m == n })
 }
 
 // Others returns every load balancer but the given ones.

@@ -224,7 +224,7 @@ func (p *Probe) WaitForContext(ctx context.Context, timeout time.Duration, cond 
 		if time.Now().After(deadline) {
 			return Result{}, fmt.Errorf("probe %s: no matching request within %v (%s)", p.Target, timeout, p.Summary(time.Time{}, time.Time{}))
 		}
-		if err := sleepCtx(ctx, ProbePeriod); err != nil {
+		if err := SleepCtx(ctx, ProbePeriod); err != nil {
 			return Result{}, err
 		}
 	}

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -405,4 +406,57 @@ func (h HolderSummary) String() string {
 		}
 	}
 	return b.String()
+}
+
+// WaitSoleHolder waits until want alone, of all the lab's nodes, has had the IPv4 VIP
+// on eth0 for steady without a break (the kernel's view, read every SamplePeriod), at
+// most timeout. It names the holders it saw last when it gives up.
+func (l *Lab) WaitSoleHolder(ctx context.Context, want *Node, steady, timeout time.Duration) error {
+	nodes := l.AllNodes()
+	handles := make([]*nsAddrs, 0, len(nodes))
+	defer func() {
+		for _, h := range handles {
+			h.close()
+		}
+	}()
+	for _, n := range nodes {
+		h, err := openNSAddrs(n.NS)
+		if err != nil {
+			return err
+		}
+		handles = append(handles, h)
+	}
+	vip := l.VIP4.Addr()
+	deadline := time.Now().Add(timeout)
+	var (
+		since   time.Time
+		holders []string
+	)
+	for {
+		holders = holders[:0]
+		for i, h := range handles {
+			addrs, err := h.list()
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return p.Addr() == vip }) {
+				holders = append(holders, nodes[i].Name)
+			}
+		}
+		now := time.Now()
+		switch {
+		case len(holders) != 1 || holders[0] != want.Name:
+			since = time.Time{}
+		case since.IsZero():
+			since = now
+		case now.Sub(since) >= steady:
+			return nil
+		}
+		if now.After(deadline) {
+			return fmt.Errorf("lab: %s not the only holder of %s for %v within %v (holders %v)", want.Name, vip, steady, timeout, holders)
+		}
+		if err := SleepCtx(ctx, SamplePeriod); err != nil {
+			return err
+		}
+	}
 }

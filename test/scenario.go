@@ -57,6 +57,13 @@ func (l *Lab) MeasureTerm(ctx context.Context, holder *Node, serveTimeout, settl
 // MeasureFault runs fault against holder with the probe, the sampler and the
 // announcement watch running, and measures the move to another node.
 func (l *Lab) MeasureFault(ctx context.Context, holder *Node, fault func() error, serveTimeout, settle time.Duration) (Failover, error) {
+	return l.MeasureFaultObserve(ctx, holder, fault, serveTimeout, settle, 0)
+}
+
+// MeasureFaultObserve is MeasureFault that keeps watching until at least observe after
+// the fault, however soon another node answered: long enough for an overlap that ends
+// by itself (the VIP of a killed agent, at the end of its lifetime) to be seen ending.
+func (l *Lab) MeasureFaultObserve(ctx context.Context, holder *Node, fault func() error, serveTimeout, settle, observe time.Duration) (Failover, error) {
 	f := Failover{Old: holder.Name}
 	w, err := l.StartAnnounceWatch()
 	if err != nil {
@@ -78,7 +85,7 @@ func (l *Lab) MeasureFault(ctx context.Context, holder *Node, fault func() error
 	if _, err := pr.WaitForContext(ctx, 5*time.Second, func(r Result) bool { return r.OK }); err != nil {
 		return f, fmt.Errorf("baseline: %w", err)
 	}
-	if err := sleepCtx(ctx, time.Second-time.Since(t0)); err != nil {
+	if err := SleepCtx(ctx, time.Second-time.Since(t0)); err != nil {
 		return f, err
 	}
 	unplug := time.Now()
@@ -91,7 +98,7 @@ func (l *Lab) MeasureFault(ctx context.Context, holder *Node, fault func() error
 	if err != nil {
 		return f, fmt.Errorf("after the fault on %s: %w", holder.Name, err)
 	}
-	if err := sleepCtx(ctx, settle); err != nil {
+	if err := SleepCtx(ctx, max(settle, observe-time.Since(unplug))); err != nil {
 		return f, err
 	}
 	pr.Stop()
@@ -117,8 +124,8 @@ func (l *Lab) MeasureFault(ctx context.Context, holder *Node, fault func() error
 	return f, nil
 }
 
-// sleepCtx sleeps d unless ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepCtx sleeps d unless ctx ends first, and returns ctx's error if it did.
+func SleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -11,9 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/raftvip/raftvip/test"
@@ -25,14 +23,11 @@ func run() int {
 	timing := flag.String("timing", "lan", "timing profile: lan, fast or wan")
 	verbose := flag.Bool("v", false, "print the lab's progress lines")
 	flag.Parse()
-	if p := test.RootProblem(); p != "" {
-		fmt.Fprintln(os.Stderr, "demo:", p)
+	ctx, cleanup, ok := test.Command("demo")
+	if !ok {
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
-	defer test.RemoveBuiltBinary()
+	defer cleanup()
 
 	logf := func(string, ...any) {}
 	if *verbose {

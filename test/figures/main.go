@@ -11,12 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/raftvip/raftvip/test"
@@ -41,14 +39,11 @@ func run() int {
 	serve := flag.Duration("serve-timeout", 10*time.Second, "give up on a trial when no survivor answers within this")
 	verbose := flag.Bool("v", false, "print the lab's progress lines")
 	flag.Parse()
-	if p := test.RootProblem(); p != "" {
-		fmt.Fprintln(os.Stderr, "figures:", p)
+	ctx, cleanup, ok := test.Command("figures")
+	if !ok {
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
-	defer test.RemoveBuiltBinary()
+	defer cleanup()
 
 	logf := func(string, ...any) {}
 	if *verbose {
@@ -262,8 +257,8 @@ func report(title string, profiles []string, results map[string][]trial, trials 
 			stale += len(tr.f.Stale)
 		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %d | %d | %d |\n", p, len(results[p]),
-			ms(quantile(gaps, 0.5)), ms(quantile(gaps, 0.95)), ms(quantile(gaps, 1)),
-			ms(quantile(claimed, 0.5)), ms(quantile(served, 0.5)), multi, stale, failed)
+			test.Millis(test.Quantile(gaps, 0.5)), test.Millis(test.Quantile(gaps, 0.95)), test.Millis(test.Quantile(gaps, 1)),
+			test.Millis(test.Quantile(claimed, 0.5)), test.Millis(test.Quantile(served, 0.5)), multi, stale, failed)
 	}
 	for _, p := range profiles {
 		fmt.Fprintf(&b, "\n## %s\n\n", p)
@@ -276,26 +271,8 @@ func report(title string, profiles []string, results map[string][]trial, trials 
 			}
 			f := tr.f
 			fmt.Fprintf(&b, "| %d | %s → %s | %s | %s | %s | %d/%d | %d | %d | %d |\n", tr.n, f.Old, f.New,
-				ms(f.Gap), ms(f.ClaimedAfter), ms(f.ServedAfter), f.Failures, f.Requests, f.MaxHolders, f.MultiSamples, len(f.Stale))
+				test.Millis(f.Gap), test.Millis(f.ClaimedAfter), test.Millis(f.ServedAfter), f.Failures, f.Requests, f.MaxHolders, f.MultiSamples, len(f.Stale))
 		}
 	}
 	return b.String()
-}
-
-// quantile returns the q-quantile of ds by nearest rank (q=1: the maximum); 0 if empty.
-func quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
-func ms(d time.Duration) string {
-	if d == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%d ms", d.Milliseconds())
 }
