@@ -7,6 +7,10 @@
 // admin API on a unix socket, and the wiring that connects Raft, gossip and VRRP to
 // the election loop and the election loop to the VIP.
 //
+// Start also launches the agent's VIP guard: the same binary re-executed as
+// `raftvip vip-guard` (RunGuard), which removes the VIPs the moment the agent exits,
+// however it exits, so a killed holder never overlaps with the next one.
+//
 // cluster makes no hold or release decision itself: it gathers inputs and hands them to
 // package election, and it performs on the kernel what election decides through package
 // vip.

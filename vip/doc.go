@@ -13,8 +13,12 @@
 // frozen or killed agent stops refreshing them. Set refreshes them at most every
 // Lifetime/4, so a caller that keeps calling Set keeps them. Linux counts lifetimes
 // in whole seconds, and its address-expiry work is scheduled with slack: an expired
-// IPv4 address can still be there up to about 250 ms after Lifetime (IPv6 is
-// similar). Callers that wait the lifetime out (strict fencing) must add that.
+// IPv4 address was seen up to about 400 ms after Lifetime (IPv6 is similar). Callers
+// that wait the lifetime out (strict fencing) must add that.
+//
+// A frozen agent is what the lifetime is for. A killed one is better served by Guard,
+// the body of a companion process that removes the addresses as soon as the agent's
+// end of a pipe closes.
 //
 // IPv6 addresses get IFA_F_NODAD, so they are usable at once instead of after about
 // one second of duplicate address detection.
