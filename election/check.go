@@ -48,6 +48,8 @@ type CheckState struct {
 	LastRun time.Time // when the last probe finished (or timed out); zero before the first
 	Since   time.Time // when Passing or Known last changed (at first: when the Checker was made)
 	Streak  int       // consecutive results agreeing with the last result
+	Passes  uint64    // raw results so far that passed (Carry carries them over)
+	Fails   uint64    // raw results so far that failed, timeouts included
 }
 
 // maxOutput bounds CheckState.Output, in bytes.
@@ -103,6 +105,28 @@ func NewChecker(checks []Check, clock Clock, logger *slog.Logger, onChange func(
 		c.states[i].CheckState = CheckState{Name: chk.Name, Type: chk.Type, Weight: chk.Weight, Since: now}
 	}
 	return c
+}
+
+// Carry takes over the states of checks of the same name and type from prev, an earlier
+// Checker's States, so that replacing a Checker (a configuration reload) does not make
+// every check unknown, and the node ineligible, until its first probe. A carried check
+// keeps its state until its own probes change it, with fall and rise counted on from
+// the carried streak. Call it before Run.
+func (c *Checker) Carry(prev []CheckState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.states {
+		s := &c.states[i]
+		for _, p := range prev {
+			if p.Name != s.Name || p.Type != s.Type || !p.Known {
+				continue
+			}
+			s.Known, s.Passing, s.Output, s.LastRun, s.Since, s.Streak = true, p.Passing, p.Output, p.LastRun, p.Since, p.Streak
+			s.Passes, s.Fails = p.Passes, p.Fails
+			s.last = p.Passing
+			break
+		}
+	}
 }
 
 // Run probes every check, the first time at once and then every Interval, until ctx
@@ -265,6 +289,11 @@ func (c *Checker) record(i int, pass bool, text string, at time.Time) {
 	s := &c.states[i]
 	s.Output = oneLine(text, maxOutput)
 	s.LastRun = at
+	if pass {
+		s.Passes++
+	} else {
+		s.Fails++
+	}
 	changed := false
 	if !s.Known {
 		s.Known, s.Passing, s.last, s.Streak = true, pass, pass, 1

@@ -219,6 +219,45 @@ func TestCheckerUnknownUntilFirstResult(t *testing.T) {
 	})
 }
 
+// A reload replaces the Checker: checks of the same name and type carry their state
+// over, so a passing weight-0 check does not make the node ineligible until its first
+// probe; fall is counted on from the carried streak; a new check starts unknown.
+func TestCheckerCarry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		prev := []CheckState{
+			{Name: "haproxy", Type: "haproxy", Known: true, Passing: true, Output: "up", Since: start.Add(-time.Hour), Streak: 7},
+			{Name: "gone", Type: "tcp", Known: true, Passing: false},
+			{Name: "api", Type: "tcp", Known: true, Passing: true}, // now an http check: not carried
+		}
+		p := &ckProber{results: []ckResult{{out: "slow", wait: 300 * time.Millisecond}, ckFail("down")}}
+		c := NewChecker([]Check{
+			{Name: "haproxy", Type: "haproxy", Interval: time.Second, Fall: 2, Probe: p},
+			{Name: "api", Type: "http", Interval: time.Second, Probe: &ckProber{results: []ckResult{{out: "ok", wait: 300 * time.Millisecond}}}},
+		}, SystemClock{}, nil, nil)
+		c.Carry(prev)
+		st := c.States()
+		if s := st[0]; !s.Known || !s.Passing || s.Output != "up" || s.Streak != 7 || !s.Since.Equal(start.Add(-time.Hour)) {
+			t.Fatalf("carried state: %+v", s)
+		}
+		if s := st[1]; s.Known {
+			t.Fatalf("a check whose type changed was carried: %+v", s)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go c.Run(ctx)
+		// First probe (a pass at +300ms), then failures at +1s and +2s: fall 2.
+		ckAt(start, 1500*time.Millisecond)
+		if s := c.States()[0]; !s.Passing {
+			t.Fatalf("one failure flipped a carried passing check with fall 2: %+v", s)
+		}
+		ckAt(start, 2500*time.Millisecond)
+		if s := c.States()[0]; s.Passing {
+			t.Fatalf("two failures did not flip it: %+v", s)
+		}
+	})
+}
+
 // A probe that ignores ctx and never returns: a failure at its timeout, then one per
 // interval, never a second probe alongside; Run still returns when asked.
 func TestCheckerHungProbe(t *testing.T) {

@@ -16,6 +16,8 @@ type Raft interface {
 	LeadershipTransfer() raft.Future
 	LeadershipTransferToServer(id raft.ServerID, address raft.ServerAddress) raft.Future
 	GetConfiguration() raft.ConfigurationFuture
+	// LastContact is when a follower last heard from its leader.
+	LastContact() time.Time
 }
 
 // Kinds of ownership record.
@@ -30,6 +32,8 @@ type Record struct {
 	Node    string
 	Term    uint64
 	Handoff string
+	Reason  string    // release only: why
+	At      time.Time // when the proposer stamped it (its wall clock)
 }
 
 // Ledger is the replicated log of ownership records.

@@ -47,6 +47,13 @@ type Config struct {
 	// OnDrop, if set, is called (with e.mu held) when this node stops holding: why,
 	// and whether a planned move hands the VIP to another node.
 	OnDrop func(reason Reason, planned bool)
+	// OnMove, if set, is called (with e.mu held) whenever this node starts or stops
+	// holding the VIP; see MoveEvent. It must not block. Metrics count moves with it.
+	OnMove func(MoveEvent)
+	// OnRenew, if set, is told how long each lease renewal (VerifyLeader, confirmed
+	// by a quorum) took and whether it renewed the lease. It runs in the watchdog and
+	// must not block.
+	OnRenew func(took time.Duration, ok bool)
 }
 
 // Cluster is the leadership policy's view of the cluster.
@@ -81,6 +88,8 @@ type Status struct {
 	Candidates []Member
 	Fault      bool // a weight-0 check fails here
 	LastMove   time.Time
+	// LastPass is when the reconcile loop last ran: a supervisor's sign of life.
+	LastPass time.Time
 }
 
 // Elector runs the lease watchdog and the reconcile loop of one node.
@@ -95,6 +104,10 @@ type Elector struct {
 	leaseTerm      uint64
 	claimTerm      uint64
 	claimImmediate bool
+	claimPrev      Record    // the record this node's claim followed in claimTerm
+	claimPrevOK    bool      // there was one
+	leaderContact  time.Time // when this node, as a follower, last heard from a leader
+	lastPass       time.Time // when the reconcile loop last ran
 	leaderTerm     uint64
 	leaderSince    time.Time
 	releasing      int       // planned moves in progress
@@ -106,6 +119,7 @@ type Elector struct {
 	heldTerm       uint64 // the term in which this node last held the VIP
 	reason         Reason
 	dropped        chan struct{} // closed when the VIP is off while releasing
+	moveReason     string        // the reason of the latest planned move (Handoff)
 
 	stamper     stamper
 	plan        Plan
@@ -209,6 +223,11 @@ func (e *Elector) inputs(now time.Time) *Inputs {
 	if e.retired {
 		role = Shutdown
 	}
+	if role == Follower {
+		if lc := e.cfg.Raft.LastContact(); !lc.IsZero() {
+			e.leaderContact = lc
+		}
+	}
 	if role == Leader && term != e.leaderTerm {
 		e.leaderTerm, e.leaderSince = term, now
 		// A new leader counts as a move for the rate limit. Its view of the others'
@@ -246,6 +265,7 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		blocked, blockedUntil = e.cfg.Gate(now)
 	}
 	e.mu.Lock()
+	e.lastPass = now
 	in := e.inputs(now)
 	in.Blocked, in.BlockedUntil = blocked, blockedUntil
 	plan := e.evaluate(now, in, cands, pinned)
@@ -280,13 +300,24 @@ func (e *Elector) pass(ctx context.Context) Decision {
 	}
 	if e.holding && !was {
 		e.heldSince, e.heldTerm = now, in.Term
-		wait := now.Sub(in.LeaderSince)
-		e.log.Info("claimed VIP", "term", in.Term, "since_leader", wait.Round(time.Millisecond), "immediate", in.ClaimImmediate)
+		m := DescribeMove(e.cfg.Node, e.claimPrev, e.claimPrevOK && e.claimTerm == in.Term, e.leaderContact, now)
+		e.log.Info("VIP moved", "from", m.From, "to", e.cfg.Node, "reason", m.Reason, "gap", m.Gap,
+			"term", in.Term, "since_leader", now.Sub(in.LeaderSince).Round(time.Millisecond), "immediate", in.ClaimImmediate)
+		if e.cfg.OnMove != nil {
+			e.cfg.OnMove(MoveEvent{Held: true, Reason: m.Reason, SinceLeader: now.Sub(in.LeaderSince)})
+		}
 	}
 	if was && !e.holding {
 		e.log.Info("released VIP", "reason", string(d.Reason), "term", in.Term)
 		if e.cfg.OnDrop != nil {
 			e.cfg.OnDrop(d.Reason, in.Releasing)
+		}
+		if e.cfg.OnMove != nil {
+			ev := MoveEvent{Reason: string(d.Reason), Planned: in.Releasing}
+			if in.Releasing {
+				ev.Reason = e.moveReason
+			}
+			e.cfg.OnMove(ev)
 		}
 		if in.Role == Leader && e.heldTerm == in.Term && !in.Releasing && !in.MovePending {
 			// Still leader (lease loss, FAULT with nobody to hand over to): record the
@@ -449,6 +480,7 @@ func (e *Elector) claim(term uint64) {
 	}
 	e.mu.Lock()
 	e.claimTerm, e.claimImmediate = term, immediate
+	e.claimPrev, e.claimPrevOK = last, ok
 	e.mu.Unlock()
 	if !immediate {
 		e.log.Info("claim committed; waiting out the claim delay", "term", term,
@@ -479,7 +511,11 @@ func (e *Elector) watchdog(ctx context.Context) {
 		}
 		term := e.cfg.Raft.CurrentTerm()
 		t0 := e.clock.Now()
-		if err := e.cfg.Raft.VerifyLeader().Error(); err != nil {
+		err := e.cfg.Raft.VerifyLeader().Error()
+		if e.cfg.OnRenew != nil {
+			e.cfg.OnRenew(e.clock.Now().Sub(t0), err == nil)
+		}
+		if err != nil {
 			e.log.Debug("lease renewal failed", "term", term, "err", err)
 			e.Wake()
 			continue
@@ -528,7 +564,7 @@ func (e *Elector) Status() Status {
 	if e.holding {
 		s.HeldSince = e.heldSince
 	}
-	s.Plan, s.Candidates, s.Fault, s.LastMove = e.plan, slices.Clone(e.candidates), e.fault, e.lastMove
+	s.Plan, s.Candidates, s.Fault, s.LastMove, s.LastPass = e.plan, slices.Clone(e.candidates), e.fault, e.lastMove, e.lastPass
 	if e.leaseTerm == s.Term && now.Before(e.leaseUntil) {
 		s.LeaseRemaining = e.leaseUntil.Sub(now)
 	}
@@ -577,6 +613,7 @@ func (e *Elector) Handoff(ctx context.Context, m Move) error {
 	}
 	e.mu.Lock()
 	e.releasing++
+	e.moveReason = reason
 	if m.Retire {
 		e.retired = true
 	}
