@@ -4,10 +4,10 @@ GO       ?= go
 BIN      := bin/raftvip
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X github.com/raftvip/raftvip/cluster.Version=$(VERSION)
-DEB_PKGS := haproxy keepalived nftables iproute2
+DEB_PKGS := haproxy keepalived nftables iproute2 systemd
 E2E_TIMEOUT ?= 25m
 
-.PHONY: all build test unit e2e deps demo bench soak figures figures-membership figures-vrrp fmt vet clean
+.PHONY: all build test unit e2e deps demo bench soak figures figures-membership figures-vrrp fmt vet clean deb
 
 all: build
 
@@ -64,8 +64,15 @@ figures-membership: deps build
 figures-vrrp: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/figures -trials $${TRIALS:-10} -profile lan -scenario vrrp-stop,vrrp-unplug,vrrp-foreign -title "VRRP: takeovers between raftvip and keepalived" -out docs/vrrp-figures.md
 
+# deb builds dist/raftvip_<version>_<arch>.deb with dpkg-deb (packaging/build-deb.sh):
+# a static binary (no libc dependency), the systemd unit, man page, completions and the
+# example config. Install it with dpkg -i; see README.md, Install.
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o dist/raftvip ./cmd/raftvip
+	packaging/build-deb.sh --binary dist/raftvip --out dist
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
