@@ -23,29 +23,30 @@ import (
 // Status is what `raftvip status --json` prints. Field names are a contract other tools
 // rely on: add fields, never rename them.
 type Status struct {
-	Node             string     `json:"node"`
-	State            string     `json:"state"` // leader, follower, candidate, shutdown
-	Leader           string     `json:"leader"`
-	Term             uint64     `json:"term"`
-	Holding          bool       `json:"holding"`
-	Holder           string     `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
-	Reason           string     `json:"reason"`
-	Membership       string     `json:"membership,omitempty"` // why this node is not in a cluster yet ("" once it is)
-	Priority         int        `json:"priority"`             // effective priority
-	BasePriority     int        `json:"base_priority"`        // configured priority
-	Eligible         bool       `json:"eligible"`
-	Ineligible       string     `json:"ineligible,omitempty"` // why this node may not hold
-	Drained          bool       `json:"drained"`
-	Checks           []Check    `json:"checks"`
-	Policy           Policy     `json:"policy"`
-	HeldSince        *time.Time `json:"held_since,omitempty"`
-	LeaseRemainingMS int64      `json:"lease_remaining_ms"`
-	VIP              VIPStatus  `json:"vip"`
-	Timing           TimingInfo `json:"timing"`
-	Members          []Member   `json:"members"`
-	Events           []Event    `json:"events"`
-	VRRP             VRRPStatus `json:"vrrp"`
-	Version          string     `json:"version"`
+	Node             string         `json:"node"`
+	State            string         `json:"state"` // leader, follower, candidate, shutdown
+	Leader           string         `json:"leader"`
+	Term             uint64         `json:"term"`
+	Holding          bool           `json:"holding"`
+	Holder           string         `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
+	Reason           string         `json:"reason"`
+	Membership       string         `json:"membership,omitempty"` // why this node is not in a cluster yet ("" once it is)
+	Priority         int            `json:"priority"`             // effective priority
+	BasePriority     int            `json:"base_priority"`        // configured priority
+	Eligible         bool           `json:"eligible"`
+	Ineligible       string         `json:"ineligible,omitempty"` // why this node may not hold
+	Drained          bool           `json:"drained"`
+	Checks           []Check        `json:"checks"`
+	Policy           Policy         `json:"policy"`
+	HeldSince        *time.Time     `json:"held_since,omitempty"`
+	LeaseRemainingMS int64          `json:"lease_remaining_ms"`
+	VIP              VIPStatus      `json:"vip"`
+	Timing           TimingInfo     `json:"timing"`
+	Members          []Member       `json:"members"`
+	Events           []Event        `json:"events"`
+	VRRP             VRRPStatus     `json:"vrrp"`
+	Security         SecurityStatus `json:"security"`
+	Version          string         `json:"version"`
 }
 
 // VIPStatus describes the configured VIP.
@@ -143,6 +144,7 @@ func (n *Node) Status() Status {
 		Holding:          es.Holding,
 		Reason:           string(es.Reason),
 		LeaseRemainingMS: es.LeaseRemaining.Milliseconds(),
+		Security:         n.Security(),
 		VIP: VIPStatus{
 			Interface: n.cfg.VIP.Interface,
 			Lifetime:  n.cfg.VIP.Lifetime.String(),
@@ -166,7 +168,7 @@ func (n *Node) Status() Status {
 		st.Reason = ReasonNoQuorum
 	}
 	lh, states := n.local()
-	st.Priority, st.BasePriority = lh.Priority, n.cfg.Priority
+	st.Priority, st.BasePriority = lh.Priority, n.basePriority()
 	st.Ineligible = es.Plan.Ineligible
 	st.Eligible = st.Ineligible == ""
 	st.Drained = n.fsm.Drained(n.cfg.Node.Name)
@@ -255,7 +257,7 @@ func (n *Node) members(leader raft.ServerID, holder string, cands []election.Mem
 		}
 		m.Eligible = m.Ineligible == ""
 		if name == n.cfg.Node.Name {
-			m.Gossip, m.BasePriority, m.Version = string(gossipAlive), n.cfg.Priority, Version
+			m.Gossip, m.BasePriority, m.Version = string(gossipAlive), n.basePriority(), Version
 			_, states := n.local()
 			for _, s := range states {
 				m.Checks = append(m.Checks, MemberCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
@@ -278,6 +280,7 @@ func (n *Node) members(leader raft.ServerID, holder string, cands []election.Mem
 type adminServer struct {
 	path string
 	srv  *http.Server
+	tcp  *http.Server // admin.listen, behind a token; nil without it
 }
 
 // startAdmin listens on the socket (mode 0600) and serves n. A socket file left by a
@@ -361,6 +364,7 @@ func (a *adminServer) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	a.srv.Shutdown(ctx)
+	a.closeTCP(ctx)
 	os.Remove(a.path)
 }
 

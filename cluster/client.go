@@ -16,10 +16,14 @@ import (
 // ErrAgentNotRunning means nothing answers on the admin socket.
 var ErrAgentNotRunning = errors.New("raftvip agent is not running")
 
-// Client talks to a local agent over its admin socket.
+// Client talks to an agent over its admin socket, or over its TCP admin listener
+// (admin.listen) with a token.
 type Client struct {
 	Socket string
 	http   *http.Client
+
+	addr      string // TCP: host:port; "" for the socket
+	tokenFile string // TCP: the file with the bearer token, read at every call
 }
 
 // NewClient returns a client for the agent listening on socket. Every call is bounded
@@ -38,6 +42,20 @@ func NewClient(socket string) *Client {
 	}
 }
 
+// NewTCPClient returns a client for the agent's TCP admin listener at addr
+// (admin.listen), which sends the token in tokenFile with every request.
+func NewTCPClient(addr, tokenFile string) *Client {
+	return &Client{addr: addr, tokenFile: tokenFile, http: &http.Client{}}
+}
+
+// where names what the client talks to, for errors.
+func (c *Client) where() string {
+	if c.addr != "" {
+		return "admin listener " + c.addr
+	}
+	return "admin socket " + c.Socket
+}
+
 // Status fetches the agent's status.
 func (c *Client) Status(ctx context.Context) (*Status, error) {
 	var st Status
@@ -48,7 +66,7 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 }
 
 func (c *Client) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://raftvip"+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 	if err != nil {
 		return err
 	}
@@ -60,7 +78,7 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://raftvip"+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -68,31 +86,48 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	return c.do(req, out)
 }
 
+func (c *Client) url(path string) string {
+	if c.addr != "" {
+		return "http://" + c.addr + path
+	}
+	return "http://raftvip" + path
+}
+
 func (c *Client) do(req *http.Request, out any) error {
+	if c.addr != "" {
+		token, msg := readToken(c.tokenFile)
+		if c.tokenFile == "" {
+			msg = "no token file: give the file of the agent's admin.token_file with --token-file or RAFTVIP_TOKEN_FILE"
+		}
+		if msg != "" {
+			return fmt.Errorf("%s: %s", c.where(), msg)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("%w (nothing listens on %s)", ErrAgentNotRunning, c.Socket)
+			return fmt.Errorf("%w (nothing listens on %s)", ErrAgentNotRunning, c.where())
 		}
 		if errors.Is(err, syscall.EACCES) {
-			return fmt.Errorf("cannot open admin socket %s: permission denied (run as root)", c.Socket)
+			return fmt.Errorf("cannot open %s: permission denied (run as root)", c.where())
 		}
-		return fmt.Errorf("admin socket %s: %w", c.Socket, err)
+		return fmt.Errorf("%s: %w", c.where(), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fmt.Errorf("admin socket %s: read response: %w", c.Socket, err)
+		return fmt.Errorf("%s: read response: %w", c.where(), err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e apiError
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
 			return errors.New(e.Error)
 		}
-		return fmt.Errorf("admin socket %s: %s", c.Socket, resp.Status)
+		return fmt.Errorf("%s: %s", c.where(), resp.Status)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("admin socket %s: decode response: %w", c.Socket, err)
+		return fmt.Errorf("%s: decode response: %w", c.where(), err)
 	}
 	return nil
 }

@@ -78,8 +78,14 @@ type Config struct {
 	Notify NotifyConfig
 	VRRP   VRRPConfig
 
-	Log  LogConfig
-	File string // path it was loaded from
+	Log     LogConfig
+	Metrics MetricsConfig
+	File    string // path it was loaded from
+}
+
+// MetricsConfig is the Prometheus endpoint.
+type MetricsConfig struct {
+	Listen string // host:port of /metrics; "" = off
 }
 
 // NodeConfig is this node: its Raft server ID and where it listens.
@@ -112,9 +118,26 @@ type ClusterConfig struct {
 	Timing Timing
 	// Encrypt is the shared key for gossip encryption (memberlist's AES-GCM), decoded
 	// from the standard base64 of cluster.encrypt: 16, 24 or 32 bytes (AES-128, -192
-	// or -256). nil: off. It does not secure the Raft port yet.
+	// or -256). nil: off. The Raft port is secured by TLS instead.
 	Encrypt []byte
+	// TLS is mutual TLS 1.3 on the Raft port (cluster.tls); zero: plaintext.
+	TLS TLSConfig
+	// Insecure (cluster.insecure) lets the node run without TLS or without Encrypt,
+	// which it otherwise refuses; the agent warns about it at every start.
+	Insecure bool
 }
+
+// TLSConfig is cluster.tls: the files of mutual TLS on the Raft port, all three or
+// none. Relative paths in the file are taken from the config file's directory; the
+// files were read and checked when the config was loaded.
+type TLSConfig struct {
+	CAFile   string // the cluster's CA certificate(s), PEM
+	CertFile string // this node's certificate, PEM, signed by the CA (intermediates may follow)
+	KeyFile  string // its private key, PEM; no access for group or others
+}
+
+// Enabled reports whether cluster.tls is set.
+func (t TLSConfig) Enabled() bool { return t.CAFile != "" }
 
 // CheckConfig is one health check (checks[i]), with keepalived's vrrp_script
 // semantics: run every Interval, a result later than Timeout is a failure, Fall
@@ -168,6 +191,12 @@ type NotifyConfig struct {
 // AdminConfig is the admin API.
 type AdminConfig struct {
 	Socket string // unix socket path; default /run/raftvip/raftvip.sock
+	// Listen is an optional TCP listener for the admin API, host:port; "" = none.
+	// Every request on it must carry "Authorization: Bearer <token>".
+	Listen string
+	// TokenFile holds that token (required with Listen); no access for group or
+	// others. Relative to the config file's directory.
+	TokenFile string
 }
 
 // VIPConfig is the addresses that move together, and how they are held.
@@ -284,7 +313,14 @@ func Parse(data []byte, filename string) (*Config, error) {
 }
 
 func parseConfig(data []byte, filename string, hostname func() (string, error)) (*Config, error) {
-	d := &configDecoder{file: filename, lines: map[string]int{}, timingSet: map[string]bool{}, suggested: map[string]bool{}}
+	return parseConfigWith(data, filename, hostname, false)
+}
+
+// parseConfigWith is parseConfig; defaultInsecure makes cluster.insecure default to
+// true, for the tests of other sections, which write no tls or encrypt.
+func parseConfigWith(data []byte, filename string, hostname func() (string, error), defaultInsecure bool) (*Config, error) {
+	d := &configDecoder{file: filename, lines: map[string]int{}, timingSet: map[string]bool{}, suggested: map[string]bool{},
+		defaultInsecure: defaultInsecure, now: time.Now}
 	cfg := &Config{
 		Node:  NodeConfig{DataDir: DefaultDataDir, RaftPort: DefaultRaftPort, GossipPort: DefaultGossipPort},
 		Admin: AdminConfig{Socket: DefaultAdminSocket},
@@ -322,6 +358,9 @@ type configDecoder struct {
 	suggested map[string]bool // keys a misspelt key was taken for
 	peerPaths []string        // path of each of cfg.Cluster.Peers
 	vipPaths  []string        // path of each of cfg.VIP.Addresses
+
+	defaultInsecure bool             // cluster.insecure defaults to true (tests)
+	now             func() time.Time // checks certificate validity
 }
 
 // failedAt reports whether an error was recorded for path itself.
@@ -493,12 +532,10 @@ type configField struct {
 }
 
 // configUnsupported are the keys of DESIGN §6 that this version does not implement
-// yet, by path, with what to do instead.
+// yet, by path, with what to do instead ("not supported by this version of raftvip;
+// ..."). There are none now.
 func configUnsupported() map[string]string {
-	const later = "not supported by this version of raftvip; "
-	return map[string]string{
-		"metrics": later + "remove it (the metrics endpoint comes in a later version)",
-	}
+	return map[string]string{}
 }
 
 // configSchema is every key this version knows, by section, to tell an operator
@@ -506,11 +543,13 @@ func configUnsupported() map[string]string {
 // keys of every check type.
 func configSchema() map[string][]string {
 	return map[string][]string{
-		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log"},
+		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log", "metrics"},
 		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
-		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt"},
+		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt", "tls", "insecure"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
-		"admin":          {"socket"},
+		"cluster.tls":    {"ca_file", "cert_file", "key_file"},
+		"admin":          {"socket", "listen", "token_file"},
+		"metrics":        {"listen"},
 		"vip":            {"interface", "addresses", "lifetime", "fencing", "garp", "drain"},
 		"vip.garp":       {"repeat", "interval", "refresh"},
 		"checks[]":       checkKeys(),
@@ -882,6 +921,13 @@ func (d *configDecoder) root(n *yaml.Node, cfg *Config) {
 		{"admin", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []configField{
 				{"socket", func(p string, v *yaml.Node) { d.socket(p, v, &cfg.Admin.Socket) }},
+				{"listen", func(p string, v *yaml.Node) { d.listenAddr(p, v, "127.0.0.1:7380", &cfg.Admin.Listen) }},
+				{"token_file", func(p string, v *yaml.Node) { d.filePath(p, v, "/etc/raftvip/admin.token", &cfg.Admin.TokenFile) }},
+			})
+		}},
+		{"metrics", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []configField{
+				{"listen", func(p string, v *yaml.Node) { d.listenAddr(p, v, "0.0.0.0:9469", &cfg.Metrics.Listen) }},
 			})
 		}},
 		{"vip", func(p string, v *yaml.Node) { d.vip(p, v, &cfg.VIP) }},
@@ -1008,6 +1054,14 @@ func (d *configDecoder) cluster(path string, n *yaml.Node, cc *ClusterConfig) {
 		{"join", func(p string, v *yaml.Node) { d.joinAddrs(p, v, cc) }},
 		{"timing", func(p string, v *yaml.Node) { d.timing(p, v, &cc.Timing) }},
 		{"encrypt", func(p string, v *yaml.Node) { d.encrypt(p, v, &cc.Encrypt) }},
+		{"insecure", func(p string, v *yaml.Node) { d.boolean(p, v, &cc.Insecure) }},
+		{"tls", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []configField{
+				{"ca_file", func(p string, v *yaml.Node) { d.filePath(p, v, DefaultTLSDir+"/"+CACertFile, &cc.TLS.CAFile) }},
+				{"cert_file", func(p string, v *yaml.Node) { d.filePath(p, v, DefaultTLSDir+"/lb1.pem", &cc.TLS.CertFile) }},
+				{"key_file", func(p string, v *yaml.Node) { d.filePath(p, v, DefaultTLSDir+"/lb1-key.pem", &cc.TLS.KeyFile) }},
+			})
+		}},
 	})
 }
 
@@ -1992,6 +2046,8 @@ func (d *configDecoder) crossCheck(cfg *Config, hostname func() (string, error))
 	}
 
 	d.checkVRRP(cfg)
+	d.checkSecurity(cfg)
+	d.checkListeners(cfg)
 
 	if d.failedAt("cluster.timing") || d.failedAt("cluster.timing.profile") {
 		return
@@ -2085,14 +2141,34 @@ cluster:
   # only join (or run raftvip join ADDR); the leader adds them.
   #   bootstrap_expect: 3
   #   join: [198.18.0.12, 198.18.0.13]   # gossip addresses; port: node.gossip_port
-  # Gossip encryption, the same key on every node; make one with raftvip keygen.
-  #   encrypt: <base64 key>
+  # Security: the agent refuses to start without both of these.
+  # Mutual TLS 1.3 on the Raft port. Make the cluster's CA once, and a certificate
+  # per node, then copy ca.pem, lb1.pem and lb1-key.pem to lb1:
+  #   raftvip tls ca --dir /etc/raftvip/tls
+  #   raftvip tls cert lb1 --ip 198.18.0.11 --dir /etc/raftvip/tls
+  tls:
+    ca_file: /etc/raftvip/tls/ca.pem
+    cert_file: /etc/raftvip/tls/lb1.pem
+    key_file: /etc/raftvip/tls/lb1-key.pem
+  # Gossip encryption, the same key on every node: paste the output of raftvip keygen.
+  encrypt: "<paste the output of raftvip keygen>"
+  # A lab only: run without tls and encrypt (the agent warns at every start).
+  #   insecure: true
   # lan (default), fast or wan. Single knobs can be overridden:
   #   timing: {profile: lan, heartbeat_timeout: 400ms, election_timeout: 400ms}
   timing: lan
 
 admin:
-  socket: /run/raftvip/raftvip.sock # where the raftvip commands reach the agent
+  socket: /run/raftvip/raftvip.sock # where the raftvip commands reach the agent (root only, 0600)
+  # The admin API on TCP too, for tools that cannot reach the socket. Plain HTTP: keep
+  # it on loopback or a management network. Clients send the token of token_file as
+  # "Authorization: Bearer <token>" (raftvip --addr ... --token-file ...).
+  #   listen: 127.0.0.1:7380
+  #   token_file: /etc/raftvip/admin.token  # (umask 077; raftvip keygen > /etc/raftvip/admin.token)
+
+# Prometheus metrics on http://<listen>/metrics; leave out for none.
+# metrics:
+#   listen: 0.0.0.0:9469
 
 vip:
   interface: eth0

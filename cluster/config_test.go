@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,9 +22,12 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files under te
 // testHostname is the hostname the tests pretend to run on.
 func testHostname() (string, error) { return "lb1", nil }
 
+// parseTest parses src as config.yaml on lb1. cluster.insecure defaults to true, so
+// that the tests of other sections need no tls and encrypt; TestParseSecurity tests
+// the real default.
 func parseTest(t *testing.T, src string) (*Config, error) {
 	t.Helper()
-	return parseConfig([]byte(src), "config.yaml", testHostname)
+	return parseConfigWith([]byte(src), "config.yaml", testHostname, true)
 }
 
 // baseConfig is the smallest valid config; the error cases edit it line by line.
@@ -78,7 +82,8 @@ func TestParseMinimalDefaults(t *testing.T) {
 				{"lb2", netip.MustParseAddrPort("198.18.0.12:7300")},
 				{"lb3", netip.MustParseAddrPort("198.18.0.13:7300")},
 			},
-			Timing: lan,
+			Timing:   lan,
+			Insecure: true, // parseTest's default; Parse's is false
 		},
 		Admin: AdminConfig{Socket: "/run/raftvip/raftvip.sock"},
 		VIP: VIPConfig{
@@ -109,6 +114,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 func TestParseNameDefaultsToHostname(t *testing.T) {
 	// node.name is not set; the hostname lb2 names the node.
 	src := strings.Replace(edit(2, ""), "bind: 198.18.0.11", "bind: 198.18.0.12", 1)
+	src = strings.Replace(src, "cluster:\n", "cluster:\n  insecure: true\n", 1)
 	cfg, err := parseConfig([]byte(src), "c.yaml", func() (string, error) { return "lb2", nil })
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +128,7 @@ func TestParseNameDefaultsToHostname(t *testing.T) {
 		t.Skipf("hostname %q cannot be a node name here: %v", h, err)
 	}
 	src = strings.Replace(edit(2, ""), "lb1=198.18.0.11", h+"=198.18.0.11", 1)
+	src = strings.Replace(src, "cluster:\n", "cluster:\n  insecure: true\n", 1)
 	if cfg, err = Parse([]byte(src), "c.yaml"); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +137,40 @@ func TestParseNameDefaultsToHostname(t *testing.T) {
 	}
 }
 
+// filledExample is the example config with what an operator fills in: a key from
+// raftvip keygen, and the CA and lb1's certificate in a directory of the test's.
+func filledExample(t *testing.T, example string) string {
+	t.Helper()
+	dir := t.TempDir()
+	now := time.Now()
+	if _, _, err := WriteCA(dir, 30, now); err != nil {
+		t.Fatal(err)
+	}
+	req := CertRequest{Name: "lb1", IPs: []netip.Addr{netip.MustParseAddr("198.18.0.11")}, Days: 30}
+	if _, _, err := WriteNodeCert(dir, req, now); err != nil {
+		t.Fatal(err)
+	}
+	key, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	example = strings.ReplaceAll(example, DefaultTLSDir+"/", dir+"/")
+	return strings.Replace(example, `"<paste the output of raftvip keygen>"`, key, 1)
+}
+
+// secretModes gives the secret files under testdata the mode 0600 they must have,
+// which git does not keep.
+func secretModes(t *testing.T) {
+	t.Helper()
+	for _, f := range []string{"testdata/config/admin.token", "testdata/tls/lb2.example-key.pem"} {
+		if err := os.Chmod(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestLoadTestdata(t *testing.T) {
+	secretModes(t)
 	lab, err := Load("testdata/config/lab.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +232,15 @@ func TestLoadTestdata(t *testing.T) {
 		t.Errorf("ipv6.yaml notify:\n got  %+v\n want %+v", v6.Notify, wantNotify)
 	}
 
+	wantTLS := TLSConfig{CAFile: "testdata/tls/ca.pem", CertFile: "testdata/tls/lb2.example.pem", KeyFile: "testdata/tls/lb2.example-key.pem"}
+	if v6.Cluster.TLS != wantTLS || v6.Cluster.Insecure || v6.Admin.Listen != "[::1]:7380" ||
+		v6.Admin.TokenFile != "testdata/config/admin.token" || v6.Metrics.Listen != "[2001:2::12]:9469" {
+		t.Errorf("ipv6.yaml: tls %+v (want %+v), insecure %v, admin %+v, metrics %+v", v6.Cluster.TLS, wantTLS, v6.Cluster.Insecure, v6.Admin, v6.Metrics)
+	}
+	if !lab.Cluster.Insecure || lab.Cluster.TLS.Enabled() {
+		t.Errorf("lab.yaml: insecure %v, tls %+v", lab.Cluster.Insecure, lab.Cluster.TLS)
+	}
+
 	wantJoin := []netip.AddrPort{netip.MustParseAddrPort("[2001:2::11]:8301"), netip.MustParseAddrPort("[2001:2::13]:8301")}
 	if !slices.Equal(v6.Cluster.Join, wantJoin) {
 		t.Errorf("ipv6.yaml join = %v, want %v", v6.Cluster.Join, wantJoin)
@@ -220,9 +269,20 @@ func TestLoadTestdata(t *testing.T) {
 }
 
 func TestExampleConfig(t *testing.T) {
-	cfg, err := Parse([]byte(ExampleConfig()), "example.yaml")
+	// As printed, the example wants the operator's key and files; config check says so.
+	_, err := Parse([]byte(ExampleConfig()), "example.yaml")
+	if err == nil || !strings.Contains(err.Error(), "cluster.encrypt: is not standard base64; make one with raftvip keygen") ||
+		!strings.Contains(err.Error(), "cluster.tls.ca_file: /etc/raftvip/tls/ca.pem does not exist") && !strings.Contains(err.Error(), "cluster.tls.ca_file: /etc/raftvip/tls/ca.pem holds") {
+		t.Errorf("the example as printed: %v", err)
+	}
+	// Filled in, it is valid.
+	example := filledExample(t, ExampleConfig())
+	cfg, err := Parse([]byte(example), "example.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !cfg.Cluster.TLS.Enabled() || len(cfg.Cluster.Encrypt) != 32 || cfg.Cluster.Insecure {
+		t.Errorf("example: tls %+v, key %d bytes, insecure %v", cfg.Cluster.TLS, len(cfg.Cluster.Encrypt), cfg.Cluster.Insecure)
 	}
 	if cfg.Node.Name != "lb1" || cfg.RaftAddr() != netip.MustParseAddrPort("198.18.0.11:7300") ||
 		len(cfg.Cluster.Peers) != 3 || cfg.Cluster.Peers[2] != (Peer{"lb3", netip.MustParseAddrPort("198.18.0.13:7300")}) ||
@@ -244,7 +304,7 @@ func TestExampleConfig(t *testing.T) {
 	// The commented-out examples are valid too, once uncommented.
 	var lines []string
 	uncommented := 0
-	for _, l := range strings.Split(ExampleConfig(), "\n") {
+	for _, l := range strings.Split(example, "\n") {
 		trimmed := strings.TrimLeft(l, " ")
 		if rest, ok := strings.CutPrefix(trimmed, "# - {"); ok {
 			l, uncommented = l[:len(l)-len(trimmed)]+"- {"+rest, uncommented+1
@@ -358,6 +418,7 @@ func withTiming(timing string) string {
 }
 
 func TestParseErrors(t *testing.T) {
+	secretModes(t)
 	long := "/run/" + strings.Repeat("x", 110) + ".sock"
 	for _, tc := range []struct {
 		name  string
@@ -406,7 +467,20 @@ func TestParseErrors(t *testing.T) {
 		{"vrrp v2 ipv6", edit(8, "  addresses: ['2001:2::10/64']") + "vrrp: {enabled: true, vrid: 51}\n", "vrrp.version", 9, "VRRPv2 carries IPv4 only", 0},
 		{"vrrp mixed families", edit(8, "  addresses: [198.18.0.10/24, '2001:2::10/64']") + "vrrp: {enabled: true, vrid: 51, version: 3}\n", "vrrp", 9, "mixes IPv4 and IPv6", 0},
 		{"vrrp unknown key", after("vrrp: {enabled: true, vrid: 51, advert_int: 1}"), "vrrp.advert_int", 9, `did you mean "advert_interval"?`, 0},
-		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "metrics", 9, "not supported by this version of raftvip", 0},
+		{"metrics", after("metrics: {listen: 127.0.0.1:9742}"), "", 0, "", -1},
+		{"metrics off", after("metrics: {listen: ''}"), "", 0, "", -1},
+		{"metrics every address", after("metrics: {listen: ':9469'}"), "", 0, "", -1},
+		{"metrics no port", after("metrics: {listen: 127.0.0.1}"), "metrics.listen", 9, `"127.0.0.1" is not host:port`, 0},
+		{"metrics port only", after("metrics: {listen: '9469'}"), "metrics.listen", 9, `"9469" has no host; write host:port, e.g. 0.0.0.0:9469 (or :9469 for every address)`, 0},
+		{"metrics host name", after("metrics: {listen: 'localhost:9469'}"), "metrics.listen", 9, "the host must be an IP address", 0},
+		{"metrics bad port", after("metrics: {listen: '127.0.0.1:99999'}"), "metrics.listen", 9, `the port "99999" is not a number from 1 to 65535`, 0},
+		{"metrics on the raft port", after("metrics: {listen: ':7300'}"), "metrics.listen", 9, ":7300 takes port 7300, which is node.raft_port", 0},
+		{"metrics misspelt", after("metrics: {listn: ':9469'}"), "metrics.listn", 9, `did you mean "listen"?`, 0},
+		{"admin listen without token", after("admin: {listen: '127.0.0.1:7380'}"), "admin.token_file", 9, "missing; admin.listen needs a token", 0},
+		{"admin token without listen", after("admin: {token_file: /etc/raftvip/admin.token}"), "admin.token_file", 9, "is set, but admin.listen is not", 0},
+		{"admin token missing file", after("admin: {listen: '127.0.0.1:7380', token_file: /nonexistent/admin.token}"), "admin.token_file", 9, "/nonexistent/admin.token does not exist; make one with (umask 077; raftvip keygen > /etc/raftvip/admin.token)", 0},
+		{"admin and metrics on one port", after("admin: {listen: '127.0.0.1:7380', token_file: testdata/config/admin.token}\nmetrics: {listen: '127.0.0.1:7380'}"), "metrics.listen", 10, "is admin.listen too", 0},
+		{"insecure not a boolean", edit(4, "cluster:\n  insecure: yes"), "cluster.insecure", 5, `"yes" is not a boolean here`, 0},
 		{"bootstrap_expect with peers", edit(4, "cluster:\n  bootstrap_expect: 3"), "cluster.bootstrap_expect", 5, "cannot be used with cluster.peers", 0},
 		{"bootstrap_expect without join", edit(5, "  bootstrap_expect: 3"), "cluster.join", 5, "missing; with bootstrap_expect: 3 the nodes find each other by gossip", 0},
 		{"bootstrap_expect zero", edit(5, "  bootstrap_expect: 0\n  join: [198.18.0.12]"), "cluster.bootstrap_expect", 5, "0 is out of range", 0},
@@ -956,4 +1030,101 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseSecurity checks the rule of cluster.insecure with Parse's real default:
+// without insecure: true a node needs cluster.tls and cluster.encrypt, and every
+// error says how to make what is missing.
+func TestParseSecurity(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	if _, _, err := WriteCA(dir, 30, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := WriteNodeCert(dir, CertRequest{Name: "lb1", IPs: []netip.Addr{netip.MustParseAddr("198.18.0.11")}, Days: 30}, now); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if _, _, err := WriteCA(other, 30, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := WriteNodeCert(other, CertRequest{Name: "lb1", Days: 30}, now); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := GenerateKey()
+	tlsOf := func(d string) string {
+		return fmt.Sprintf("  tls: {ca_file: %s/ca.pem, cert_file: %s/lb1.pem, key_file: %s/lb1-key.pem}", d, d, d)
+	}
+	cluster := func(lines ...string) string { return edit(4, "cluster:\n"+strings.Join(lines, "\n")) }
+	type want struct {
+		field string
+		line  int
+		msg   string
+	}
+	for _, tc := range []struct {
+		name string
+		src  string
+		errs []want
+	}{
+		{"nothing", baseConfig, []want{
+			{"cluster.tls", 4, "missing; the Raft port needs mutual TLS: make the cluster's CA once with raftvip tls ca --dir /etc/raftvip/tls, this node's certificate with raftvip tls cert lb1 --ip 198.18.0.11 --dir /etc/raftvip/tls, and set cluster.tls: {ca_file: /etc/raftvip/tls/ca.pem, cert_file: /etc/raftvip/tls/lb1.pem, key_file: /etc/raftvip/tls/lb1-key.pem}; or, in a lab only, set cluster.insecure: true"},
+			{"cluster.encrypt", 4, "missing; gossip must be encrypted: make a key once with raftvip keygen and set cluster.encrypt to it on every node; or, in a lab only, set cluster.insecure: true"},
+		}},
+		{"insecure", cluster("  insecure: true"), nil},
+		{"insecure false", cluster("  insecure: false", "  encrypt: "+key), []want{{"cluster.tls", 4, "missing; the Raft port needs mutual TLS"}}},
+		{"tls and encrypt", cluster(tlsOf(dir), "  encrypt: "+key), nil},
+		{"tls only", cluster(tlsOf(dir)), []want{{"cluster.encrypt", 4, "raftvip keygen"}}},
+		{"tls only, insecure", cluster(tlsOf(dir), "  insecure: true"), nil},
+		{"tls of another CA's cert", cluster(fmt.Sprintf("  tls: {ca_file: %s/ca.pem, cert_file: %s/lb1.pem, key_file: %s/lb1-key.pem}", dir, other, other), "  encrypt: "+key),
+			[]want{{"cluster.tls.cert_file", 5, "is not signed by ca_file"}}},
+		{"tls files are checked when insecure too", cluster(fmt.Sprintf("  tls: {ca_file: %s/nope.pem, cert_file: %s/lb1.pem, key_file: %s/lb1-key.pem}", dir, dir, dir), "  insecure: true"),
+			[]want{{"cluster.tls.ca_file", 5, "nope.pem does not exist"}}},
+		{"tls without key_file", cluster(fmt.Sprintf("  tls: {ca_file: %s/ca.pem, cert_file: %s/lb1.pem}", dir, dir), "  encrypt: "+key),
+			[]want{{"cluster.tls.key_file", 5, "missing; cluster.tls needs ca_file, cert_file and key_file"}}},
+		{"tls empty", cluster("  tls: {}", "  encrypt: "+key), []want{{"cluster.tls", 5, "is empty"}}},
+		{"tls file empty", cluster("  tls: {ca_file: '', cert_file: a, key_file: b}", "  insecure: true"), []want{{"cluster.tls.ca_file", 5, "is empty"}}},
+		{"tls misspelt", cluster("  tsl: {}", "  encrypt: "+key), []want{{"cluster.tsl", 5, `did you mean "tls"?`}}},
+		{"tls key misspelt", cluster(fmt.Sprintf("  tls: {ca: %s/ca.pem}", dir), "  insecure: true"), []want{{"cluster.tls.ca", 5, `did you mean "ca_file"?`}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseConfig([]byte(tc.src), "config.yaml", testHostname)
+			if len(tc.errs) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Cluster.Insecure != strings.Contains(tc.src, "insecure: true") {
+					t.Errorf("Insecure = %v", cfg.Cluster.Insecure)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if len(ce.Errors) != len(tc.errs) {
+				t.Errorf("%d errors, want %d:\n%v", len(ce.Errors), len(tc.errs), err)
+			}
+			for _, w := range tc.errs {
+				if !slices.ContainsFunc(ce.Errors, func(fe FieldError) bool {
+					return fe.Field == w.field && fe.Line == w.line && strings.Contains(fe.Msg, w.msg)
+				}) {
+					t.Errorf("no error at line %d for %s containing %q; got:\n%v", w.line, w.field, w.msg, err)
+				}
+			}
+		})
+	}
+
+	// Relative file names are taken from the config file's directory.
+	src := cluster("  tls: {ca_file: ca.pem, cert_file: lb1.pem, key_file: ./lb1-key.pem}", "  encrypt: "+key)
+	file := filepath.Join(dir, "raftvip.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (TLSConfig{filepath.Join(dir, "ca.pem"), filepath.Join(dir, "lb1.pem"), filepath.Join(dir, "lb1-key.pem")}); cfg.Cluster.TLS != want {
+		t.Errorf("TLS = %+v, want %+v", cfg.Cluster.TLS, want)
+	}
 }

@@ -1,5 +1,6 @@
 // Package cluster is one raftvip node: its configuration, its Raft instance (boltdb
-// log, a TCP transport that shares its port with the cluster RPC), membership (static
+// log, a TCP transport that shares its port with the cluster RPC, secured by mutual
+// TLS 1.3 with the cluster's own CA: tls.go, pki.go), membership (static
 // peers, formation by gossip with bootstrap_expect, join, leave, transfer and
 // force-leave, with the leader reconciling gossip into the Raft configuration),
 // memberlist gossip of every node's health and priority, the check probes and notify

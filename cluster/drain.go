@@ -28,7 +28,7 @@ func (n *Node) SetDrain(ctx context.Context, name string, drained bool) (uint64,
 		return err
 	}, func(addr string) error {
 		var resp rpcDrainResponse
-		err := rpcCall(ctx, addr, "/v1/rpc/drain", rpcDrainRequest{Node: name, Drained: drained, By: n.cfg.Node.Name}, &resp)
+		err := n.rpcCall(ctx, addr, "/v1/rpc/drain", rpcDrainRequest{Node: name, Drained: drained, By: n.cfg.Node.Name}, &resp)
 		idx = resp.Index
 		return err
 	})

@@ -137,6 +137,7 @@ type gossip struct {
 	mu      sync.Mutex
 	meta    []byte // our encoded metadata
 	members map[string]gossipMember
+	rejects map[string]uint64 // messages turned away by encryption, by reason
 }
 
 // gossipConfig is what startGossip needs.
@@ -151,7 +152,7 @@ type gossipConfig struct {
 }
 
 func startGossip(gc gossipConfig) (*gossip, error) {
-	g := &gossip{log: gc.Logger, self: gc.Name, onChange: gc.OnChange, meta: gc.Meta, members: map[string]gossipMember{}}
+	g := &gossip{log: gc.Logger, self: gc.Name, onChange: gc.OnChange, meta: gc.Meta, members: map[string]gossipMember{}, rejects: map[string]uint64{}}
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = gc.Name
 	mc.BindAddr = gc.Bind.Addr().String()
@@ -165,7 +166,7 @@ func startGossip(gc gossipConfig) (*gossip, error) {
 	mc.Delegate = g
 	mc.Events = g
 	mc.DNSConfigPath = ""
-	mc.Logger = hclogFor(gc.Logger, "memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	mc.Logger = hclogObserved(gc.Logger, "memberlist", g.observe).StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start gossip on %s (node.bind, node.gossip_port): %w", gc.Bind, err)

@@ -60,6 +60,24 @@ func RunGuard(stdin io.Reader, stderr io.Writer, a GuardArgs) error {
 	return err
 }
 
+// ReleaseVIPs removes the configured VIPs from their interface, and drain rules a dead
+// agent left, as the guard does when the agent dies; it returns what it removed. It is
+// for systemd's ExecStopPost and for operators cleaning up after a crash. A holder
+// that still runs puts the addresses back at its next refresh.
+func ReleaseVIPs(cfg *Config, logger *slog.Logger) ([]netip.Prefix, error) {
+	m, err := vip.New(vip.Config{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, Lifetime: cfg.VIP.Lifetime},
+		vip.WithLogger(logger))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: release VIPs: %w", err)
+	}
+	defer m.Close()
+	removed, err := m.Cleanup()
+	if err != nil {
+		return removed, fmt.Errorf("cluster: release VIPs: %w", err)
+	}
+	return removed, nil
+}
+
 // guard runs the agent's VIP guard process and restarts it if it dies. While the
 // agent lives it holds the write end of the guard's stdin; the kernel closes it when
 // the agent exits, and the guard then removes the VIPs. Without the guard a killed

@@ -39,7 +39,7 @@ func (h health) Confirm(ctx context.Context, node string) error {
 		return fmt.Errorf("%s is not in the raft configuration", node)
 	}
 	var raw []byte
-	if err := rpcCall(ctx, addr, "/v1/rpc/health", struct{}{}, &raw); err != nil {
+	if err := n.rpcCall(ctx, addr, "/v1/rpc/health", struct{}{}, &raw); err != nil {
 		n.setUnreachable(node, true)
 		return err
 	}
@@ -53,8 +53,8 @@ func (h health) Confirm(ctx context.Context, node string) error {
 
 // local is this node's effective priority and FAULT state from its own checks.
 func (n *Node) local() (election.Health, []election.CheckState) {
-	states := n.checker.States()
-	return election.ComputeHealth(n.cfg.Priority, states), states
+	states := n.checks().States()
+	return election.ComputeHealth(n.basePriority(), states), states
 }
 
 // Candidates returns every server of the Raft configuration with its latest health.
@@ -119,7 +119,7 @@ func (n *Node) localMeta() []byte {
 	m := nodeMeta{
 		Format:   metaFormat,
 		Priority: lh.Priority,
-		Base:     n.cfg.Priority,
+		Base:     n.basePriority(),
 		Fault:    lh.Fault,
 		Quorum:   leader != "",
 		Raft:     n.cfg.RaftAddr().String(),

@@ -53,7 +53,11 @@ func TestLedgerClaimReportsPreviousRecord(t *testing.T) {
 		t.Fatalf("release: %v", err)
 	}
 	prev, ok, err = l.Claim("lb2", 3, time.Second)
-	want := election.Record{Kind: election.KindRelease, Node: "lb1", Term: 2, Handoff: "lb2"}
+	want := election.Record{Kind: election.KindRelease, Node: "lb1", Term: 2, Handoff: "lb2", Reason: "shutdown"}
+	if prev.At.IsZero() || time.Since(prev.At) > time.Minute {
+		t.Errorf("previous record stamped %v, want about now", prev.At)
+	}
+	prev.At = time.Time{}
 	if err != nil || !ok || prev != want {
 		t.Fatalf("claim after release: previous %+v, %v, err %v; want %+v", prev, ok, err, want)
 	}

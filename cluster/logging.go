@@ -14,11 +14,19 @@ import (
 
 // NewLogger builds the agent's one structured logger from log.level and log.format.
 func NewLogger(w io.Writer, c LogConfig) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slogLevel(c.Level)}
+	logger, _ := NewLoggerLevel(w, c)
+	return logger
+}
+
+// NewLoggerLevel is NewLogger, and the level it filters at, which a reload can change.
+func NewLoggerLevel(w io.Writer, c LogConfig) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(slogLevel(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }
 
 func slogLevel(s string) slog.Level {
@@ -40,6 +48,12 @@ const repeatWindow = 5 * time.Second
 // hclogFor adapts logger for hashicorp libraries, so Raft's lines land in the same
 // stream, tagged with component=name.
 func hclogFor(logger *slog.Logger, name string) hclog.Logger {
+	return hclogObserved(logger, name, nil)
+}
+
+// hclogObserved is hclogFor, and observe (if not nil) sees every line's message before
+// any filtering, so that a line the library logs for an event can be counted.
+func hclogObserved(logger *slog.Logger, name string, observe func(msg string)) hclog.Logger {
 	level := hclog.Info
 	ctx := context.Background()
 	switch {
@@ -50,10 +64,11 @@ func hclogFor(logger *slog.Logger, name string) hclog.Logger {
 	}
 	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: name, Level: level, Output: io.Discard})
 	l.RegisterSink(&slogSink{
-		logger: logger.With("component", name),
-		level:  level,
-		now:    time.Now,
-		seen:   map[string]*repeat{},
+		logger:  logger.With("component", name),
+		level:   level,
+		now:     time.Now,
+		seen:    map[string]*repeat{},
+		observe: observe,
 	})
 	return l
 }
@@ -67,6 +82,8 @@ type slogSink struct {
 
 	mu   sync.Mutex
 	seen map[string]*repeat
+
+	observe func(msg string) // sees every message, if set
 }
 
 type repeat struct {
@@ -75,6 +92,9 @@ type repeat struct {
 }
 
 func (s *slogSink) Accept(_ string, level hclog.Level, msg string, args ...interface{}) {
+	if s.observe != nil {
+		s.observe(msg)
+	}
 	if level < s.level {
 		return
 	}

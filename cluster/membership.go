@@ -124,6 +124,9 @@ func (n *Node) membership() string {
 	case len(gossipPeers(n.cfg)) == 0 && n.gossip.ml.NumMembers() <= 1:
 		return "not in a cluster yet: no cluster.peers, bootstrap_expect or join; run raftvip join ADDR to join a cluster"
 	}
+	if t := n.tlsTrouble(tlsTroubleWindow); t != "" {
+		return "not in a cluster yet: " + t
+	}
 	return "not in a cluster yet: waiting for the cluster's leader to add this node"
 }
 
@@ -202,7 +205,7 @@ func (n *Node) formStep(ctx context.Context, expect int) (string, bool) {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		var info rpcInfoResponse
-		err := rpcCall(cctx, m.Meta.Raft, "/v1/rpc/info", struct{}{}, &info)
+		err := n.rpcCall(cctx, m.Meta.Raft, "/v1/rpc/info", struct{}{}, &info)
 		cancel()
 		switch {
 		case err != nil:
@@ -261,7 +264,7 @@ func (n *Node) staticPeerHasState(ctx context.Context) string {
 		peers++
 		go func() {
 			var info rpcInfoResponse
-			err := rpcCall(ctx, p.Addr.String(), "/v1/rpc/info", struct{}{}, &info)
+			err := n.rpcCall(ctx, p.Addr.String(), "/v1/rpc/info", struct{}{}, &info)
 			ch <- answer{p.Name, err == nil && info.HasState}
 		}()
 	}
@@ -334,10 +337,15 @@ func (n *Node) reconcileOnce(ctx context.Context) {
 				n.changeConfig("remove", other, n.raft.RemoveServer(raft.ServerID(other), 0, timeout))
 				return
 			}
+			if why := n.tlsRefusal(ctx, m); why != "" {
+				n.refuse(m.Name, why)
+				continue
+			}
 			n.log.Info("adding member as a non-voter", "member", m.Name, "address", m.Meta.Raft)
 			if n.changeConfig("add non-voter", m.Name, n.raft.AddNonvoter(raft.ServerID(m.Name), raft.ServerAddress(m.Meta.Raft), 0, timeout)) {
 				n.mem.mu.Lock()
 				n.mem.ids[m.Name], n.mem.nonvoterSince[m.Name] = m.Meta.ID, now
+				delete(n.mem.refused, m.Name)
 				n.mem.mu.Unlock()
 			}
 			return
@@ -400,7 +408,7 @@ func (n *Node) caughtUp(ctx context.Context, m gossipMember) bool {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var info rpcInfoResponse
-	if err := rpcCall(cctx, m.Meta.Raft, "/v1/rpc/info", struct{}{}, &info); err != nil {
+	if err := n.rpcCall(cctx, m.Meta.Raft, "/v1/rpc/info", struct{}{}, &info); err != nil {
 		n.log.Debug("cannot ask non-voter for its log", "member", m.Name, "err", err)
 		return false
 	}

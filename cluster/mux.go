@@ -19,13 +19,17 @@ import (
 //	+------+---------------------------------------------+
 //	  0x01   hashicorp/raft's NetworkTransport
 //	  0x02   raftvip's cluster RPC: HTTP/1.1, JSON bodies
+//
+// With cluster.tls the kind byte is the first byte inside TLS: TCP, the mutual TLS 1.3
+// handshake, then the layout above as application data (see tls.go).
 const (
 	muxRaft byte = 0x01
 	muxRPC  byte = 0x02
 )
 
-// muxHandshake bounds how long a new connection may take to send its kind byte.
-const muxHandshake = 5 * time.Second
+// muxHandshake bounds how long a new connection may take to send its kind byte (and,
+// with TLS, to finish its handshake first).
+const muxHandshake = tlsHandshakeTimeout
 
 var errMuxClosed = errors.New("cluster: raft port closed")
 
@@ -35,6 +39,8 @@ type mux struct {
 	ln        net.Listener
 	advertise net.Addr
 	log       *slog.Logger
+	tls       *tlsLayer     // nil: plaintext (cluster.insecure without cluster.tls)
+	handshake time.Duration // deadline for the handshake and the kind byte
 
 	raftCh chan net.Conn
 	rpc    *connListener
@@ -43,7 +49,15 @@ type mux struct {
 	closed    chan struct{}
 }
 
-func newMux(bind string, advertise net.Addr, logger *slog.Logger) (*mux, error) {
+// newMux listens on bind. With tl, every connection, accepted or dialled, is mutual
+// TLS; without, plaintext.
+func newMux(bind string, advertise net.Addr, logger *slog.Logger, tl *tlsLayer) (*mux, error) {
+	return newMuxDeadline(bind, advertise, logger, tl, muxHandshake)
+}
+
+// newMuxDeadline is newMux with the deadline of a new connection's handshake and kind
+// byte.
+func newMuxDeadline(bind string, advertise net.Addr, logger *slog.Logger, tl *tlsLayer, handshake time.Duration) (*mux, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -52,6 +66,8 @@ func newMux(bind string, advertise net.Addr, logger *slog.Logger) (*mux, error) 
 		ln:        ln,
 		advertise: advertise,
 		log:       logger,
+		tls:       tl,
+		handshake: handshake,
 		raftCh:    make(chan net.Conn),
 		closed:    make(chan struct{}),
 	}
@@ -82,15 +98,26 @@ func (m *mux) serve() {
 	}
 }
 
-func (m *mux) sort(c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(muxHandshake))
+// sort runs in the connection's own goroutine: the TLS handshake, if any, and the
+// kind byte must both arrive within m.handshake.
+func (m *mux) sort(raw net.Conn) {
+	raw.SetDeadline(time.Now().Add(m.handshake))
+	c := raw
+	if m.tls != nil {
+		tc, err := m.tls.accept(raw)
+		if err != nil {
+			raw.Close() // counted and logged by accept
+			return
+		}
+		c = tc
+	}
 	var kind [1]byte
 	if _, err := c.Read(kind[:]); err != nil {
 		m.log.Debug("raft port: connection sent no kind byte", "remote", c.RemoteAddr().String(), "err", err)
 		c.Close()
 		return
 	}
-	c.SetReadDeadline(time.Time{})
+	raw.SetDeadline(time.Time{})
 	var ch chan net.Conn
 	switch kind[0] {
 	case muxRaft:
@@ -137,16 +164,40 @@ func (m *mux) Addr() net.Addr { return m.advertise }
 
 // Dial opens a Raft connection to another node (raft.StreamLayer).
 func (m *mux) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialKind(string(addr), muxRaft, timeout)
+	return m.dial(string(addr), muxRaft, timeout)
 }
 
-// dialKind connects to a node's Raft port and announces what the connection is for.
+// dial connects to a node's Raft port, with TLS if this node has it, and announces
+// what the connection is for.
+func (m *mux) dial(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
+	if m.tls == nil {
+		return dialKind(addr, kind, timeout)
+	}
+	deadline := time.Now().Add(timeout)
+	raw, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.tls.dial(raw, addr, deadline)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)
+	}
+	return writeKind(c, addr, kind, deadline)
+}
+
+// dialKind connects to a node's Raft port in plaintext and announces what the
+// connection is for.
 func dialKind(addr string, kind byte, timeout time.Duration) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	c.SetWriteDeadline(time.Now().Add(timeout))
+	return writeKind(c, addr, kind, time.Now().Add(timeout))
+}
+
+func writeKind(c net.Conn, addr string, kind byte, deadline time.Time) (net.Conn, error) {
+	c.SetWriteDeadline(deadline)
 	if _, err := c.Write([]byte{kind}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cluster: dial %s: %w", addr, err)

@@ -9,7 +9,7 @@ import (
 )
 
 func TestMuxSortsConnectionsByKind(t *testing.T) {
-	m, err := newMux("127.0.0.1:0", nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m, err := newMux("127.0.0.1:0", nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,13 @@ type Node struct {
 
 	vip       *vip.Manager
 	guard     *guard
+	sd        *sdNotifier     // nil unless started by systemd with Type=notify
+	prio      atomic.Int64    // base priority; a reload changes it
+	runCtx    context.Context // ends when the node stops
+	liveMu    sync.Mutex      // guards checker and stopChecker, which a reload replaces
+	stopCheck context.CancelFunc
+	reloadMu  sync.Mutex // one reload at a time
+	live      *Config    // the configuration in force: cfg plus what reloads applied
 	stores    *store.Stores
 	fsm       *store.FSM
 	mux       *mux
@@ -42,6 +50,7 @@ type Node struct {
 	elector   *election.Elector
 	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
 	admin     *adminServer
+	metrics   *nodeMetrics
 
 	notifyCh    chan bool             // raft's leadership notifications
 	observeCh   chan raft.Observation // raft state and leader observations
@@ -84,6 +93,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 			n.closeAll()
 		}
 	}()
+	warnInsecure(cfg, logger)
 
 	// Before anything else: a VIP left behind by a crashed agent must not linger.
 	n.vip, err = vip.New(vip.Config{
@@ -123,18 +133,13 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	}
 	n.healthCh = make(chan struct{}, 1)
 	n.metaCh = make(chan struct{}, 1)
-	checks := make([]election.Check, 0, len(cfg.Checks))
-	for _, c := range cfg.Checks {
-		p, err := newProber(c)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: check %s: %w", c.Name, err)
-		}
-		checks = append(checks, election.Check{
-			Name: c.Name, Type: c.Type, Interval: c.Interval, Timeout: c.Timeout,
-			Fall: c.Fall, Rise: c.Rise, Weight: c.Weight, Probe: p,
-		})
+	n.metrics = n.newMetrics()
+	n.prio.Store(int64(cfg.Priority))
+	n.live = cfg
+	n.checker, err = n.newChecker(cfg.Checks)
+	if err != nil {
+		return nil, err
 	}
-	n.checker = election.NewChecker(checks, election.SystemClock{}, logger.With("component", "checks"), func() { signal(n.healthCh) })
 	n.notifier = newNotifier(cfg.Notify, logger.With("component", "notify"))
 	if err := n.startVRRP(); err != nil {
 		return nil, err
@@ -181,12 +186,20 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		OnChange: n.holdingChanged,
 		Gate:     n.vrrpGate,
 		OnDrop:   n.vrrpDropped,
+		OnMove:   n.metrics.moved,
+		OnRenew:  n.metrics.renewed,
 	})
 
 	n.entitled.Store(n.elector)
+	if err := n.metrics.serve(cfg.Metrics.Listen); err != nil {
+		return nil, err
+	}
 
 	n.admin, err = startAdmin(cfg.Admin.Socket, n, logger.With("component", "admin"))
 	if err != nil {
+		return nil, err
+	}
+	if err := n.admin.listenTCP(cfg.Admin, logger.With("component", "admin")); err != nil {
 		return nil, err
 	}
 
@@ -194,7 +207,8 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	n.cancel = cancel
 	go n.pump(ctx)
 	go n.publish(ctx)
-	go n.checker.Run(ctx)
+	n.runCtx = ctx
+	n.startChecker(n.checker)
 	go n.gossip.join(ctx, gossipPeers(cfg), func(err error) {
 		if err == nil {
 			n.mem.setJoinErr("")
@@ -210,6 +224,8 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		n.runErr = n.elector.Run(ctx)
 		close(n.done)
 	}()
+	n.sd = newSDNotifier(os.Getenv)
+	go n.superviseSystemd(ctx, n.sd, watchdogInterval(os.Getenv, os.Getpid()))
 	logger.Info("agent started", "node", cfg.Node.Name, "raft", cfg.RaftAddr().String(),
 		"vip", fmt.Sprint(cfg.VIP.Addresses), "interface", cfg.VIP.Interface,
 		"timing", t.Profile, "claim_delay", claimDelay, "fencing", cfg.VIP.Fencing)
@@ -278,8 +294,11 @@ func (n *Node) startRaft() error {
 		}
 	})
 	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
-	var err error
-	n.mux, err = newMux(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"))
+	tl, err := raftPortTLS(cfg.Cluster.TLS, n.log.With("component", "raft-port"))
+	if err != nil {
+		return err
+	}
+	n.mux, err = newMux(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"), tl)
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s (node.bind, node.raft_port): %w", cfg.RaftAddr(), err)
 	}
@@ -380,7 +399,8 @@ func (n *Node) pump(ctx context.Context) {
 				n.vip.Announce()
 				continue
 			}
-			if _, ok := o.Data.(raft.LeaderObservation); ok {
+			if lo, ok := o.Data.(raft.LeaderObservation); ok {
+				n.metrics.leaderObserved(string(lo.LeaderID), n.raft.CurrentTerm())
 				// Heartbeat failures are a leader's view; a new term starts afresh.
 				n.mu.Lock()
 				clear(n.unreachable)
@@ -481,6 +501,7 @@ func knownFault(states []election.CheckState) bool {
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
+		systemdStopping(n.sd)
 		heldAtStop := n.elector != nil && n.elector.Status().Holding
 		handedOff := true
 		if n.raft != nil && n.raft.State() == raft.Leader {
@@ -518,6 +539,7 @@ func (n *Node) closeAll() {
 	if n.admin != nil {
 		n.admin.Close()
 	}
+	n.metrics.close()
 	if n.vrrp != nil {
 		if err := n.vrrp.Close(); err != nil {
 			n.log.Debug("close vrrp socket", "err", err)
@@ -568,7 +590,7 @@ type ledger struct {
 
 func (l ledger) Last() (election.Record, bool) {
 	r, ok := l.fsm.Last()
-	return election.Record{Kind: r.Kind, Node: r.Node, Term: r.Term, Handoff: r.Handoff}, ok
+	return election.Record{Kind: r.Kind, Node: r.Node, Term: r.Term, Handoff: r.Handoff, Reason: r.Reason, At: r.At}, ok
 }
 
 func (l ledger) Claim(node string, term uint64, timeout time.Duration) (election.Record, bool, error) {
@@ -577,7 +599,7 @@ func (l ledger) Claim(node string, term uint64, timeout time.Duration) (election
 		return election.Record{}, false, err
 	}
 	p := res.Previous
-	return election.Record{Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff}, res.HadPrevious, nil
+	return election.Record{Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff, Reason: p.Reason, At: p.At}, res.HadPrevious, nil
 }
 
 func (l ledger) Release(node string, term uint64, handoff, reason string, pin bool, timeout time.Duration) error {

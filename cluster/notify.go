@@ -46,7 +46,7 @@ const (
 // notify_fault, notify_stop and notify) on one goroutine, one hook at a time, in the
 // order of the transitions. Transition never blocks the caller.
 type notifier struct {
-	cfg    NotifyConfig
+	cfg    NotifyConfig // under mu: a reload replaces it
 	logger *slog.Logger
 
 	ctx    context.Context // ends when Close gives up: the running hook is killed
@@ -68,12 +68,7 @@ type notifyTransition struct {
 // newNotifier starts the notifier's worker; Close stops it. A zero Timeout or an empty
 // Instance take their defaults. logger nil: discard.
 func newNotifier(cfg NotifyConfig, logger *slog.Logger) *notifier {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultNotifyTimeout
-	}
-	if cfg.Instance == "" {
-		cfg.Instance = DefaultNotifyInstance
-	}
+	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -88,36 +83,59 @@ func newNotifier(cfg NotifyConfig, logger *slog.Logger) *notifier {
 	return n
 }
 
+// withDefaults fills a zero Timeout and an empty Instance.
+func (c NotifyConfig) withDefaults() NotifyConfig {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultNotifyTimeout
+	}
+	if c.Instance == "" {
+		c.Instance = DefaultNotifyInstance
+	}
+	return c
+}
+
+// setConfig replaces the hooks (a SIGHUP reload). A hook already running finishes
+// under the old configuration; the next transition runs the new hooks.
+func (n *notifier) setConfig(cfg NotifyConfig) {
+	n.mu.Lock()
+	n.cfg = cfg.withDefaults()
+	n.mu.Unlock()
+}
+
 // hooks are the commands a transition to state runs, in order: the state's own hook
 // with its configured arguments, then the generic script with INSTANCE <instance>
 // <state> <priority> appended.
 func (n *notifier) hooks(state NotifyState, priority int) []notifyHook {
+	n.mu.Lock()
+	cfg := n.cfg
+	n.mu.Unlock()
 	var hooks []notifyHook
 	var own []string
 	switch state {
 	case NotifyMaster:
-		own = n.cfg.Master
+		own = cfg.Master
 	case NotifyBackup:
-		own = n.cfg.Backup
+		own = cfg.Backup
 	case NotifyFault:
-		own = n.cfg.Fault
+		own = cfg.Fault
 	case NotifyStop:
-		own = n.cfg.Stop
+		own = cfg.Stop
 	}
 	if len(own) > 0 {
-		hooks = append(hooks, notifyHook{name: strings.ToLower(string(state)), argv: own})
+		hooks = append(hooks, notifyHook{name: strings.ToLower(string(state)), argv: own, timeout: cfg.Timeout})
 	}
-	if len(n.cfg.Script) > 0 {
-		argv := append(append([]string(nil), n.cfg.Script...), "INSTANCE", n.cfg.Instance, string(state), strconv.Itoa(priority))
-		hooks = append(hooks, notifyHook{name: "script", argv: argv})
+	if len(cfg.Script) > 0 {
+		argv := append(append([]string(nil), cfg.Script...), "INSTANCE", cfg.Instance, string(state), strconv.Itoa(priority))
+		hooks = append(hooks, notifyHook{name: "script", argv: argv, timeout: cfg.Timeout})
 	}
 	return hooks
 }
 
 // notifyHook is one command to run: name is its config key (master, ..., script).
 type notifyHook struct {
-	name string
-	argv []string
+	name    string
+	argv    []string
+	timeout time.Duration // notify.timeout
 }
 
 // Transition queues the hooks of a change to state, with the node's effective
@@ -226,7 +244,7 @@ func (n *notifier) run() {
 // exec runs one hook in its own process group, which is killed at the timeout (or
 // when Close gives up), and logs how it ended.
 func (n *notifier) exec(h notifyHook, t notifyTransition) {
-	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(n.ctx, h.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h.argv[0], h.argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -251,7 +269,7 @@ func (n *notifier) exec(h notifyHook, t notifyTransition) {
 	case ctx.Err() != nil && n.ctx.Err() != nil:
 		n.logger.Warn("notify hook killed: the agent stopped", append(attrs, "error", notifyExit(err))...)
 	case ctx.Err() != nil:
-		n.logger.Warn("notify hook timed out", append(attrs, "error", fmt.Sprintf("killed after %s (notify.timeout)", n.cfg.Timeout))...)
+		n.logger.Warn("notify hook timed out", append(attrs, "error", fmt.Sprintf("killed after %s (notify.timeout)", h.timeout))...)
 	case errors.Is(err, exec.ErrWaitDelay):
 		// It exited 0, but something it started kept its output open.
 		n.logger.Debug("notify hook ran; a process it started still holds its output", attrs...)

@@ -46,6 +46,9 @@ func (n *Node) Join(ctx context.Context, addrs []string) (JoinResponse, error) {
 	}
 	n.mem.setJoinErr("")
 	n.log.Info("joined gossip on operator request", "contacted", contacted, "members", n.gossip.ml.NumMembers())
+	if err := n.checkPeersTLS(ctx); err != nil {
+		return JoinResponse{}, err
+	}
 	return JoinResponse{Contacted: contacted, Members: n.gossip.ml.NumMembers()}, nil
 }
 
@@ -122,6 +125,12 @@ func (n *Node) Members() MembersResponse {
 				mi.Ineligible = "leaving"
 			default:
 				mi.Ineligible = "not in the raft configuration yet: joining"
+				n.mem.mu.Lock()
+				why := n.mem.refused[g.Name]
+				n.mem.mu.Unlock()
+				if why != "" {
+					mi.Ineligible = "not in the raft configuration: the leader refuses it: " + why
+				}
 			}
 		}
 		resp.Members = append(resp.Members, mi)
@@ -241,7 +250,7 @@ func voterNames(servers []raft.Server) []string {
 func (n *Node) forwardRemove(ctx context.Context, name, why string) error {
 	return n.onLeader(ctx, func() error { return n.removeServer(name, why) },
 		func(addr string) error {
-			return rpcCall(ctx, addr, "/v1/rpc/remove", rpcRemoveRequest{Node: name, Why: why, By: n.cfg.Node.Name}, &struct{}{})
+			return n.rpcCall(ctx, addr, "/v1/rpc/remove", rpcRemoveRequest{Node: name, Why: why, By: n.cfg.Node.Name}, &struct{}{})
 		})
 }
 
@@ -332,7 +341,7 @@ func (n *Node) Transfer(ctx context.Context, node string) (TransferResponse, err
 		resp, err = n.transfer(ctx, node, n.cfg.Node.Name)
 		return err
 	}, func(addr string) error {
-		return rpcCall(ctx, addr, "/v1/rpc/transfer", rpcTransferRequest{Node: node, By: n.cfg.Node.Name}, &resp)
+		return n.rpcCall(ctx, addr, "/v1/rpc/transfer", rpcTransferRequest{Node: node, By: n.cfg.Node.Name}, &resp)
 	})
 	return resp, err
 }
@@ -435,7 +444,7 @@ func (n *Node) ForceLeave(ctx context.Context, node string) (ForceLeaveResponse,
 		resp, err = n.forceLeave(node, n.cfg.Node.Name)
 		return err
 	}, func(addr string) error {
-		return rpcCall(ctx, addr, "/v1/rpc/force-leave", rpcRemoveRequest{Node: node, Why: "force-leave", By: n.cfg.Node.Name}, &resp)
+		return n.rpcCall(ctx, addr, "/v1/rpc/force-leave", rpcRemoveRequest{Node: node, Why: "force-leave", By: n.cfg.Node.Name}, &resp)
 	})
 	return resp, err
 }

@@ -149,8 +149,14 @@ func writeRPC(w http.ResponseWriter, resp any, err error) {
 }
 
 // rpcCall posts req to path on the node whose Raft address is addr and decodes the
-// answer into resp (a *[]byte takes it as it is).
-func rpcCall(ctx context.Context, addr, path string, req, resp any) error {
+// answer into resp (a *[]byte takes it as it is). It goes over the Raft port, with
+// this node's TLS if it has it.
+func (n *Node) rpcCall(ctx context.Context, addr, path string, req, resp any) error {
+	return callRPC(ctx, n.mux.dial, addr, path, req, resp)
+}
+
+// callRPC is rpcCall over connections that dial opens.
+func callRPC(ctx context.Context, dial func(addr string, kind byte, timeout time.Duration) (net.Conn, error), addr, path string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -161,7 +167,7 @@ func rpcCall(ctx context.Context, addr, path string, req, resp any) error {
 			if dl, ok := ctx.Deadline(); ok {
 				timeout = time.Until(dl)
 			}
-			return dialKind(addr, muxRPC, timeout)
+			return dial(addr, muxRPC, timeout)
 		},
 		DisableKeepAlives: true,
 	}}

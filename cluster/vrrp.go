@@ -75,7 +75,7 @@ func (n *Node) startVRRP() error {
 	// Like a VRRP router that starts as backup (RFC 3768 §6.4.1, keepalived), listen
 	// for one master-down interval before holding: a foreign master of higher
 	// priority must be heard before this node claims, not after.
-	n.vrrpListenUntil = time.Now().Add(masterDownInterval(vc, n.cfg.Priority))
+	n.vrrpListenUntil = time.Now().Add(masterDownInterval(vc, n.basePriority()))
 	return nil
 }
 

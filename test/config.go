@@ -36,16 +36,29 @@ type NodeSection struct {
 // BootstrapExpect and Join (formation by gossip); a node that gets neither joins later
 // with `raftvip join`.
 type ClusterSection struct {
-	Peers           []string `yaml:"peers,omitempty"`
-	BootstrapExpect int      `yaml:"bootstrap_expect,omitempty"`
-	Join            []string `yaml:"join,omitempty"`
-	Timing          string   `yaml:"timing,omitempty"`
-	Encrypt         string   `yaml:"encrypt,omitempty"`
+	Peers           []string    `yaml:"peers,omitempty"`
+	BootstrapExpect int         `yaml:"bootstrap_expect,omitempty"`
+	Join            []string    `yaml:"join,omitempty"`
+	Timing          string      `yaml:"timing,omitempty"`
+	Encrypt         string      `yaml:"encrypt,omitempty"`
+	TLS             *TLSSection `yaml:"tls,omitempty"`
+	// Insecure lets the agent run without tls or encrypt; the lab sets it unless
+	// Options.TLS asks for both.
+	Insecure bool `yaml:"insecure,omitempty"`
+}
+
+// TLSSection is `cluster.tls:`.
+type TLSSection struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // AdminSection is `admin:`.
 type AdminSection struct {
-	Socket string `yaml:"socket"`
+	Socket    string `yaml:"socket"`
+	Listen    string `yaml:"listen,omitempty"`
+	TokenFile string `yaml:"token_file,omitempty"`
 }
 
 // VIPSection is `vip:`.
@@ -98,7 +111,10 @@ func GossipAddr(n *Node) string {
 // after them get neither.
 func (l *Lab) clusterSection(n *Node) ClusterSection {
 	o := l.opts
-	cs := ClusterSection{Timing: o.Timing, Encrypt: o.Encrypt}
+	cs := ClusterSection{Timing: o.Timing, Encrypt: o.Encrypt, Insecure: !o.TLS}
+	if o.TLS {
+		cs.TLS = NodeTLS(l.TLSDir(), n.Name)
+	}
 	initial := l.Nodes[:o.Initial]
 	if !slices.Contains(initial, n) {
 		return cs

@@ -74,7 +74,11 @@ func (l *Lab) StartAgents() error {
 
 // StartAgent starts `raftvip agent --config <n.Config>` in n's namespace, on the same
 // data directory as any earlier run. Each run logs to its own file, agent.<run>.log.
-func (l *Lab) StartAgent(n *Node) error {
+func (l *Lab) StartAgent(n *Node) error { return l.StartAgentEnv(n) }
+
+// StartAgentEnv is StartAgent with extra environment variables (VAR=value) for the
+// agent, e.g. systemd's NOTIFY_SOCKET.
+func (l *Lab) StartAgentEnv(n *Node, env ...string) error {
 	if l.AgentRunning(n) {
 		return fmt.Errorf("lab: start agent on %s: already running (pid %d)", n.Name, n.agent.rec.PID)
 	}
@@ -83,7 +87,12 @@ func (l *Lab) StartAgent(n *Node) error {
 		return err
 	}
 	run := n.agentRuns + 1
-	p, err := l.startProc("agent", n, l.AgentLogPath(n, run), bin, "agent", "--config", n.Config)
+	argv := []string{bin, "agent", "--config", n.Config}
+	if len(env) > 0 {
+		// env(1) execs the agent: the PID stays the agent's.
+		argv = append(append([]string{"env"}, env...), argv...)
+	}
+	p, err := l.startProc("agent", n, l.AgentLogPath(n, run), argv...)
 	if p == nil {
 		return err
 	}
@@ -203,6 +212,19 @@ func (l *Lab) KillWithGuard(n *Node) error {
 	}
 	l.logf("%s: vip guard %d killed (SIGKILL)", n.Name, g)
 	return l.Kill(n)
+}
+
+// Reload sends SIGHUP to n's agent: it re-reads its config file.
+func (l *Lab) Reload(n *Node) error {
+	p, err := l.agentProc(n)
+	if err != nil {
+		return err
+	}
+	if err := p.signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("lab: SIGHUP agent on %s: %w", n.Name, err)
+	}
+	l.logf("%s: agent sent SIGHUP", n.Name)
+	return nil
 }
 
 // Stop freezes n's agent (SIGSTOP).

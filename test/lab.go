@@ -54,6 +54,11 @@ type Options struct {
 	Initial int
 	// Encrypt is cluster.encrypt (base64 gossip key) on every node; empty: none.
 	Encrypt string
+	// TLS secures the cluster as production does: the lab makes a CA and a certificate
+	// per node with `raftvip tls` in TLSDir, a gossip key with `raftvip keygen` unless
+	// Encrypt is set, and gives every agent cluster.tls and cluster.encrypt. Without
+	// it every agent runs with cluster.insecure: true.
+	TLS bool
 
 	// Configure, if set, may change each node's agent configuration before it is
 	// written (Extra takes keys the lab does not model).
@@ -402,6 +407,11 @@ func (l *Lab) build() error {
 		return err
 	}
 
+	if l.opts.TLS {
+		if err := l.makeTLS(); err != nil {
+			return err
+		}
+	}
 	for _, n := range l.Nodes {
 		if err := l.WriteConfig(n, l.agentConfig(n)); err != nil {
 			return err

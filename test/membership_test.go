@@ -558,6 +558,18 @@ func TestWrongKey(t *testing.T) {
 	if nh, err := l.Holder(); err != nil || nh != h {
 		t.Errorf("holder = %v (%v), want %s still", nh, err, h.Name)
 	}
+	// The cluster counted the gossip it could not decrypt (issue 7).
+	var rejects uint64
+	for _, n := range l.Nodes[:3] {
+		st, err := l.Status(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rejects += st.Security.GossipRejects["wrong_key"]
+	}
+	if rejects == 0 {
+		t.Error("no node of the cluster counted lb4's gossip as wrong_key (status security.gossip_rejects)")
+	}
 }
 
 // h. The operator's mistakes are refused with one line and exit code 1: a transfer

@@ -34,6 +34,17 @@ type Status struct {
 	Members          []Member `json:"members"`
 	Events           []Event  `json:"events"`
 	VRRP             *VRRP    `json:"vrrp"` // nil from an agent without VRRP support
+	Security         Security `json:"security"`
+}
+
+// Security is Status.Security (cluster.SecurityStatus).
+type Security struct {
+	TLS             bool              `json:"tls"`
+	GossipEncrypted bool              `json:"gossip_encrypted"`
+	Insecure        bool              `json:"insecure"`
+	TLSRejectsIn    map[string]uint64 `json:"tls_rejects_in"`  // handshakes of peers refused, by reason
+	TLSRejectsOut   map[string]uint64 `json:"tls_rejects_out"` // this node's handshakes that failed, by reason
+	GossipRejects   map[string]uint64 `json:"gossip_rejects"`  // gossip messages that did not decrypt, by reason
 }
 
 // VRRP is Status.VRRP (CONTRACTS.md, "raftvip config and status for VRRP").

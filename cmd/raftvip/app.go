@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -38,6 +39,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		// Errors are printed once, by main, as a single line.
 		ExitErrHandler: func(*cli.Context, error) {},
+		// The shell completions (raftvip gen completion) ask the binary for the words:
+		// `raftvip WORDS... --generate-bash-completion`.
+		EnableBashCompletion: true,
+		// The client verbs reach the agent over its socket (--socket), or over its TCP
+		// admin listener with these.
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Usage: "reach the agent's TCP admin listener (admin.listen) at host:port instead of its socket", EnvVars: []string{"RAFTVIP_ADDR"}},
+			&cli.StringFlag{Name: "token-file", Usage: "file with the token of the TCP admin listener (the agent's admin.token_file)", EnvVars: []string{"RAFTVIP_TOKEN_FILE"}},
+		},
 		Commands: []*cli.Command{
 			{
 				Name:   "agent",
@@ -73,6 +83,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			leaveCommand(socketFlag),
 			forceLeaveCommand(socketFlag),
 			keygenCommand(),
+			tlsCommand(),
+			keepalivedCommand(),
 			{
 				Name:  "config",
 				Usage: "work with configuration files",
@@ -90,7 +102,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					},
 				},
 			},
+			releaseCommand(),
 			guardCommand(),
+			genCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
@@ -111,7 +125,7 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	logger := cluster.NewLogger(c.App.ErrWriter, cfg.Log)
+	logger, level := cluster.NewLoggerLevel(c.App.ErrWriter, cfg.Log)
 	node, err := cluster.Start(cfg, logger)
 	if err != nil {
 		return err
@@ -119,13 +133,30 @@ func runAgent(c *cli.Context) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
+wait:
+	for {
+		select {
+		case <-hups:
+			reload(node, cfg.File, level, logger)
+		case s := <-sigs:
+			logger.Info("signal received; stopping", "signal", s.String())
+			break wait
+		case <-node.Left():
+			logger.Info("left the cluster (raftvip leave); stopping")
+			break wait
+		case <-node.Done():
+			logger.Error("election loop stopped unexpectedly")
+			break wait
+		}
+	}
+	crashed := false
 	select {
-	case s := <-sigs:
-		logger.Info("signal received; stopping", "signal", s.String())
-	case <-node.Left():
-		logger.Info("left the cluster (raftvip leave); stopping")
 	case <-node.Done():
-		logger.Error("election loop stopped unexpectedly")
+		crashed = true
+	default:
 	}
 	// A hand-off takes a few election timeouts at most; a second signal stops at once.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*cfg.Cluster.Timing.ElectionTimeout+2*time.Second)
@@ -138,7 +169,31 @@ func runAgent(c *cli.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	return node.Stop(ctx)
+	err = node.Stop(ctx)
+	if crashed {
+		// Exit non-zero, so that a supervisor (systemd's Restart=on-failure) restarts it.
+		return errors.Join(errors.New("the election loop stopped unexpectedly"), err)
+	}
+	return err
+}
+
+// reload re-reads the config file on SIGHUP and applies what can change without a
+// restart. A file with errors changes nothing.
+func reload(node *cluster.Node, path string, level *slog.LevelVar, logger *slog.Logger) {
+	next, err := cluster.Load(path)
+	if err != nil {
+		logger.Error("SIGHUP: the config file has errors; nothing reloaded", "file", path, "err", err)
+		return
+	}
+	res, err := node.Reload(next, level)
+	if err != nil {
+		logger.Error("SIGHUP: reload failed; nothing changed", "file", path, "err", err)
+		return
+	}
+	logger.Info("SIGHUP: config reloaded", "file", path, "result", res.String())
+	if len(res.NeedRestart) > 0 {
+		logger.Warn("SIGHUP: some changes apply only after a restart", "keys", strings.Join(res.NeedRestart, ","))
+	}
 }
 
 func runStatus(c *cli.Context) error {
@@ -147,7 +202,7 @@ func runStatus(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
 	defer cancel()
-	st, err := cluster.NewClient(c.String("socket")).Status(ctx)
+	st, err := clientFor(c).Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -242,6 +297,7 @@ func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
 	}
 	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, claim delay %dms), lifetime %s, fencing %s\n",
 		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.ClaimDelayMS, st.VIP.Lifetime, st.VIP.Fencing)
+	fmt.Fprintf(tw, "security:\t%s\n", securityLine(st.Security))
 	fmt.Fprintln(tw, "members:")
 	fmt.Fprintln(tw, "  NAME\tADDRESS\tRAFT\tGOSSIP\tPRIORITY\tELIGIBLE\tCHECKS")
 	for _, m := range st.Members {
@@ -324,7 +380,7 @@ func runDrain(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 15*time.Second+c.Duration("wait"))
 	defer cancel()
-	client := cluster.NewClient(c.String("socket"))
+	client := clientFor(c)
 	node := c.Args().First()
 	if node == "" {
 		st, err := client.Status(ctx)
@@ -381,9 +437,9 @@ func runConfigCheck(c *cli.Context) error {
 	if !cfg.Preempt {
 		preempt = "no preempt"
 	}
-	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s, %s)\n",
+	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s, %s, %s)\n",
 		cfg.File, cfg.Node.Name, formation(cfg), len(cfg.VIP.Addresses), cfg.VIP.Interface,
-		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt, vrrpSummary(cfg))
+		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt, vrrpSummary(cfg), securitySummary(cfg))
 	return nil
 }
 

@@ -38,8 +38,30 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// As printed, the example wants the operator's CA, certificate and key.
+	_, _, err := run(t, "config", "check", good)
+	if err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") || !strings.Contains(err.Error(), "raftvip keygen") {
+		t.Errorf("check of the example as printed: %v; want what to make", err)
+	}
+	// Made with the tls verbs and keygen, it is good.
+	tlsDir := filepath.Join(dir, "tls")
+	if _, _, err := run(t, "tls", "ca", "--dir", tlsDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "tls", "cert", "lb1", "--ip", "198.18.0.11", "--dir", tlsDir); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := run(t, "keygen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := strings.ReplaceAll(cluster.ExampleConfig(), cluster.DefaultTLSDir+"/", tlsDir+"/")
+	example = strings.Replace(example, `"<paste the output of raftvip keygen>"`, strings.TrimSpace(key), 1)
+	if err := os.WriteFile(good, []byte(example), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err := run(t, "config", "check", good)
-	if err != nil || !strings.Contains(out, "ok") {
+	if err != nil || !strings.Contains(out, "ok") || !strings.Contains(out, "mutual TLS and gossip encryption") {
 		t.Errorf("check of the example: out %q, err %v; want ok", out, err)
 	}
 	_, _, err = run(t, "config", "check", bad)
@@ -547,6 +569,95 @@ func TestMembershipVerbsAgentNotRunning(t *testing.T) {
 		_, _, err := run(t, append([]string{args[0], "--socket", sock}, args[1:]...)...)
 		if err == nil || !strings.Contains(err.Error(), "not running") || !strings.Contains(err.Error(), sock) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("raftvip %s without an agent: %v; want one line naming the socket", strings.Join(args, " "), err)
+		}
+	}
+}
+
+func TestTLSVerbs(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := run(t, "tls", "ca", "--dir", dir)
+	if err != nil || !strings.Contains(out, "ca.pem") || !strings.Contains(out, "ca-key.pem") {
+		t.Fatalf("tls ca: %q, %v", out, err)
+	}
+	if _, _, err := run(t, "tls", "ca", "--dir", dir); err == nil || !strings.Contains(err.Error(), "not overwriting") {
+		t.Errorf("tls ca twice: %v", err)
+	}
+	// Flags may come after the node's name.
+	out, _, err = run(t, "tls", "cert", "lb1", "--ip", "198.18.0.11", "--ip=2001:2::11", "--dns", "lb1.example", "--dir", dir, "--days", "30")
+	if err != nil || !strings.Contains(out, "lb1.pem") || !strings.Contains(out, "key_file: /etc/raftvip/tls/lb1-key.pem") {
+		t.Fatalf("tls cert: %q, %v", out, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "lb1-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lb1-key.pem: %v, %v", fi, err)
+	}
+	if _, _, err := run(t, "tls", "cert", "--ip", "198.18.0.12", "--dir", dir, "lb2"); err != nil {
+		t.Errorf("tls cert with flags first: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tls", "cert", "lb3", "--dir", dir}, "give the node's address with --ip"},
+		{[]string{"tls", "cert", "lb3", "--ip", "lb3.example", "--dir", dir}, "is not an IP address"},
+		{[]string{"tls", "cert", "--dir", dir}, "needs the node's name"},
+		{[]string{"tls", "cert", "lb3", "lb4", "--dir", dir}, "takes one node name"},
+		{[]string{"tls", "cert", "lb3", "--ips", "198.18.0.13", "--dir", dir}, "unknown flag --ips"},
+		{[]string{"tls", "cert", "lb1", "--ip", "198.18.0.11", "--dir", dir}, "lb1.pem exists"},
+		{[]string{"tls", "cert", "lb3", "--ip", "198.18.0.13", "--dir", t.TempDir()}, "raftvip tls ca --dir"},
+	} {
+		if _, _, err := run(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("raftvip %s: %v; want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
+
+func TestClientOverTCP(t *testing.T) {
+	const token = "tcp-admin-token-0123456789"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"unauthorized (wrong token)"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(cluster.Status{Node: "lb1", State: "leader"})
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	good, loose, wrong := filepath.Join(dir, "token"), filepath.Join(dir, "loose"), filepath.Join(dir, "wrong")
+	os.WriteFile(good, []byte(token+"\n"), 0o600)
+	os.WriteFile(loose, []byte(token+"\n"), 0o644)
+	os.WriteFile(wrong, []byte("not-the-token-0123456789\n"), 0o600)
+
+	out, _, err := run(t, "--addr", addr, "--token-file", good, "status", "--json")
+	if err != nil || !strings.Contains(out, `"node": "lb1"`) {
+		t.Errorf("status over TCP: %q, %v", out, err)
+	}
+	t.Setenv("RAFTVIP_ADDR", addr)
+	t.Setenv("RAFTVIP_TOKEN_FILE", good)
+	if out, _, err := run(t, "status", "--json"); err != nil || !strings.Contains(out, `"node": "lb1"`) {
+		t.Errorf("status over TCP from the environment: %q, %v", out, err)
+	}
+	for file, want := range map[string]string{loose: "chmod 600", wrong: "unauthorized", filepath.Join(dir, "none"): "does not exist"} {
+		if _, _, err := run(t, "--token-file", file, "status"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("token file %s: %v; want %q", filepath.Base(file), err, want)
+		}
+	}
+}
+
+func TestSecurityLine(t *testing.T) {
+	for _, tc := range []struct {
+		s    cluster.SecurityStatus
+		want string
+	}{
+		{cluster.SecurityStatus{TLS: true, GossipEncrypted: true}, "mutual TLS, gossip encrypted"},
+		{cluster.SecurityStatus{Insecure: true}, "NONE: no TLS, no gossip encryption (insecure)"},
+		{cluster.SecurityStatus{TLS: true, GossipEncrypted: true, TLSRejectsIn: map[string]uint64{"unknown_ca": 2, "not_tls": 1},
+			TLSRejectsOut: map[string]uint64{"unknown_ca": 5}, GossipRejects: map[string]uint64{"wrong_key": 3}},
+			"mutual TLS, gossip encrypted; TLS refused: not_tls 1, unknown_ca 2; TLS failed to peers: unknown_ca 5; gossip refused: wrong_key 3"},
+	} {
+		if got := securityLine(tc.s); got != tc.want {
+			t.Errorf("securityLine(%+v) = %q, want %q", tc.s, got, tc.want)
 		}
 	}
 }

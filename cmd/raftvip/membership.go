@@ -92,7 +92,8 @@ func keygenCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Prints 32 random bytes in standard base64: an AES-256 key for gossip encryption.\n" +
 			"Put the same key in cluster.encrypt on every node. It secures gossip only; the Raft\n" +
-			"port is not encrypted yet, so keep it on a trusted network. Needs no agent.",
+			"port is secured by cluster.tls (raftvip tls). It also makes a good admin token:\n" +
+			"(umask 077; raftvip keygen > /etc/raftvip/admin.token). Needs no agent.",
 		Action: runKeygen,
 	}
 }
@@ -122,7 +123,7 @@ func runMembers(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
 	defer cancel()
-	resp, err := cluster.NewClient(c.String("socket")).Members(ctx)
+	resp, err := clientFor(c).Members(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func runJoin(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
-	resp, err := cluster.NewClient(c.String("socket")).Join(ctx, c.Args().Slice())
+	resp, err := clientFor(c).Join(ctx, c.Args().Slice())
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func runLeave(c *cli.Context) error {
 	if err := noArgs(c, "leave"); err != nil {
 		return err
 	}
-	client := cluster.NewClient(c.String("socket"))
+	client := clientFor(c)
 	// The agent gives a leave 30 s: a hand-off, then the removal.
 	ctx, cancel := context.WithTimeout(c.Context, 35*time.Second)
 	defer cancel()
@@ -259,7 +260,7 @@ func runForceLeave(c *cli.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 15*time.Second)
 	defer cancel()
-	resp, err := cluster.NewClient(c.String("socket")).ForceLeave(ctx, c.Args().First())
+	resp, err := clientFor(c).ForceLeave(ctx, c.Args().First())
 	if err != nil {
 		return err
 	}

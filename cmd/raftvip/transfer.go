@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/raftvip/raftvip/cluster"
 )
 
 func transferCommand(socketFlag cli.Flag) *cli.Command {
@@ -42,7 +40,7 @@ func runTransfer(c *cli.Context) error {
 	wait := c.Duration("wait")
 	ctx, cancel := context.WithTimeout(c.Context, 15*time.Second+max(wait, 0))
 	defer cancel()
-	client := cluster.NewClient(c.String("socket"))
+	client := clientFor(c)
 	resp, err := client.Transfer(ctx, c.Args().First())
 	if err != nil {
 		return err

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/raftvip/raftvip/cluster"
+)
+
+// keepalivedCommand is `raftvip keepalived convert`: a keepalived.conf in, a raftvip
+// config out (issue 7, "Migration").
+func keepalivedCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keepalived",
+		Usage: "work with keepalived configurations",
+		Subcommands: []*cli.Command{{
+			Name:      "convert",
+			Usage:     "convert a vrrp_instance of a keepalived.conf into a raftvip config that joins the same VRRP group",
+			ArgsUsage: "FILE  (flags may come before or after FILE)",
+			Description: "Prints a raftvip config to stdout: vip from interface and virtual_ipaddress, priority,\n" +
+				"preempt, checks from vrrp_script + track_script, notify hooks, and a vrrp section with the\n" +
+				"instance's virtual_router_id, version, advert_int, authentication and unicast peers, so the\n" +
+				"node joins the keepalived nodes' group as one router. Every keepalived option that is not\n" +
+				"converted is listed with why, at the top of the config and on stderr. keepalived.conf does\n" +
+				"not say the node's name, address or cluster: give them with --name, --bind (default\n" +
+				"unicast_src_ip) and --peer for every other raftvip node, or fill in the placeholders.\n" +
+				"Check the result with raftvip config check.",
+			Flags:  keepalivedConvertFlags(),
+			Action: runKeepalivedConvert,
+		}},
+	}
+}
+
+func keepalivedConvertFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "instance", Usage: "the vrrp_instance to convert (required when the file has several)"},
+		&cli.StringFlag{Name: "name", Usage: "this node's name (node.name), e.g. lb1"},
+		&cli.StringFlag{Name: "bind", Usage: "this node's address for Raft and gossip (node.bind); default unicast_src_ip"},
+		&cli.StringSliceFlag{Name: "peer", Usage: "another node of the raftvip cluster, name=ip or name=ip:port (repeat for each)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "write cluster.insecure: true (no TLS, no gossip encryption) instead of leaving tls and encrypt to fill in"},
+		&cli.StringFlag{Name: "haproxy-socket", Usage: "turn checks that look for a haproxy process (killall -0 haproxy, pidof haproxy, ...) into haproxy checks on this stats socket"},
+	}
+}
+
+// keepalivedConvertArgs are the options of convert, from flags before FILE and, so
+// that `convert FILE --name lb1` works too, after it.
+type keepalivedConvertArgs struct {
+	file string
+	opts cluster.KeepalivedConvertOptions
+}
+
+// peerList collects repeated --peer flags after FILE.
+type peerList []string
+
+func (p *peerList) String() string     { return strings.Join(*p, ",") }
+func (p *peerList) Set(s string) error { *p = append(*p, s); return nil }
+
+func parseKeepalivedConvertArgs(c *cli.Context) (keepalivedConvertArgs, error) {
+	a := keepalivedConvertArgs{opts: cluster.KeepalivedConvertOptions{
+		Instance:      c.String("instance"),
+		Name:          c.String("name"),
+		Bind:          c.String("bind"),
+		Peers:         c.StringSlice("peer"),
+		Insecure:      c.Bool("insecure"),
+		HAProxySocket: c.String("haproxy-socket"),
+	}}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return a, errors.New("keepalived convert takes one argument: the keepalived.conf to convert, e.g. raftvip keepalived convert /etc/keepalived/keepalived.conf --name lb1")
+	}
+	a.file = args[0]
+	if len(args) == 1 {
+		return a, nil
+	}
+	fs := flag.NewFlagSet("keepalived convert", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var peers peerList
+	fs.StringVar(&a.opts.Instance, "instance", a.opts.Instance, "")
+	fs.StringVar(&a.opts.Name, "name", a.opts.Name, "")
+	fs.StringVar(&a.opts.Bind, "bind", a.opts.Bind, "")
+	fs.Var(&peers, "peer", "")
+	fs.BoolVar(&a.opts.Insecure, "insecure", a.opts.Insecure, "")
+	fs.StringVar(&a.opts.HAProxySocket, "haproxy-socket", a.opts.HAProxySocket, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return a, fmt.Errorf("keepalived convert: %w (flags: --instance, --name, --bind, --peer, --insecure, --haproxy-socket)", err)
+	}
+	if fs.NArg() > 0 {
+		return a, fmt.Errorf("keepalived convert takes one file, got %s too; convert one file at a time", strings.Join(fs.Args(), " "))
+	}
+	a.opts.Peers = append(a.opts.Peers, peers...)
+	return a, nil
+}
+
+func runKeepalivedConvert(c *cli.Context) error {
+	a, err := parseKeepalivedConvertArgs(c)
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(a.file)
+	if err != nil {
+		return fmt.Errorf("keepalived convert: %w", err)
+	}
+	res, err := cluster.ConvertKeepalived(string(src), a.file, a.opts)
+	if err != nil {
+		var ce *cluster.ConfigError
+		if errors.As(err, &ce) && len(ce.Errors) > 1 {
+			return fmt.Errorf("keepalived convert: %d problems:\n%w", len(ce.Errors), err)
+		}
+		return fmt.Errorf("keepalived convert: %w", err)
+	}
+	fmt.Fprint(c.App.Writer, res.YAML)
+	printKeepalivedReport(c.App.ErrWriter, a.file, res)
+	return nil
+}
+
+// printKeepalivedReport writes what was not converted, and what is left to fill in,
+// to w (stderr), so that it is seen even when stdout goes to a file.
+func printKeepalivedReport(w io.Writer, file string, res *cluster.KeepalivedConversion) {
+	fmt.Fprintf(w, "converted vrrp_instance %s of %s\n", res.Instance, file)
+	item := func(it cluster.KeepalivedItem) {
+		if it.Line > 0 {
+			fmt.Fprintf(w, "  %s:%d: ", file, it.Line)
+		} else {
+			fmt.Fprint(w, "  ")
+		}
+		if it.Option != "" {
+			fmt.Fprintf(w, "%s: ", it.Option)
+		}
+		fmt.Fprintln(w, it.Why)
+	}
+	if len(res.Unsupported) > 0 {
+		fmt.Fprintf(w, "not converted (%d):\n", len(res.Unsupported))
+		for _, it := range res.Unsupported {
+			item(it)
+		}
+	}
+	if len(res.Notes) > 0 {
+		fmt.Fprintf(w, "converted with a difference (%d):\n", len(res.Notes))
+		for _, it := range res.Notes {
+			item(it)
+		}
+	}
+	if len(res.Placeholders) > 0 {
+		fmt.Fprintf(w, "fill in before use (%d):\n", len(res.Placeholders))
+		for _, p := range res.Placeholders {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+}

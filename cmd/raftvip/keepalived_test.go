@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/raftvip/raftvip/cluster"
+)
+
+const kaTestdata = "../../cluster/testdata/keepalived"
+
+func TestKeepalivedConvert(t *testing.T) {
+	pair := filepath.Join(kaTestdata, "haproxy_pair.conf")
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"flags first", []string{"keepalived", "convert", "--name", "lb2", "--peer", "lb1=198.18.0.11", "--insecure", pair}},
+		{"flags after the file", []string{"keepalived", "convert", pair, "--name", "lb2", "--peer", "lb1=198.18.0.11", "--insecure"}},
+		{"mixed", []string{"keepalived", "convert", "--name", "lb2", pair, "-peer=lb1=198.18.0.11", "--insecure"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, err := run(t, c.args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			// stdout is the config alone: it loads.
+			path := filepath.Join(t.TempDir(), "raftvip.yaml")
+			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := cluster.Load(path)
+			if err != nil {
+				t.Fatalf("the converted config does not load: %v\n%s", err, out)
+			}
+			if cfg.Node.Name != "lb2" || len(cfg.Cluster.Peers) != 2 || !cfg.VRRP.Enabled || cfg.VRRP.VRID != 51 || cfg.VRRP.AuthPass != "s3cret" {
+				t.Errorf("config %+v", cfg)
+			}
+			// stderr says what was not converted, with file and line.
+			for _, want := range []string{"converted vrrp_instance VI_1 of " + pair, "not converted (10):",
+				pair + ":46: garp_master_delay 10: not needed", "converted with a difference"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+			if strings.Contains(errOut, "fill in before use") {
+				t.Errorf("placeholders reported with every flag given:\n%s", errOut)
+			}
+		})
+	}
+}
+
+func TestKeepalivedConvertPlaceholders(t *testing.T) {
+	out, errOut, err := run(t, "keepalived", "convert", filepath.Join(kaTestdata, "multi.conf"), "--instance", "VI_INTERNAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `name: "<node-name>"`) || !strings.Contains(errOut, "fill in before use") || !strings.Contains(errOut, "--name") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
+
+func TestKeepalivedConvertErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no file", []string{"keepalived", "convert"}, []string{"takes one argument"}},
+		{"missing file", []string{"keepalived", "convert", filepath.Join(dir, "none.conf")}, []string{"none.conf", "no such file"}},
+		{"two files", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf"), "other.conf"}, []string{"takes one file", "other.conf"}},
+		{"unknown flag", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf"), "--nmae", "x"}, []string{"-nmae", "--instance, --name"}},
+		{"several instances", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf")}, []string{"VI_PUBLIC, VI_INTERNAL", "--instance NAME"}},
+		{"unclosed block", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_unclosed.conf")}, []string{"malformed_unclosed.conf:1:", "never closed"}},
+		{"unterminated quote", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_quote.conf")}, []string{"malformed_quote.conf:2:"}},
+		{"three problems", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_ah.conf")}, []string{"3 problems", "malformed_ah.conf:4:", "malformed_ah.conf:5:", "malformed_ah.conf:9:"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, _, err := run(t, c.args...)
+			if err == nil {
+				t.Fatalf("no error; stdout:\n%s", out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if out != "" {
+				t.Errorf("stdout has output on error:\n%s", out)
+			}
+		})
+	}
+}
