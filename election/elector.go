@@ -493,8 +493,21 @@ func (e *Elector) commitRelease(term uint64, handoff, reason string, pin bool) {
 		return
 	}
 	if err := e.cfg.Ledger.Release(e.cfg.Node, term, handoff, reason, pin, e.cfg.ApplyTimeout); err != nil {
+		if leadershipGone(err) {
+			// The usual case: the release followed a lost lease or a lost election.
+			// The VIP is already gone here; the next leader waits the claim delay.
+			e.log.Info("release record not committed: no longer leader; the next leader waits the claim delay", "term", term, "err", err)
+			return
+		}
 		e.log.Warn("cannot commit release record", "term", term, "err", err)
 	}
+}
+
+// leadershipGone reports whether err says this node stopped being leader, or is
+// handing leadership over, while a record was being committed.
+func leadershipGone(err error) bool {
+	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress)
 }
 
 // watchdog renews the lease: t0 := now; if VerifyLeader succeeds, lease = t0 + L.

@@ -1,8 +1,12 @@
 package election
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func TestDescribeMove(t *testing.T) {
@@ -43,5 +47,22 @@ func TestDescribeMove(t *testing.T) {
 				t.Errorf("DescribeMove = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLeadershipGone(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("cluster: commit ownership record: %w", raft.ErrNotLeader), true},
+		{fmt.Errorf("cluster: commit ownership record: %w", raft.ErrLeadershipLost), true},
+		{raft.ErrLeadershipTransferInProgress, true},
+		{raft.ErrEnqueueTimeout, false},
+		{errors.New("disk full"), false},
+	} {
+		if got := leadershipGone(tt.err); got != tt.want {
+			t.Errorf("leadershipGone(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
