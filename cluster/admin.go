@@ -16,113 +16,11 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
 )
-
-// Status is what `raftvip status --json` prints. Field names are a contract other tools
-// rely on: add fields, never rename them.
-type Status struct {
-	Node             string         `json:"node"`
-	State            string         `json:"state"` // leader, follower, candidate, shutdown
-	Leader           string         `json:"leader"`
-	Term             uint64         `json:"term"`
-	Holding          bool           `json:"holding"`
-	Holder           string         `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
-	Reason           string         `json:"reason"`
-	Membership       string         `json:"membership,omitempty"` // why this node is not in a cluster yet ("" once it is)
-	Priority         int            `json:"priority"`             // effective priority
-	BasePriority     int            `json:"base_priority"`        // configured priority
-	Eligible         bool           `json:"eligible"`
-	Ineligible       string         `json:"ineligible,omitempty"` // why this node may not hold
-	Drained          bool           `json:"drained"`
-	Checks           []Check        `json:"checks"`
-	Policy           Policy         `json:"policy"`
-	HeldSince        *time.Time     `json:"held_since,omitempty"`
-	LeaseRemainingMS int64          `json:"lease_remaining_ms"`
-	VIP              VIPStatus      `json:"vip"`
-	Timing           TimingInfo     `json:"timing"`
-	Members          []Member       `json:"members"`
-	Events           []Event        `json:"events"`
-	VRRP             VRRPStatus     `json:"vrrp"`
-	Security         SecurityStatus `json:"security"`
-	Version          string         `json:"version"`
-}
-
-// VIPStatus describes the configured VIP.
-type VIPStatus struct {
-	Interface string   `json:"interface"`
-	Addresses []string `json:"addresses"`
-	Lifetime  string   `json:"lifetime"`
-	Fencing   string   `json:"fencing"`
-}
-
-// TimingInfo is the timing in force.
-type TimingInfo struct {
-	Profile      string `json:"profile"`
-	HeartbeatMS  int64  `json:"heartbeat_ms"`
-	VIPLeaseMS   int64  `json:"vip_lease_ms"`
-	ClaimDelayMS int64  `json:"claim_delay_ms"`
-}
-
-// Member is one server of the Raft configuration, with its health as this node sees it.
-type Member struct {
-	Name         string        `json:"name"`
-	Address      string        `json:"address"`
-	Voter        bool          `json:"voter"`
-	Leader       bool          `json:"leader"`
-	Holder       bool          `json:"holder"`
-	Gossip       string        `json:"gossip"`                  // alive, suspect, dead, left, unknown (self: alive)
-	Priority     int           `json:"priority"`                // effective; 0 when unknown
-	BasePriority int           `json:"base_priority,omitempty"` // configured; 0 when unknown
-	Eligible     bool          `json:"eligible"`
-	Ineligible   string        `json:"ineligible,omitempty"` // why not: FAULT, drained, no quorum, ...
-	Fault        bool          `json:"fault"`
-	Drained      bool          `json:"drained"`
-	Checks       []MemberCheck `json:"checks,omitempty"`
-	Version      string        `json:"version,omitempty"`
-}
-
-// MemberCheck is a check's state as its node gossips it.
-type MemberCheck struct {
-	Name   string `json:"name"`
-	State  string `json:"state"` // passing, failing, unknown
-	Output string `json:"output,omitempty"`
-}
-
-// Check is one of this node's checks.
-type Check struct {
-	Name    string     `json:"name"`
-	Type    string     `json:"type"`
-	Weight  int        `json:"weight"`
-	State   string     `json:"state"` // passing, failing, unknown
-	Output  string     `json:"output,omitempty"`
-	Since   *time.Time `json:"since,omitempty"`
-	LastRun *time.Time `json:"last_run,omitempty"`
-}
-
-// Policy is the leadership policy's current view.
-type Policy struct {
-	Preferred    string     `json:"preferred"`               // the node the policy wants holding the VIP
-	NoneEligible string     `json:"none_eligible,omitempty"` // why nobody may hold it
-	Pending      string     `json:"pending,omitempty"`       // a move the policy is waiting to make
-	Preempt      bool       `json:"preempt"`
-	PreemptDelay string     `json:"preempt_delay"`
-	MinMoveEvery string     `json:"min_move_interval"`
-	LastMove     *time.Time `json:"last_move,omitempty"`
-}
-
-// Event is one ownership record from the replicated history, newest last.
-type Event struct {
-	Kind    string    `json:"kind"`
-	Node    string    `json:"node"`
-	Term    uint64    `json:"term"`
-	At      time.Time `json:"at"`
-	Index   uint64    `json:"index"`
-	Handoff string    `json:"handoff,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Drained *bool     `json:"drained,omitempty"` // drain events only
-}
 
 // ReasonNoQuorum is the status reason of a node that knows no leader: it is cut off
 // from a majority of the voters (or an election is under way), and fails closed.
@@ -131,12 +29,12 @@ const ReasonNoQuorum = "no raft leader: this node cannot reach a quorum of voter
 // Version is the agent's version, set at build time with -ldflags.
 var Version = "dev"
 
-// Status gathers the node's status.
-func (n *Node) Status() Status {
+// api.Status gathers the node's status.
+func (n *Node) Status() api.Status {
 	es := n.elector.Status()
 	_, leader := n.raft.LeaderWithID()
 	t := n.cfg.Cluster.Timing
-	st := Status{
+	st := api.Status{
 		Node:             n.cfg.Node.Name,
 		State:            es.Role.String(),
 		Leader:           string(leader),
@@ -145,19 +43,19 @@ func (n *Node) Status() Status {
 		Reason:           string(es.Reason),
 		LeaseRemainingMS: es.LeaseRemaining.Milliseconds(),
 		Security:         n.Security(),
-		VIP: VIPStatus{
+		VIP: api.VIPStatus{
 			Interface: n.cfg.VIP.Interface,
 			Lifetime:  n.cfg.VIP.Lifetime.String(),
 			Fencing:   n.cfg.VIP.Fencing,
 		},
-		Timing: TimingInfo{
+		Timing: api.TimingInfo{
 			Profile:      t.Profile,
 			HeartbeatMS:  t.HeartbeatTimeout.Milliseconds(),
 			VIPLeaseMS:   t.VIPLease.Milliseconds(),
 			ClaimDelayMS: effectiveClaimDelay(n.cfg).Milliseconds(),
 		},
-		Members: []Member{},
-		Events:  []Event{},
+		Members: []api.Member{},
+		Events:  []api.Event{},
 		Version: Version,
 	}
 	if es.Holding {
@@ -172,9 +70,9 @@ func (n *Node) Status() Status {
 	st.Ineligible = es.Plan.Ineligible
 	st.Eligible = st.Ineligible == ""
 	st.Drained = n.fsm.Drained(n.cfg.Node.Name)
-	st.Checks = []Check{}
+	st.Checks = []api.Check{}
 	for _, c := range states {
-		ck := Check{Name: c.Name, Type: c.Type, Weight: c.Weight, State: checkWord(c), Output: c.Output}
+		ck := api.Check{Name: c.Name, Type: c.Type, Weight: c.Weight, State: checkWord(c), Output: c.Output}
 		if !c.Since.IsZero() {
 			since := c.Since
 			ck.Since = &since
@@ -185,7 +83,7 @@ func (n *Node) Status() Status {
 		}
 		st.Checks = append(st.Checks, ck)
 	}
-	st.Policy = Policy{
+	st.Policy = api.Policy{
 		Preferred:    es.Plan.Preferred,
 		NoneEligible: es.Plan.NoneEligible,
 		Pending:      es.Plan.Pending,
@@ -212,7 +110,7 @@ func (n *Node) Status() Status {
 	st.Members = n.members(leader, st.Holder, es.Candidates)
 	st.VRRP = n.vrrpStatus(es.Holding)
 	for _, r := range n.fsm.History() {
-		e := Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason}
+		e := api.Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason}
 		if r.Kind == store.KindDrain {
 			d := r.Drained
 			e.Drained = &d
@@ -224,10 +122,10 @@ func (n *Node) Status() Status {
 
 // members lists the Raft configuration with each server's health: from the elector's
 // last pass where it has one, from gossip and the FSM otherwise.
-func (n *Node) members(leader raft.ServerID, holder string, cands []election.Member) []Member {
+func (n *Node) members(leader raft.ServerID, holder string, cands []election.Member) []api.Member {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
-		return []Member{}
+		return []api.Member{}
 	}
 	if len(cands) == 0 {
 		cands = health{n}.Candidates()
@@ -236,14 +134,14 @@ func (n *Node) members(leader raft.ServerID, holder string, cands []election.Mem
 	for _, c := range cands {
 		byName[c.Name] = c
 	}
-	out := []Member{}
+	out := []api.Member{}
 	for _, s := range f.Configuration().Servers {
 		name := string(s.ID)
 		c, ok := byName[name]
 		if !ok {
 			c = election.Member{Name: name, Voter: s.Suffrage == raft.Voter, Drained: n.fsm.Drained(name)}
 		}
-		m := Member{
+		m := api.Member{
 			Name:       name,
 			Address:    string(s.Address),
 			Voter:      s.Suffrage == raft.Voter,
@@ -257,17 +155,17 @@ func (n *Node) members(leader raft.ServerID, holder string, cands []election.Mem
 		}
 		m.Eligible = m.Ineligible == ""
 		if name == n.cfg.Node.Name {
-			m.Gossip, m.BasePriority, m.Version = string(gossipAlive), n.basePriority(), Version
+			m.Gossip, m.BasePriority, m.Version = string(gossip.Alive), n.basePriority(), Version
 			_, states := n.local()
 			for _, s := range states {
-				m.Checks = append(m.Checks, MemberCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
+				m.Checks = append(m.Checks, api.MemberCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
 			}
-		} else if gm, ok := n.gossip.member(name); ok {
+		} else if gm, ok := n.gossip.Member(name); ok {
 			m.Gossip = string(gm.State)
 			if gm.MetaErr == nil {
 				m.BasePriority, m.Version = gm.Meta.Base, gm.Meta.Version
 				for _, c := range gm.Meta.Checks {
-					m.Checks = append(m.Checks, MemberCheck{Name: c.Name, State: c.State, Output: c.Output})
+					m.Checks = append(m.Checks, api.MemberCheck{Name: c.Name, State: c.State, Output: c.Output})
 				}
 			}
 		}
@@ -314,9 +212,9 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 		writeJSON(w, http.StatusOK, n.Status())
 	})
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
-		var req DrainRequest
+		var req api.DrainRequest
 		if err := decodeBody(r, &req); err != nil {
-			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+			writeJSON(w, http.StatusBadRequest, api.ErrorBody{Error: err.Error()})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
@@ -324,32 +222,32 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 		idx, err := n.SetDrain(ctx, req.Node, req.Drained)
 		switch {
 		case errors.Is(err, errBadRequest):
-			writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
+			writeJSON(w, http.StatusBadRequest, api.ErrorBody{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
 		case errors.Is(err, ErrNoLeader):
-			writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: err.Error()})
 		case err != nil:
-			writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+			writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: err.Error()})
 		default:
-			writeJSON(w, http.StatusOK, DrainResponse{Node: req.Node, Drained: req.Drained, Index: idx})
+			writeJSON(w, http.StatusOK, api.DrainResponse{Node: req.Node, Drained: req.Drained, Index: idx})
 		}
 	})
 	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, n.Members())
 	})
-	mux.HandleFunc("POST /v1/join", jsonHandler(5*time.Second, writeAPI, func(ctx context.Context, req JoinRequest) (JoinResponse, error) {
+	mux.HandleFunc("POST /v1/join", jsonHandler(5*time.Second, writeAPI, func(ctx context.Context, req api.JoinRequest) (api.JoinResponse, error) {
 		return n.Join(ctx, req.Addresses)
 	}))
-	mux.HandleFunc("POST /v1/leave", jsonHandler(30*time.Second, writeAPI, func(ctx context.Context, req LeaveRequest) (LeaveResponse, error) {
+	mux.HandleFunc("POST /v1/leave", jsonHandler(30*time.Second, writeAPI, func(ctx context.Context, req api.LeaveRequest) (api.LeaveResponse, error) {
 		return n.Leave(ctx, req.Force)
 	}))
-	mux.HandleFunc("POST /v1/transfer", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req TransferRequest) (TransferResponse, error) {
+	mux.HandleFunc("POST /v1/transfer", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req api.TransferRequest) (api.TransferResponse, error) {
 		return n.Transfer(ctx, req.Node)
 	}))
-	mux.HandleFunc("POST /v1/force-leave", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req ForceLeaveRequest) (ForceLeaveResponse, error) {
+	mux.HandleFunc("POST /v1/force-leave", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req api.ForceLeaveRequest) (api.ForceLeaveResponse, error) {
 		return n.ForceLeave(ctx, req.Node)
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, apiError{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+		writeJSON(w, http.StatusNotFound, api.ErrorBody{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
 	a := &adminServer{path: path, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {
@@ -366,19 +264,6 @@ func (a *adminServer) Close() {
 	a.srv.Shutdown(ctx)
 	a.closeTCP(ctx)
 	os.Remove(a.path)
-}
-
-// DrainRequest sets or clears a node's drain flag (POST /v1/drain).
-type DrainRequest struct {
-	Node    string `json:"node"`
-	Drained bool   `json:"drained"`
-}
-
-// DrainResponse confirms a committed drain flag.
-type DrainResponse struct {
-	Node    string `json:"node"`
-	Drained bool   `json:"drained"`
-	Index   uint64 `json:"index"`
 }
 
 // jsonHandler decodes a JSON request, runs f with a deadline of timeout and answers
@@ -402,20 +287,16 @@ func jsonHandler[Req, Resp any](timeout time.Duration, write func(http.ResponseW
 func writeAPI(w http.ResponseWriter, resp any, err error) {
 	switch {
 	case errors.Is(err, errBadRequest):
-		writeJSON(w, http.StatusBadRequest, apiError{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
+		writeJSON(w, http.StatusBadRequest, api.ErrorBody{Error: strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")})
 	case errors.Is(err, ErrNoLeader):
-		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: err.Error()})
 	case errors.Is(err, context.DeadlineExceeded):
-		writeJSON(w, http.StatusGatewayTimeout, apiError{Error: "timed out: " + err.Error()})
+		writeJSON(w, http.StatusGatewayTimeout, api.ErrorBody{Error: "timed out: " + err.Error()})
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+		writeJSON(w, http.StatusInternalServerError, api.ErrorBody{Error: err.Error()})
 	default:
 		writeJSON(w, http.StatusOK, resp)
 	}
-}
-
-type apiError struct {
-	Error string `json:"error"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
 )
 
 // The optional TCP admin listener (admin.listen): the admin API of the unix socket,
@@ -19,11 +22,11 @@ import (
 // admin.token_file. It is plain HTTP: keep it on loopback or a management network.
 
 // listenTCP serves the admin API on admin.listen too, if it is set.
-func (a *adminServer) listenTCP(c AdminConfig, logger *slog.Logger) error {
+func (a *adminServer) listenTCP(c config.AdminConfig, logger *slog.Logger) error {
 	if c.Listen == "" {
 		return nil
 	}
-	token, msg := readToken(c.TokenFile)
+	token, msg := config.ReadToken(c.TokenFile)
 	if msg != "" {
 		return fmt.Errorf("cluster: admin.token_file: %s", msg)
 	}
@@ -87,6 +90,6 @@ func requireToken(token string, next http.Handler, logger *slog.Logger, now func
 			logger.Warn("TCP admin API: refused a request without the right token", attrs...)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="raftvip"`)
-		writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized (" + why + "): send the token of admin.token_file as \"Authorization: Bearer <token>\" (raftvip --token-file FILE, or RAFTVIP_TOKEN_FILE)"})
+		writeJSON(w, http.StatusUnauthorized, api.ErrorBody{Error: "unauthorized (" + why + "): send the token of admin.token_file as \"Authorization: Bearer <token>\" (raftvip --token-file FILE, or RAFTVIP_TOKEN_FILE)"})
 	})
 }

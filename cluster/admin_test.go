@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftvip/raftvip/cluster/api"
 )
 
 // Bad requests to the admin API get a 400 with a message that says what is wrong, and
@@ -51,7 +53,7 @@ func TestAdminRejectsBadDrainRequests(t *testing.T) {
 	}
 
 	// The client turns an API error into one line.
-	_, err = NewClient(sock).Drain(context.Background(), "", true)
+	_, err = api.NewClient(sock).Drain(context.Background(), "", true)
 	if err == nil || !strings.Contains(err.Error(), "no node named") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("drain with no node name: %v; want one line saying a node name is needed", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/logging"
 	"github.com/raftvip/raftvip/vip"
 )
 
@@ -46,7 +48,7 @@ func (a GuardArgs) args() []string {
 // reaches the agent too, and the guard must outlive it.
 func RunGuard(stdin io.Reader, stderr io.Writer, a GuardArgs) error {
 	ossignal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	logger := NewLogger(stderr, LogConfig{Format: a.LogFormat}).With("component", "vip-guard")
+	logger := logging.New(stderr, config.LogConfig{Format: a.LogFormat}).With("component", "vip-guard")
 	m, err := vip.New(vip.Config{Interface: a.Interface, Addresses: a.Addresses, Lifetime: time.Second},
 		vip.WithLogger(logger))
 	if err != nil {
@@ -64,7 +66,7 @@ func RunGuard(stdin io.Reader, stderr io.Writer, a GuardArgs) error {
 // agent left, as the guard does when the agent dies; it returns what it removed. It is
 // for systemd's ExecStopPost and for operators cleaning up after a crash. A holder
 // that still runs puts the addresses back at its next refresh.
-func ReleaseVIPs(cfg *Config, logger *slog.Logger) ([]netip.Prefix, error) {
+func ReleaseVIPs(cfg *config.Config, logger *slog.Logger) ([]netip.Prefix, error) {
 	m, err := vip.New(vip.Config{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, Lifetime: cfg.VIP.Lifetime},
 		vip.WithLogger(logger))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
+	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/election"
 )
 
@@ -43,11 +44,11 @@ func (h health) Confirm(ctx context.Context, node string) error {
 		n.setUnreachable(node, true)
 		return err
 	}
-	meta, err := decodeMeta(raw)
+	meta, err := gossip.DecodeMeta(raw)
 	if err != nil {
 		return fmt.Errorf("health of %s: %w", node, err)
 	}
-	n.gossip.override(node, meta)
+	n.gossip.Override(node, meta)
 	return nil
 }
 
@@ -75,9 +76,9 @@ func (h health) Candidates() []election.Member {
 			m.Known, m.Alive, m.Quorum = true, true, leader != ""
 			m.Priority, m.Fault, m.Failing = lh.Priority, lh.Fault, lh.Failing
 			m.Leaving = n.leaving.Load()
-		} else if gm, ok := n.gossip.member(name); ok && gm.MetaErr == nil {
+		} else if gm, ok := n.gossip.Member(name); ok && gm.MetaErr == nil {
 			m.Known = true
-			m.Alive = gm.State == gossipAlive
+			m.Alive = gm.State == gossip.Alive
 			// A member's own word on whether it sees a leader lags an election by a
 			// gossip round or two. The leader need not ask: a voter it cannot reach
 			// fails the leadership transfer, and the move is retried.
@@ -85,7 +86,7 @@ func (h health) Candidates() []election.Member {
 			m.Unreachable = leader == raft.ServerID(n.cfg.Node.Name) && n.isUnreachable(name)
 			m.Priority, m.Fault, m.Leaving = gm.Meta.Priority, gm.Meta.Fault, gm.Meta.Leaving
 			for _, c := range gm.Meta.Checks {
-				if c.State != checkPassing {
+				if c.State != gossip.CheckPassing {
 					m.Failing = append(m.Failing, c.Name)
 				}
 			}
@@ -95,29 +96,22 @@ func (h health) Candidates() []election.Member {
 	return out
 }
 
-// The check states as gossip and status spell them.
-const (
-	checkPassing = "passing"
-	checkFailing = "failing"
-	checkUnknown = "unknown"
-)
-
 func checkWord(s election.CheckState) string {
 	switch {
 	case !s.Known:
-		return checkUnknown
+		return gossip.CheckUnknown
 	case s.Passing:
-		return checkPassing
+		return gossip.CheckPassing
 	}
-	return checkFailing
+	return gossip.CheckFailing
 }
 
 // localMeta is the metadata this node gossips.
 func (n *Node) localMeta() []byte {
 	lh, states := n.local()
 	_, leader := n.raft.LeaderWithID()
-	m := nodeMeta{
-		Format:   metaFormat,
+	m := gossip.Meta{
+		Format:   gossip.MetaFormat,
 		Priority: lh.Priority,
 		Base:     n.basePriority(),
 		Fault:    lh.Fault,
@@ -130,9 +124,9 @@ func (n *Node) localMeta() []byte {
 		Leaving:  n.leaving.Load(),
 	}
 	for _, s := range states {
-		m.Checks = append(m.Checks, metaCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
+		m.Checks = append(m.Checks, gossip.MetaCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
 	}
-	b, err := encodeMeta(m, memberlist.MetaMaxSize)
+	b, err := gossip.EncodeMeta(m, memberlist.MetaMaxSize)
 	if err != nil {
 		n.log.Error("cannot encode gossip metadata", "err", err)
 	}

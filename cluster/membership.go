@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/gossip"
 )
 
 // Membership pairs gossip with Raft the way Consul and Nomad pair Serf with Raft:
@@ -121,10 +126,10 @@ func (n *Node) membership() string {
 		return form
 	case joinErr != "":
 		return "not in a cluster yet: cannot join gossip: " + joinErr
-	case len(gossipPeers(n.cfg)) == 0 && n.gossip.ml.NumMembers() <= 1:
+	case len(gossipPeers(n.cfg)) == 0 && n.gossip.NumMembers() <= 1:
 		return "not in a cluster yet: no cluster.peers, bootstrap_expect or join; run raftvip join ADDR to join a cluster"
 	}
-	if t := n.tlsTrouble(tlsTroubleWindow); t != "" {
+	if t := n.mux.Trouble(tlsTroubleWindow); t != "" {
 		return "not in a cluster yet: " + t
 	}
 	return "not in a cluster yet: waiting for the cluster's leader to add this node"
@@ -167,9 +172,9 @@ func (n *Node) form(ctx context.Context) {
 // once this node bootstrapped.
 func (n *Node) formStep(ctx context.Context, expect int) (string, bool) {
 	self := n.cfg.Node.Name
-	var servers []gossipMember
-	for _, m := range n.gossip.all() {
-		if m.State != gossipAlive || m.MetaErr != nil || m.Meta.Raft == "" {
+	var servers []gossip.Member
+	for _, m := range n.gossip.All() {
+		if m.State != gossip.Alive || m.MetaErr != nil || m.Meta.Raft == "" {
 			continue
 		}
 		if m.Name != self && m.Meta.State {
@@ -183,7 +188,7 @@ func (n *Node) formStep(ctx context.Context, expect int) (string, bool) {
 		}
 		servers = append(servers, m)
 	}
-	if !slices.ContainsFunc(servers, func(m gossipMember) bool { return m.Name == self }) {
+	if !slices.ContainsFunc(servers, func(m gossip.Member) bool { return m.Name == self }) {
 		return "not in a cluster yet: gossip has not started", false
 	}
 	if len(servers) < expect {
@@ -239,8 +244,8 @@ func (n *Node) formStep(ctx context.Context, expect int) (string, bool) {
 // /v1/rpc/info tells a node about to bootstrap.
 func (n *Node) formingServers() []string {
 	var out []string
-	for _, m := range n.gossip.all() {
-		if m.State == gossipAlive && m.MetaErr == nil && m.Meta.Raft != "" && !m.Meta.State {
+	for _, m := range n.gossip.All() {
+		if m.State == gossip.Alive && m.MetaErr == nil && m.Meta.Raft != "" && !m.Meta.State {
 			out = append(out, m.Name)
 		}
 	}
@@ -307,20 +312,20 @@ func (n *Node) reconcileOnce(ctx context.Context) {
 	self := n.cfg.Node.Name
 	timeout := applyTimeout(n.cfg.Cluster.Timing)
 	now := time.Now()
-	for _, m := range n.gossip.all() {
+	for _, m := range n.gossip.All() {
 		if m.Name == self || m.MetaErr != nil || m.Meta.Raft == "" {
 			continue
 		}
 		s, in := byID[m.Name]
 		switch m.State {
-		case gossipLeft:
+		case gossip.Left:
 			if in {
 				n.log.Info("member left gossip; removing it from the raft configuration", "member", m.Name)
 				n.changeConfig("remove", m.Name, n.raft.RemoveServer(s.ID, 0, timeout))
 				return
 			}
 			continue
-		case gossipAlive:
+		case gossip.Alive:
 		default:
 			continue // dead and suspect members wait for force-leave
 		}
@@ -403,7 +408,7 @@ func (n *Node) resetNonvoter(name string, now time.Time) {
 
 // caughtUp asks a non-voter how far its log is: it must have everything the leader
 // had committed.
-func (n *Node) caughtUp(ctx context.Context, m gossipMember) bool {
+func (n *Node) caughtUp(ctx context.Context, m gossip.Member) bool {
 	want := n.raft.CommitIndex()
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -460,4 +465,31 @@ func serverAt(servers []raft.Server, addr string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// gossipPeers is where to join gossip: cluster.join, then each static peer's address
+// with this node's gossip port (raftvip runs gossip on the same port on every node
+// unless cluster.join says otherwise).
+func gossipPeers(cfg *config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	self := netip.AddrPortFrom(cfg.Node.Bind, uint16(cfg.Node.GossipPort))
+	for _, a := range cfg.Cluster.Join {
+		if a != self {
+			add(a.String())
+		}
+	}
+	for _, p := range cfg.Cluster.Peers {
+		if p.Name == cfg.Node.Name {
+			continue
+		}
+		add(net.JoinHostPort(p.Addr.Addr().String(), strconv.Itoa(cfg.Node.GossipPort)))
+	}
+	return out
 }

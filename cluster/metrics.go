@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
@@ -74,8 +75,8 @@ var vrrpDropReasons = []vrrpcompat.Reason{
 
 // tlsRejectReasons are reported at zero before their first rejection.
 var tlsRejectReasons = []string{
-	TLSRejectUnknownCA, TLSRejectBadCert, TLSRejectNoCert, TLSRejectPeerRejected,
-	TLSRejectNotTLS, TLSRejectTimeout, TLSRejectVersion, TLSRejectHandshake,
+	transport.RejectUnknownCA, transport.RejectBadCert, transport.RejectNoCert, transport.RejectPeerRejected,
+	transport.RejectNotTLS, transport.RejectTimeout, transport.RejectVersion, transport.RejectHandshake,
 }
 
 // nodeMetrics is one node's registry, its event counters and its endpoint.
@@ -398,8 +399,8 @@ func (n *Node) metricsView() metricsView {
 		st := n.vrrp.Stats()
 		v.VRRP = &st
 	}
-	if n.mux != nil && n.mux.tls != nil {
-		v.TLSIn, v.TLSOut = n.mux.tls.stats.counts()
+	if n.mux != nil {
+		v.TLSIn, v.TLSOut = n.mux.Rejects()
 	}
 	return v
 }

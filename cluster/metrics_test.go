@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,9 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/raftvip/raftvip/cluster/gossip"
+	"github.com/raftvip/raftvip/cluster/logging"
+	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
@@ -40,7 +41,7 @@ func TestNodeCollectorHolder(t *testing.T) {
 		},
 		VRRP: &vrrpcompat.Stats{Sent: 12, Received: 20, Accepted: 4,
 			Dropped: map[vrrpcompat.Reason]uint64{vrrpcompat.ReasonMember: 15, vrrpcompat.ReasonAuth: 1}},
-		TLSIn:  map[string]uint64{TLSRejectUnknownCA: 2},
+		TLSIn:  map[string]uint64{transport.RejectUnknownCA: 2},
 		TLSOut: map[string]uint64{},
 	}
 	c := newNodeCollector(func() metricsView { return view }, testStatic)
@@ -339,7 +340,7 @@ func TestMetricsBridge(t *testing.T) {
 	rc.LocalID = "m1"
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 50*time.Millisecond, 50*time.Millisecond, 50*time.Millisecond
 	rc.CommitTimeout = 5 * time.Millisecond
-	rc.Logger = hclogFor(discardLogger(), "raft")
+	rc.Logger = logging.HCLog(discardLogger(), "raft")
 	store := raft.NewInmemStore()
 	addr, trans := raft.NewInmemTransport("")
 	r, err := raft.NewRaft(rc, &raft.MockFSM{}, store, store, raft.NewInmemSnapshotStore(), trans)
@@ -368,17 +369,16 @@ func TestMetricsBridge(t *testing.T) {
 	}
 
 	// Two gossip members report memberlist's metrics.
-	start := func(name string) *gossip {
-		g, err := startGossip(gossipConfig{Name: name, Bind: netip.MustParseAddrPort("127.0.0.1:0"), Interval: 20 * time.Millisecond, Logger: discardLogger()})
+	start := func(name string) *gossip.Gossip {
+		g, err := gossip.Start(gossip.Config{Name: name, Bind: netip.MustParseAddrPort("127.0.0.1:0"), Interval: 20 * time.Millisecond, Logger: discardLogger()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(g.shutdown)
+		t.Cleanup(g.Shutdown)
 		return g
 	}
 	a, b := start("a"), start("b")
-	la := a.ml.LocalNode()
-	if _, err := b.ml.Join([]string{net.JoinHostPort(la.Addr.String(), strconv.Itoa(int(la.Port)))}); err != nil {
+	if _, err := b.Contact([]string{a.Addr().String()}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "memberlist metrics", func() bool {

@@ -15,6 +15,11 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/gossip"
+	"github.com/raftvip/raftvip/cluster/logging"
+	"github.com/raftvip/raftvip/cluster/notify"
+	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vip"
@@ -26,7 +31,7 @@ const historyLimit = 64
 
 // Node is one running raftvip agent.
 type Node struct {
-	cfg *Config
+	cfg *config.Config
 	log *slog.Logger
 
 	vip       *vip.Manager
@@ -36,17 +41,17 @@ type Node struct {
 	runCtx    context.Context // ends when the node stops
 	liveMu    sync.Mutex      // guards checker and stopChecker, which a reload replaces
 	stopCheck context.CancelFunc
-	reloadMu  sync.Mutex // one reload at a time
-	live      *Config    // the configuration in force: cfg plus what reloads applied
+	reloadMu  sync.Mutex     // one reload at a time
+	live      *config.Config // the configuration in force: cfg plus what reloads applied
 	stores    *store.Stores
 	fsm       *store.FSM
-	mux       *mux
+	mux       *transport.Mux
 	transport *raft.NetworkTransport
 	raft      *raft.Raft
 	rpc       *http.Server
 	checker   *election.Checker
-	gossip    *gossip
-	notifier  *notifier
+	gossip    *gossip.Gossip
+	notifier  *notify.Notifier
 	elector   *election.Elector
 	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
 	admin     *adminServer
@@ -74,7 +79,7 @@ type Node struct {
 	mu          sync.Mutex
 	unreachable map[string]bool // peers whose heartbeats from this leader fail
 	holding     bool            // as the elector last reported it
-	notified    NotifyState     // the state the notify hooks last heard
+	notified    notify.State    // the state the notify hooks last heard
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -85,7 +90,7 @@ type Node struct {
 // Start brings a node up: it removes stale VIPs left on the interface, opens the data
 // dir, starts Raft (bootstrapping from cluster.peers only when there is no Raft state),
 // the election loop and the admin API. Stop it with Stop.
-func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
+func Start(cfg *config.Config, logger *slog.Logger) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{},
 		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1), vrrpCh: make(chan struct{}, 1)}
 	defer func() {
@@ -127,7 +132,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 		return nil, err
 	}
 
-	n.stores, err = store.Open(cfg.Node.DataDir, cfg.Node.Name, hclogFor(logger, "raft-snapshot"))
+	n.stores, err = store.Open(cfg.Node.DataDir, cfg.Node.Name, logging.HCLog(logger, "raft-snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -140,7 +145,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.notifier = newNotifier(cfg.Notify, logger.With("component", "notify"))
+	n.notifier = notify.New(cfg.Notify, logger.With("component", "notify"))
 	if err := n.startVRRP(); err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
-	n.gossip, err = startGossip(gossipConfig{
+	n.gossip, err = gossip.Start(gossip.Config{
 		Name:     cfg.Node.Name,
 		Bind:     netip.AddrPortFrom(cfg.Node.Bind, uint16(cfg.Node.GossipPort)),
 		Key:      cfg.Cluster.Encrypt,
@@ -209,7 +214,7 @@ func Start(cfg *Config, logger *slog.Logger) (_ *Node, err error) {
 	go n.publish(ctx)
 	n.runCtx = ctx
 	n.startChecker(n.checker)
-	go n.gossip.join(ctx, gossipPeers(cfg), func(err error) {
+	go n.gossip.Join(ctx, gossipPeers(cfg), func(err error) {
 		if err == nil {
 			n.mem.setJoinErr("")
 			return
@@ -254,7 +259,7 @@ const kernelExpirySlack = 500 * time.Millisecond
 
 // effectiveClaimDelay is D, plus under strict fencing the address lifetime and the
 // kernel's expiry slack, so a frozen holder's kernel has dropped the VIP too.
-func effectiveClaimDelay(cfg *Config) time.Duration {
+func effectiveClaimDelay(cfg *config.Config) time.Duration {
 	d := cfg.Cluster.Timing.ClaimDelay()
 	if cfg.VIP.Fencing == "strict" {
 		d += cfg.VIP.Lifetime + kernelExpirySlack
@@ -263,7 +268,7 @@ func effectiveClaimDelay(cfg *Config) time.Duration {
 }
 
 // applyTimeout bounds record commits: a few election timeouts.
-func applyTimeout(t Timing) time.Duration { return 3 * t.ElectionTimeout }
+func applyTimeout(t config.Timing) time.Duration { return 3 * t.ElectionTimeout }
 
 func (n *Node) startRaft() error {
 	cfg := n.cfg
@@ -277,7 +282,7 @@ func (n *Node) startRaft() error {
 	rc.ShutdownOnRemove = false
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 1024
-	rc.Logger = hclogFor(n.log, "raft")
+	rc.Logger = logging.HCLog(n.log, "raft")
 	// Raft sends on NotifyCh with a blocking send from its main loop; pump drains it
 	// at once, and the buffer absorbs flapping.
 	n.notifyCh = make(chan bool, 16)
@@ -294,11 +299,14 @@ func (n *Node) startRaft() error {
 		}
 	})
 	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
-	tl, err := raftPortTLS(cfg.Cluster.TLS, n.log.With("component", "raft-port"))
-	if err != nil {
-		return err
+	var tl *transport.TLS
+	var err error
+	if t := cfg.Cluster.TLS; t.Enabled() {
+		if tl, err = transport.LoadTLS(t.CAFile, t.CertFile, t.KeyFile, n.log.With("component", "raft-port")); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
 	}
-	n.mux, err = newMux(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"), tl)
+	n.mux, err = transport.New(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"), tl)
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s (node.bind, node.raft_port): %w", cfg.RaftAddr(), err)
 	}
@@ -306,14 +314,14 @@ func (n *Node) startRaft() error {
 		Stream:  n.mux,
 		MaxPool: 3,
 		Timeout: t.RPCTimeout,
-		Logger:  hclogFor(n.log, "raft-net"),
+		Logger:  logging.HCLog(n.log, "raft-net"),
 	})
 	hasState, err := n.stores.HasState()
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.startState = hasState
-	n.rpc = serveRPC(n.mux.rpc, n, n.log.With("component", "rpc"))
+	n.rpc = serveRPC(n.mux.RPC(), n, n.log.With("component", "rpc"))
 
 	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, noPipeline{n.transport})
 	if err != nil {
@@ -445,7 +453,7 @@ func (n *Node) publish(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-n.metaCh:
-			n.gossip.setMeta(n.localMeta())
+			n.gossip.SetMeta(n.localMeta())
 		}
 	}
 }
@@ -470,14 +478,14 @@ func (n *Node) refreshNotify() {
 	lh, states := n.local()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	state := NotifyBackup
+	state := notify.Backup
 	switch {
 	case n.holding:
-		state = NotifyMaster
+		state = notify.Master
 	case knownFault(states):
 		// A check that has not answered yet keeps the node from holding, but, as in
 		// keepalived, only a failure that was seen is a FAULT.
-		state = NotifyFault
+		state = notify.Fault
 	}
 	if state == n.notified {
 		return
@@ -522,7 +530,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		<-n.done
 		err = n.runErr
 		lh, _ := n.local()
-		n.notifier.Transition(NotifyStop, lh.Priority)
+		n.notifier.Transition(notify.Stop, lh.Priority)
 		nctx, ncancel := context.WithTimeout(context.Background(), 2*time.Second)
 		n.notifier.Close(nctx)
 		ncancel()
@@ -549,7 +557,7 @@ func (n *Node) closeAll() {
 		// No gossip leave: a member that left is removed from the Raft
 		// configuration, and a restart must not do that. The others see this node
 		// fail instead, as it does; raftvip leave is the way out of the cluster.
-		n.gossip.shutdown()
+		n.gossip.Shutdown()
 	}
 	if n.rpc != nil {
 		n.rpc.Close()

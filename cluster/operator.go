@@ -11,6 +11,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
 )
@@ -25,31 +28,31 @@ const minSafeVoters = 3
 // Join contacts the given gossip addresses (ip or ip:port; the port defaults to
 // node.gossip_port). The cluster's leader then adds this node, or the node that was
 // contacted, to the Raft configuration.
-func (n *Node) Join(ctx context.Context, addrs []string) (JoinResponse, error) {
+func (n *Node) Join(ctx context.Context, addrs []string) (api.JoinResponse, error) {
 	if len(addrs) == 0 {
-		return JoinResponse{}, fmt.Errorf("%w: no address given; give the gossip address (ip or ip:port) of a node of the cluster", errBadRequest)
+		return api.JoinResponse{}, fmt.Errorf("%w: no address given; give the gossip address (ip or ip:port) of a node of the cluster", errBadRequest)
 	}
 	var targets []string
 	for _, a := range addrs {
-		ap, msg := ParseJoinAddr(a, uint16(n.cfg.Node.GossipPort))
+		ap, msg := config.ParseJoinAddr(a, uint16(n.cfg.Node.GossipPort))
 		if msg != "" {
-			return JoinResponse{}, fmt.Errorf("%w: address %s", errBadRequest, msg)
+			return api.JoinResponse{}, fmt.Errorf("%w: address %s", errBadRequest, msg)
 		}
 		if ap == netip.AddrPortFrom(n.cfg.Node.Bind, uint16(n.cfg.Node.GossipPort)) {
-			return JoinResponse{}, fmt.Errorf("%w: %s is this node's own gossip address; give another node's", errBadRequest, ap)
+			return api.JoinResponse{}, fmt.Errorf("%w: %s is this node's own gossip address; give another node's", errBadRequest, ap)
 		}
 		targets = append(targets, ap.String())
 	}
-	contacted, err := n.gossip.ml.Join(targets)
+	contacted, err := n.gossip.Contact(targets)
 	if contacted == 0 {
-		return JoinResponse{}, fmt.Errorf("cannot join %s: %s", strings.Join(targets, ", "), explainJoinError(err, n.cfg.Cluster.Encrypt != nil))
+		return api.JoinResponse{}, fmt.Errorf("cannot join %s: %s", strings.Join(targets, ", "), explainJoinError(err, n.cfg.Cluster.Encrypt != nil))
 	}
 	n.mem.setJoinErr("")
-	n.log.Info("joined gossip on operator request", "contacted", contacted, "members", n.gossip.ml.NumMembers())
+	n.log.Info("joined gossip on operator request", "contacted", contacted, "members", n.gossip.NumMembers())
 	if err := n.checkPeersTLS(ctx); err != nil {
-		return JoinResponse{}, err
+		return api.JoinResponse{}, err
 	}
-	return JoinResponse{Contacted: contacted, Members: n.gossip.ml.NumMembers()}, nil
+	return api.JoinResponse{Contacted: contacted, Members: n.gossip.NumMembers()}, nil
 }
 
 // explainJoinError turns memberlist's join error into what the operator can do.
@@ -85,11 +88,11 @@ func errorTail(s string) string {
 }
 
 // Members lists the Raft configuration and the gossip members that are not in it yet.
-func (n *Node) Members() MembersResponse {
+func (n *Node) Members() api.MembersResponse {
 	st := n.Status()
-	resp := MembersResponse{Node: st.Node, Leader: st.Leader, Holder: st.Holder, Members: []MemberInfo{}}
-	gossiped := map[string]gossipMember{}
-	for _, m := range n.gossip.all() {
+	resp := api.MembersResponse{Node: st.Node, Leader: st.Leader, Holder: st.Holder, Members: []api.MemberInfo{}}
+	gossiped := map[string]gossip.Member{}
+	for _, m := range n.gossip.All() {
 		gossiped[m.Name] = m
 	}
 	inRaft := map[string]bool{}
@@ -102,7 +105,7 @@ func (n *Node) Members() MembersResponse {
 		case m.Voter:
 			role = "voter"
 		}
-		mi := MemberInfo{
+		mi := api.MemberInfo{
 			Name: m.Name, Address: m.Address, Role: role, Gossip: m.Gossip, Priority: m.Priority,
 			Eligible: m.Eligible, Ineligible: m.Ineligible, Holder: m.Holder, Drained: m.Drained, Version: m.Version,
 		}
@@ -111,11 +114,11 @@ func (n *Node) Members() MembersResponse {
 		}
 		resp.Members = append(resp.Members, mi)
 	}
-	for _, g := range n.gossip.all() {
-		if inRaft[g.Name] || g.State == gossipDead || g.State == gossipLeft {
+	for _, g := range n.gossip.All() {
+		if inRaft[g.Name] || g.State == gossip.Dead || g.State == gossip.Left {
 			continue
 		}
-		mi := MemberInfo{Name: g.Name, GossipAddress: g.Addr.String(), Role: "none", Gossip: string(g.State), Ineligible: "not in the raft configuration"}
+		mi := api.MemberInfo{Name: g.Name, GossipAddress: g.Addr.String(), Role: "none", Gossip: string(g.State), Ineligible: "not in the raft configuration"}
 		if g.MetaErr == nil {
 			mi.Priority, mi.Version = g.Meta.Priority, g.Meta.Version
 			switch {
@@ -143,9 +146,9 @@ func (n *Node) Members() MembersResponse {
 // configuration, and the node leaves gossip. Left() is closed once it is done; the
 // agent then exits. Without force, a voter does not leave a cluster that would keep
 // fewer than 3 voters.
-func (n *Node) Leave(ctx context.Context, force bool) (LeaveResponse, error) {
+func (n *Node) Leave(ctx context.Context, force bool) (api.LeaveResponse, error) {
 	self := n.cfg.Node.Name
-	resp := LeaveResponse{Node: self}
+	resp := api.LeaveResponse{Node: self}
 	if !n.leaveOnce.CompareAndSwap(false, true) {
 		return resp, fmt.Errorf("%w: %s is already leaving", errBadRequest, self)
 	}
@@ -211,7 +214,7 @@ func (n *Node) Leave(ctx context.Context, force bool) (LeaveResponse, error) {
 	ok = true
 	n.log.Info("left the cluster", "handed_to", resp.HandedTo, "voters_left", resp.Voters)
 	go func() {
-		n.gossip.leave(2 * time.Second)
+		n.gossip.Leave(2 * time.Second)
 		close(n.left)
 	}()
 	return resp, nil
@@ -334,8 +337,8 @@ func isLeadershipErr(err error) bool {
 // Transfer makes a planned move of the VIP to node, or with node "" to the best
 // eligible voter other than the holder. The target stays holder until something
 // else moves the VIP: priority preemption does not pull it back.
-func (n *Node) Transfer(ctx context.Context, node string) (TransferResponse, error) {
-	var resp TransferResponse
+func (n *Node) Transfer(ctx context.Context, node string) (api.TransferResponse, error) {
+	var resp api.TransferResponse
 	err := n.onLeader(ctx, func() error {
 		var err error
 		resp, err = n.transfer(ctx, node, n.cfg.Node.Name)
@@ -347,9 +350,9 @@ func (n *Node) Transfer(ctx context.Context, node string) (TransferResponse, err
 }
 
 // transfer runs a transfer on the leader.
-func (n *Node) transfer(ctx context.Context, node, by string) (TransferResponse, error) {
+func (n *Node) transfer(ctx context.Context, node, by string) (api.TransferResponse, error) {
 	self := n.cfg.Node.Name
-	resp := TransferResponse{From: self}
+	resp := api.TransferResponse{From: self}
 	if n.raft.State() != raft.Leader {
 		return resp, errNotLeader
 	}
@@ -437,8 +440,8 @@ func ineligibleList(cands []election.Member, exclude string) string {
 // ForceLeave removes a dead member from the Raft configuration without its help. It
 // refuses a member gossip still reaches, the leader itself, and any removal after
 // which the alive voters would not be a majority of the voters.
-func (n *Node) ForceLeave(ctx context.Context, node string) (ForceLeaveResponse, error) {
-	var resp ForceLeaveResponse
+func (n *Node) ForceLeave(ctx context.Context, node string) (api.ForceLeaveResponse, error) {
+	var resp api.ForceLeaveResponse
 	err := n.onLeader(ctx, func() error {
 		var err error
 		resp, err = n.forceLeave(node, n.cfg.Node.Name)
@@ -449,8 +452,8 @@ func (n *Node) ForceLeave(ctx context.Context, node string) (ForceLeaveResponse,
 	return resp, err
 }
 
-func (n *Node) forceLeave(node, by string) (ForceLeaveResponse, error) {
-	resp := ForceLeaveResponse{Node: node}
+func (n *Node) forceLeave(node, by string) (api.ForceLeaveResponse, error) {
+	resp := api.ForceLeaveResponse{Node: node}
 	if n.raft.State() != raft.Leader {
 		return resp, errNotLeader
 	}
@@ -473,8 +476,8 @@ func (n *Node) forceLeave(node, by string) (ForceLeaveResponse, error) {
 	if node == n.cfg.Node.Name {
 		return resp, fmt.Errorf("%w: %s is the leader and alive; run raftvip leave on it instead", errBadRequest, node)
 	}
-	gm, known := n.gossip.member(node)
-	if known && (gm.State == gossipAlive || gm.State == gossipSuspect) {
+	gm, known := n.gossip.Member(node)
+	if known && (gm.State == gossip.Alive || gm.State == gossip.Suspect) {
 		return resp, fmt.Errorf("%w: %s is %s in gossip; run raftvip leave on it, or stop it and wait until raftvip members shows it dead", errBadRequest, node, gm.State)
 	}
 	voters := voterNames(servers)
@@ -485,7 +488,7 @@ func (n *Node) forceLeave(node, by string) (ForceLeaveResponse, error) {
 			alive++
 			continue
 		}
-		if m, ok := n.gossip.member(v); ok && m.State == gossipAlive && !n.isUnreachable(v) {
+		if m, ok := n.gossip.Member(v); ok && m.State == gossip.Alive && !n.isUnreachable(v) {
 			alive++
 		}
 	}

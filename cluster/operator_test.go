@@ -8,41 +8,9 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/election"
 )
-
-func TestParseJoinAddr(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want string // "" when an error is expected
-		msg  string
-	}{
-		{"198.18.0.12", "198.18.0.12:7301", ""},
-		{" 198.18.0.12:8301 ", "198.18.0.12:8301", ""},
-		{"2001:2::12", "[2001:2::12]:7301", ""},
-		{"[2001:2::12]", "[2001:2::12]:7301", ""},
-		{"[2001:2::12]:8301", "[2001:2::12]:8301", ""},
-		{"::ffff:198.18.0.12", "198.18.0.12:7301", ""},
-		{"", "", "is empty"},
-		{"lb2", "", "not an IP address"},
-		{"lb2.example.com:7301", "", "must be an IP address, not a name"},
-		{"198.18.0.12:http", "", "port is not a number"},
-		{"198.18.0.12:0", "", "port 0 is not a port"},
-		{"0.0.0.0", "", "not a unicast address"},
-		{"224.0.0.18:7301", "", "not a unicast address"},
-	} {
-		got, msg := ParseJoinAddr(tc.in, 7301)
-		if tc.want == "" {
-			if msg == "" || !strings.Contains(msg, tc.msg) {
-				t.Errorf("ParseJoinAddr(%q) = %v, %q; want a message with %q", tc.in, got, msg, tc.msg)
-			}
-			continue
-		}
-		if msg != "" || got != netip.MustParseAddrPort(tc.want) {
-			t.Errorf("ParseJoinAddr(%q) = %v, %q; want %s", tc.in, got, msg, tc.want)
-		}
-	}
-}
 
 func TestExplainJoinError(t *testing.T) {
 	for _, tc := range []struct {
@@ -90,14 +58,14 @@ func TestVoterNamesAndIneligibleList(t *testing.T) {
 }
 
 func TestGossipPeers(t *testing.T) {
-	cfg := &Config{}
+	cfg := &config.Config{}
 	cfg.Node.Name, cfg.Node.Bind, cfg.Node.GossipPort = "lb1", netip.MustParseAddr("198.18.0.11"), 7301
 	cfg.Cluster.Join = []netip.AddrPort{
 		netip.MustParseAddrPort("198.18.0.11:7301"), // this node: skipped
 		netip.MustParseAddrPort("198.18.0.12:7401"),
 		netip.MustParseAddrPort("198.18.0.13:7301"),
 	}
-	cfg.Cluster.Peers = []Peer{
+	cfg.Cluster.Peers = []config.Peer{
 		{Name: "lb1", Addr: netip.MustParseAddrPort("198.18.0.11:7300")},
 		{Name: "lb3", Addr: netip.MustParseAddrPort("198.18.0.13:7300")}, // same as a join address
 		{Name: "lb4", Addr: netip.MustParseAddrPort("[2001:2::14]:7300")},

@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/transport"
 )
 
 // The cluster RPC carries requests that only the Raft leader can carry out (changing a
@@ -106,10 +109,10 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 	mux.HandleFunc("POST /v1/rpc/remove", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (struct{}, error) {
 		return struct{}{}, n.removeServer(req.Node, req.Why+" (via "+req.By+")")
 	}))
-	mux.HandleFunc("POST /v1/rpc/force-leave", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (ForceLeaveResponse, error) {
+	mux.HandleFunc("POST /v1/rpc/force-leave", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcRemoveRequest) (api.ForceLeaveResponse, error) {
 		return n.forceLeave(req.Node, req.By)
 	}))
-	mux.HandleFunc("POST /v1/rpc/transfer", jsonHandler(10*time.Second, writeRPC, func(ctx context.Context, req rpcTransferRequest) (TransferResponse, error) {
+	mux.HandleFunc("POST /v1/rpc/transfer", jsonHandler(10*time.Second, writeRPC, func(ctx context.Context, req rpcTransferRequest) (api.TransferResponse, error) {
 		return n.transfer(ctx, req.Node, req.By)
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -126,7 +129,7 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 	})
 	srv := &http.Server{Handler: starting, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, errMuxClosed) && !errors.Is(err, net.ErrClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, transport.ErrClosed) && !errors.Is(err, net.ErrClosed) {
 			logger.Error("cluster RPC stopped", "err", err)
 		}
 	}()
@@ -152,7 +155,7 @@ func writeRPC(w http.ResponseWriter, resp any, err error) {
 // answer into resp (a *[]byte takes it as it is). It goes over the Raft port, with
 // this node's TLS if it has it.
 func (n *Node) rpcCall(ctx context.Context, addr, path string, req, resp any) error {
-	return callRPC(ctx, n.mux.dial, addr, path, req, resp)
+	return callRPC(ctx, n.mux.DialKind, addr, path, req, resp)
 }
 
 // callRPC is rpcCall over connections that dial opens.
@@ -167,7 +170,7 @@ func callRPC(ctx context.Context, dial func(addr string, kind byte, timeout time
 			if dl, ok := ctx.Deadline(); ok {
 				timeout = time.Until(dl)
 			}
-			return dial(addr, muxRPC, timeout)
+			return dial(addr, transport.KindRPC, timeout)
 		},
 		DisableKeepAlives: true,
 	}}

@@ -7,39 +7,12 @@ import (
 	"sort"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
-
-// The cluster as one VRRP router (DESIGN §4): the holder advertises with its
-// effective priority, every node listens, and a foreign master that outranks the
-// cluster keeps the leader from holding until its master-down timer fires.
-
-// VRRPStatus is the vrrp part of status.
-type VRRPStatus struct {
-	Enabled  bool              `json:"enabled"`
-	Role     string            `json:"role"` // master (this node holds), backup, disabled
-	Version  int               `json:"version,omitempty"`
-	VRID     int               `json:"vrid,omitempty"`
-	Reason   string            `json:"reason,omitempty"` // why the cluster is VRRP backup to a foreign master
-	Foreign  []VRRPRouter      `json:"foreign"`
-	Sent     uint64            `json:"sent"`
-	Received uint64            `json:"received"`
-	Accepted uint64            `json:"accepted"`
-	Dropped  map[string]uint64 `json:"dropped"`
-}
-
-// VRRPRouter is a foreign VRRP router heard on the link.
-type VRRPRouter struct {
-	Address    string    `json:"address"`
-	Priority   int       `json:"priority"`
-	IntervalMS int64     `json:"interval_ms"`
-	Version    int       `json:"version"`
-	LastSeen   time.Time `json:"last_seen"`
-	Adverts    uint64    `json:"adverts"`
-	Master     bool      `json:"master"`
-}
 
 // startVRRP opens the VRRP speaker when vrrp.enabled.
 func (n *Node) startVRRP() error {
@@ -80,7 +53,7 @@ func (n *Node) startVRRP() error {
 }
 
 // masterDownInterval is 3 × the advert interval plus the skew of priority.
-func masterDownInterval(vc VRRPConfig, priority int) time.Duration {
+func masterDownInterval(vc config.VRRPConfig, priority int) time.Duration {
 	unit := time.Second // v2 skew is in seconds whatever the interval
 	if vc.Version == 3 {
 		unit = vc.Interval
@@ -198,7 +171,7 @@ func (n *Node) isMemberAddr(addr netip.Addr) bool {
 		}
 	}
 	if n.gossip != nil {
-		for _, m := range n.gossip.all() {
+		for _, m := range n.gossip.All() {
 			if m.Addr.Addr().Unmap() == addr {
 				return true
 			}
@@ -208,8 +181,8 @@ func (n *Node) isMemberAddr(addr netip.Addr) bool {
 }
 
 // vrrpStatus is the vrrp part of status.
-func (n *Node) vrrpStatus(holding bool) VRRPStatus {
-	st := VRRPStatus{Role: "disabled", Foreign: []VRRPRouter{}, Dropped: map[string]uint64{}}
+func (n *Node) vrrpStatus(holding bool) api.VRRPStatus {
+	st := api.VRRPStatus{Role: "disabled", Foreign: []api.VRRPRouter{}, Dropped: map[string]uint64{}}
 	if n.vrrp == nil {
 		return st
 	}
@@ -229,7 +202,7 @@ func (n *Node) vrrpStatus(holding bool) VRRPStatus {
 		st.Dropped[string(r)] = c
 	}
 	for _, r := range stats.Routers {
-		st.Foreign = append(st.Foreign, VRRPRouter{
+		st.Foreign = append(st.Foreign, api.VRRPRouter{
 			Address: r.Addr.String(), Priority: r.Priority, IntervalMS: r.Interval.Milliseconds(), Version: r.Version,
 			LastSeen: r.LastSeen, Adverts: r.Adverts, Master: v.Master != nil && v.Master.Addr == r.Addr,
 		})

@@ -18,6 +18,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/logging"
 )
 
 const defaultSocket = "/run/raftvip/raftvip.sock"
@@ -98,7 +101,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					{
 						Name:   "example",
 						Usage:  "print a commented example config for a three-node cluster",
-						Action: func(c *cli.Context) error { fmt.Fprint(c.App.Writer, cluster.ExampleConfig()); return nil },
+						Action: func(c *cli.Context) error { fmt.Fprint(c.App.Writer, config.Example()); return nil },
 					},
 				},
 			},
@@ -121,11 +124,11 @@ func runAgent(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("agent takes no arguments (got %q); use --config FILE", c.Args().First())
 	}
-	cfg, err := cluster.Load(c.String("config"))
+	cfg, err := config.Load(c.String("config"))
 	if err != nil {
 		return err
 	}
-	logger, level := cluster.NewLoggerLevel(c.App.ErrWriter, cfg.Log)
+	logger, level := logging.NewWithLevel(c.App.ErrWriter, cfg.Log)
 	node, err := cluster.Start(cfg, logger)
 	if err != nil {
 		return err
@@ -180,7 +183,7 @@ wait:
 // reload re-reads the config file on SIGHUP and applies what can change without a
 // restart. A file with errors changes nothing.
 func reload(node *cluster.Node, path string, level *slog.LevelVar, logger *slog.Logger) {
-	next, err := cluster.Load(path)
+	next, err := config.Load(path)
 	if err != nil {
 		logger.Error("SIGHUP: the config file has errors; nothing reloaded", "file", path, "err", err)
 		return
@@ -216,7 +219,7 @@ func runStatus(c *cli.Context) error {
 }
 
 // printStatus renders the human form of status.
-func printStatus(w io.Writer, st *cluster.Status, now time.Time) {
+func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	leader := st.Leader
 	if leader == "" {
@@ -429,7 +432,7 @@ func runConfigCheck(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return errors.New("config check takes exactly one argument: the config file")
 	}
-	cfg, err := cluster.Load(c.Args().First())
+	cfg, err := config.Load(c.Args().First())
 	if err != nil {
 		return err
 	}
@@ -444,7 +447,7 @@ func runConfigCheck(c *cli.Context) error {
 }
 
 // vrrpSummary says whether and how the node speaks VRRP.
-func vrrpSummary(cfg *cluster.Config) string {
+func vrrpSummary(cfg *config.Config) string {
 	v := cfg.VRRP
 	if !v.Enabled {
 		return "no VRRP"
@@ -457,7 +460,7 @@ func vrrpSummary(cfg *cluster.Config) string {
 }
 
 // formation says how a config makes its node a member of a cluster.
-func formation(cfg *cluster.Config) string {
+func formation(cfg *config.Config) string {
 	c := cfg.Cluster
 	switch {
 	case len(c.Peers) > 0:

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/pki"
 )
 
 // run runs the app as `raftvip args...` and returns stdout, stderr and the error.
@@ -30,7 +32,7 @@ func run(t *testing.T, args ...string) (string, string, error) {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	if err := os.WriteFile(good, []byte(cluster.ExampleConfig()), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte(config.Example()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
@@ -55,7 +57,7 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	example := strings.ReplaceAll(cluster.ExampleConfig(), cluster.DefaultTLSDir+"/", tlsDir+"/")
+	example := strings.ReplaceAll(config.Example(), pki.DefaultTLSDir+"/", tlsDir+"/")
 	example = strings.Replace(example, `"<paste the output of raftvip keygen>"`, strings.TrimSpace(key), 1)
 	if err := os.WriteFile(good, []byte(example), 0o644); err != nil {
 		t.Fatal(err)
@@ -108,22 +110,22 @@ func TestPrintStatus(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 30, 0, time.UTC)
 	since := now.Add(-30 * time.Second)
 	f := false
-	st := &cluster.Status{
+	st := &api.Status{
 		Node: "lb1", State: "leader", Leader: "lb1", Term: 7, Holding: true, Holder: "lb1", Reason: "holding",
 		HeldSince: &since, LeaseRemainingMS: 120,
 		Priority: 150, BasePriority: 150, Eligible: true,
-		Checks: []cluster.Check{{Name: "haproxy", Type: "haproxy", Weight: 0, State: "passing", Output: "HAProxy 2.6.12 up", Since: &since}},
-		Policy: cluster.Policy{Preferred: "lb1", Preempt: true, Pending: "lb2 has priority 200 > 150; moving at 12:00:31.000 unless that changes"},
-		VIP:    cluster.VIPStatus{Interface: "eth0", Addresses: []string{"198.18.0.10/24"}, Lifetime: "2s", Fencing: "standard"},
-		Timing: cluster.TimingInfo{Profile: "lan", HeartbeatMS: 300, VIPLeaseMS: 150, ClaimDelayMS: 400},
-		Members: []cluster.Member{
+		Checks: []api.Check{{Name: "haproxy", Type: "haproxy", Weight: 0, State: "passing", Output: "HAProxy 2.6.12 up", Since: &since}},
+		Policy: api.Policy{Preferred: "lb1", Preempt: true, Pending: "lb2 has priority 200 > 150; moving at 12:00:31.000 unless that changes"},
+		VIP:    api.VIPStatus{Interface: "eth0", Addresses: []string{"198.18.0.10/24"}, Lifetime: "2s", Fencing: "standard"},
+		Timing: api.TimingInfo{Profile: "lan", HeartbeatMS: 300, VIPLeaseMS: 150, ClaimDelayMS: 400},
+		Members: []api.Member{
 			{Name: "lb1", Address: "198.18.0.11:7300", Voter: true, Leader: true, Holder: true, Gossip: "alive", Priority: 150, BasePriority: 150, Eligible: true,
-				Checks: []cluster.MemberCheck{{Name: "haproxy", State: "passing"}}},
+				Checks: []api.MemberCheck{{Name: "haproxy", State: "passing"}}},
 			{Name: "lb2", Address: "198.18.0.12:7300", Voter: true, Gossip: "alive", Priority: 70, BasePriority: 120, Ineligible: "FAULT: check haproxy failing", Fault: true,
-				Checks: []cluster.MemberCheck{{Name: "haproxy", State: "failing", Output: "connection refused"}}},
+				Checks: []api.MemberCheck{{Name: "haproxy", State: "failing", Output: "connection refused"}}},
 			{Name: "lb3", Address: "198.18.0.13:7300", Voter: true, Gossip: "alive", Priority: 100, Ineligible: "drained", Drained: true},
 		},
-		Events: []cluster.Event{
+		Events: []api.Event{
 			{Kind: "drain", Node: "lb3", At: since, Drained: &f, Reason: "operator, via lb1"},
 			{Kind: "release", Node: "lb2", Term: 6, At: since, Handoff: "lb1", Reason: "lb2 is FAULT: check haproxy failing; moving to lb1 (priority 150)"},
 			{Kind: "claim", Node: "lb1", Term: 7, At: since},
@@ -146,7 +148,7 @@ func TestPrintStatus(t *testing.T) {
 
 	st.Holding, st.Reason, st.State = false, "not the raft leader", "follower"
 	st.Eligible, st.Ineligible, st.Holder = false, "FAULT: check haproxy failing", ""
-	st.Policy = cluster.Policy{NoneEligible: "no eligible node: lb1: FAULT: check haproxy failing; lb2: drained"}
+	st.Policy = api.Policy{NoneEligible: "no eligible node: lb1: FAULT: check haproxy failing; lb2: drained"}
 	b.Reset()
 	printStatus(&b, st, now)
 	for _, want := range []string{"not held here (not the raft leader)", "NOT eligible: FAULT: check haproxy failing", "policy:  no eligible node: lb1: FAULT"} {
@@ -158,10 +160,10 @@ func TestPrintStatus(t *testing.T) {
 		t.Errorf("status of a member has a cluster line:\n%s", b.String())
 	}
 
-	st.VRRP = cluster.VRRPStatus{Enabled: true, Role: "backup", Version: 2, VRID: 51,
+	st.VRRP = api.VRRPStatus{Enabled: true, Role: "backup", Version: 2, VRID: 51,
 		Reason: "VRRP backup: 198.18.0.14 is master with priority 200 > 150", Sent: 3, Received: 9, Accepted: 7,
 		Dropped: map[string]uint64{"ttl": 1, "member": 1},
-		Foreign: []cluster.VRRPRouter{{Address: "198.18.0.14", Priority: 200, IntervalMS: 1000, Version: 2, LastSeen: now.Add(-time.Second), Adverts: 7, Master: true}}}
+		Foreign: []api.VRRPRouter{{Address: "198.18.0.14", Priority: 200, IntervalMS: 1000, Version: 2, LastSeen: now.Add(-time.Second), Adverts: 7, Master: true}}}
 	b.Reset()
 	printStatus(&b, st, now)
 	for _, want := range []string{"vrrp: v2 vrid 51, backup here; VRRP backup: 198.18.0.14 is master", "dropped: member 1, ttl 1",
@@ -272,7 +274,7 @@ func (f *fakeAgent) statusHolders(holders ...string) http.HandlerFunc {
 		i := min(f.statusCalls, len(holders)-1)
 		f.statusCalls++
 		f.mu.Unlock()
-		replyJSON(w, http.StatusOK, cluster.Status{Node: "lb1", State: "leader", Leader: "lb1", Holder: holders[i]})
+		replyJSON(w, http.StatusOK, api.Status{Node: "lb1", State: "leader", Leader: "lb1", Holder: holders[i]})
 	}
 }
 
@@ -290,9 +292,9 @@ func apiErr(msg string) http.HandlerFunc {
 	return reply(http.StatusBadRequest, map[string]string{"error": msg})
 }
 
-var testMembers = cluster.MembersResponse{
+var testMembers = api.MembersResponse{
 	Node: "lb1", Leader: "lb1", Holder: "lb1",
-	Members: []cluster.MemberInfo{
+	Members: []api.MemberInfo{
 		{Name: "lb1", Address: "198.18.0.11:7300", GossipAddress: "198.18.0.11:7301", Role: "leader", Gossip: "alive", Priority: 150, Eligible: true, Holder: true},
 		{Name: "lb2", Address: "198.18.0.12:7300", GossipAddress: "198.18.0.12:7301", Role: "voter", Gossip: "alive", Priority: 120, Ineligible: "drained", Drained: true},
 		{Name: "lb3", Address: "198.18.0.13:7300", Role: "non-voter", Gossip: "dead", Ineligible: "non-voter"},
@@ -334,7 +336,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "members without holder or leader",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"GET /v1/members": reply(200, cluster.MembersResponse{Node: "lb2", Members: []cluster.MemberInfo{
+				return map[string]http.HandlerFunc{"GET /v1/members": reply(200, api.MembersResponse{Node: "lb2", Members: []api.MemberInfo{
 					{Name: "lb2", Address: "198.18.0.12:7300", Role: "voter", Gossip: "alive", Priority: 120, Eligible: true},
 				}})}
 			},
@@ -348,7 +350,7 @@ func TestMembershipVerbs(t *testing.T) {
 			},
 			args: []string{"members", "--json"},
 			check: func(t *testing.T, _ *fakeAgent, out string) {
-				var got cluster.MembersResponse
+				var got api.MembersResponse
 				if err := json.Unmarshal([]byte(out), &got); err != nil {
 					t.Fatalf("members --json is not JSON: %v\n%s", err, out)
 				}
@@ -365,7 +367,7 @@ func TestMembershipVerbs(t *testing.T) {
 			name: "transfer waits for the new holder",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
 				return map[string]http.HandlerFunc{
-					"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"}),
+					"POST /v1/transfer": reply(200, api.TransferResponse{From: "lb1", To: "lb3"}),
 					"GET /v1/status":    f.statusHolders("lb1", "lb1", "", "lb3"),
 				}
 			},
@@ -383,7 +385,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "transfer to the best node, already there",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb2", To: "lb2", AlreadyHeld: true})}
+				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, api.TransferResponse{From: "lb2", To: "lb2", AlreadyHeld: true})}
 			},
 			args:    []string{"transfer"},
 			wantOut: []string{"lb2 already holds the VIP"},
@@ -392,7 +394,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "transfer without waiting",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"})}
+				return map[string]http.HandlerFunc{"POST /v1/transfer": reply(200, api.TransferResponse{From: "lb1", To: "lb3"})}
 			},
 			args:    []string{"transfer", "--wait", "0", "lb3"},
 			wantOut: []string{"VIP moving from lb1 to lb3"},
@@ -402,7 +404,7 @@ func TestMembershipVerbs(t *testing.T) {
 			name: "transfer times out",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
 				return map[string]http.HandlerFunc{
-					"POST /v1/transfer": reply(200, cluster.TransferResponse{From: "lb1", To: "lb3"}),
+					"POST /v1/transfer": reply(200, api.TransferResponse{From: "lb1", To: "lb3"}),
 					"GET /v1/status":    f.statusHolders("lb1"),
 				}
 			},
@@ -433,7 +435,7 @@ func TestMembershipVerbs(t *testing.T) {
 			name: "leave --force waits for the agent to exit",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
 				return map[string]http.HandlerFunc{
-					"POST /v1/leave": f.exitAfter(reply(200, cluster.LeaveResponse{Node: "lb1", HandedTo: "lb2", Voters: 2})),
+					"POST /v1/leave": f.exitAfter(reply(200, api.LeaveResponse{Node: "lb1", HandedTo: "lb2", Voters: 2})),
 					"GET /v1/status": f.statusHolders("lb2"),
 				}
 			},
@@ -452,7 +454,7 @@ func TestMembershipVerbs(t *testing.T) {
 			name: "leave: agent does not exit",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
 				return map[string]http.HandlerFunc{
-					"POST /v1/leave": reply(200, cluster.LeaveResponse{Node: "lb1", Voters: 3}),
+					"POST /v1/leave": reply(200, api.LeaveResponse{Node: "lb1", Voters: 3}),
 					"GET /v1/status": f.statusHolders("lb2"),
 				}
 			},
@@ -462,7 +464,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "leave without waiting, not the holder",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"POST /v1/leave": reply(200, cluster.LeaveResponse{Node: "lb3", Voters: 1})}
+				return map[string]http.HandlerFunc{"POST /v1/leave": reply(200, api.LeaveResponse{Node: "lb3", Voters: 1})}
 			},
 			args:    []string{"leave", "--force", "--wait", "0"},
 			wantOut: []string{"lb3 left the cluster (1 voter remains)"},
@@ -472,7 +474,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "force-leave",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"POST /v1/force-leave": reply(200, cluster.ForceLeaveResponse{Node: "lb2", Voters: 2})}
+				return map[string]http.HandlerFunc{"POST /v1/force-leave": reply(200, api.ForceLeaveResponse{Node: "lb2", Voters: 2})}
 			},
 			args:    []string{"force-leave", "lb2"},
 			wantOut: []string{"lb2 removed from the cluster (2 voters remain)"},
@@ -491,7 +493,7 @@ func TestMembershipVerbs(t *testing.T) {
 		{
 			name: "join",
 			routes: func(f *fakeAgent) map[string]http.HandlerFunc {
-				return map[string]http.HandlerFunc{"POST /v1/join": reply(200, cluster.JoinResponse{Contacted: 2, Members: 3})}
+				return map[string]http.HandlerFunc{"POST /v1/join": reply(200, api.JoinResponse{Contacted: 2, Members: 3})}
 			},
 			args:    []string{"join", "198.18.0.12", "198.18.0.13:7301"},
 			wantOut: []string{"joined: contacted 2, 3 members in gossip"},
@@ -619,7 +621,7 @@ func TestClientOverTCP(t *testing.T) {
 			w.Write([]byte(`{"error":"unauthorized (wrong token)"}`))
 			return
 		}
-		json.NewEncoder(w).Encode(cluster.Status{Node: "lb1", State: "leader"})
+		json.NewEncoder(w).Encode(api.Status{Node: "lb1", State: "leader"})
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
@@ -647,12 +649,12 @@ func TestClientOverTCP(t *testing.T) {
 
 func TestSecurityLine(t *testing.T) {
 	for _, tc := range []struct {
-		s    cluster.SecurityStatus
+		s    api.SecurityStatus
 		want string
 	}{
-		{cluster.SecurityStatus{TLS: true, GossipEncrypted: true}, "mutual TLS, gossip encrypted"},
-		{cluster.SecurityStatus{Insecure: true}, "NONE: no TLS, no gossip encryption (insecure)"},
-		{cluster.SecurityStatus{TLS: true, GossipEncrypted: true, TLSRejectsIn: map[string]uint64{"unknown_ca": 2, "not_tls": 1},
+		{api.SecurityStatus{TLS: true, GossipEncrypted: true}, "mutual TLS, gossip encrypted"},
+		{api.SecurityStatus{Insecure: true}, "NONE: no TLS, no gossip encryption (insecure)"},
+		{api.SecurityStatus{TLS: true, GossipEncrypted: true, TLSRejectsIn: map[string]uint64{"unknown_ca": 2, "not_tls": 1},
 			TLSRejectsOut: map[string]uint64{"unknown_ca": 5}, GossipRejects: map[string]uint64{"wrong_key": 3}},
 			"mutual TLS, gossip encrypted; TLS refused: not_tls 1, unknown_ca 2; TLS failed to peers: unknown_ca 5; gossip refused: wrong_key 3"},
 	} {

@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/keepalived"
 	"github.com/urfave/cli/v2"
-
-	"github.com/raftvip/raftvip/cluster"
 )
 
 // keepalivedCommand is `raftvip keepalived convert`: a keepalived.conf in, a raftvip
@@ -52,7 +52,7 @@ func keepalivedConvertFlags() []cli.Flag {
 // that `convert FILE --name lb1` works too, after it.
 type keepalivedConvertArgs struct {
 	file string
-	opts cluster.KeepalivedConvertOptions
+	opts keepalived.Options
 }
 
 // peerList collects repeated --peer flags after FILE.
@@ -62,7 +62,7 @@ func (p *peerList) String() string     { return strings.Join(*p, ",") }
 func (p *peerList) Set(s string) error { *p = append(*p, s); return nil }
 
 func parseKeepalivedConvertArgs(c *cli.Context) (keepalivedConvertArgs, error) {
-	a := keepalivedConvertArgs{opts: cluster.KeepalivedConvertOptions{
+	a := keepalivedConvertArgs{opts: keepalived.Options{
 		Instance:      c.String("instance"),
 		Name:          c.String("name"),
 		Bind:          c.String("bind"),
@@ -106,9 +106,9 @@ func runKeepalivedConvert(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("keepalived convert: %w", err)
 	}
-	res, err := cluster.ConvertKeepalived(string(src), a.file, a.opts)
+	res, err := keepalived.Convert(string(src), a.file, a.opts)
 	if err != nil {
-		var ce *cluster.ConfigError
+		var ce *config.Error
 		if errors.As(err, &ce) && len(ce.Errors) > 1 {
 			return fmt.Errorf("keepalived convert: %d problems:\n%w", len(ce.Errors), err)
 		}
@@ -121,9 +121,9 @@ func runKeepalivedConvert(c *cli.Context) error {
 
 // printKeepalivedReport writes what was not converted, and what is left to fill in,
 // to w (stderr), so that it is seen even when stdout goes to a file.
-func printKeepalivedReport(w io.Writer, file string, res *cluster.KeepalivedConversion) {
+func printKeepalivedReport(w io.Writer, file string, res *keepalived.Conversion) {
 	fmt.Fprintf(w, "converted vrrp_instance %s of %s\n", res.Instance, file)
-	item := func(it cluster.KeepalivedItem) {
+	item := func(it keepalived.Item) {
 		if it.Line > 0 {
 			fmt.Fprintf(w, "  %s:%d: ", file, it.Line)
 		} else {

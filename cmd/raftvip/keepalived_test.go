@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/cluster/config"
 )
 
-const kaTestdata = "../../cluster/testdata/keepalived"
+const kaTestdata = "../../cluster/keepalived/testdata/keepalived"
 
 func TestKeepalivedConvert(t *testing.T) {
 	pair := filepath.Join(kaTestdata, "haproxy_pair.conf")
@@ -31,7 +31,7 @@ func TestKeepalivedConvert(t *testing.T) {
 			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := cluster.Load(path)
+			cfg, err := config.Load(path)
 			if err != nil {
 				t.Fatalf("the converted config does not load: %v\n%s", err, out)
 			}

@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/urfave/cli/v2"
-
-	"github.com/raftvip/raftvip/cluster"
 )
 
 // The membership verbs: members, join, leave, force-leave and keygen.
@@ -36,7 +36,7 @@ func joinCommand(socketFlag cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name:      "join",
 		Usage:     "add this node to a cluster through the gossip address of a node already in it",
-		ArgsUsage: fmt.Sprintf("ADDR...  (ip or ip:port of another node's gossip; port default node.gossip_port, %d)", cluster.DefaultGossipPort),
+		ArgsUsage: fmt.Sprintf("ADDR...  (ip or ip:port of another node's gossip; port default node.gossip_port, %d)", config.DefaultGossipPort),
 		Description: "Asks the local agent to contact the gossip port of one or more nodes that are\n" +
 			"already in the cluster. Once this node is in gossip, the Raft leader adds it: first\n" +
 			"as a non-voter, then as a voter once it has caught up (about 2 s). Only a voter may\n" +
@@ -137,7 +137,7 @@ func runMembers(c *cli.Context) error {
 }
 
 // printMembers renders the human form of members, laid out like status's members table.
-func printMembers(w io.Writer, resp *cluster.MembersResponse) {
+func printMembers(w io.Writer, resp *api.MembersResponse) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tROLE\tGOSSIP\tPRIORITY\tELIGIBLE")
 	for _, m := range resp.Members {
@@ -185,12 +185,12 @@ func printMembers(w io.Writer, resp *cluster.MembersResponse) {
 }
 
 func runJoin(c *cli.Context) error {
-	example := fmt.Sprintf("raftvip join --socket %s 198.18.0.12:%d", defaultSocket, cluster.DefaultGossipPort)
+	example := fmt.Sprintf("raftvip join --socket %s 198.18.0.12:%d", defaultSocket, config.DefaultGossipPort)
 	if err := flagsFirst(c, "join", "addresses", example); err != nil {
 		return err
 	}
 	if c.NArg() == 0 {
-		return fmt.Errorf("join needs the gossip address of at least one node in the cluster, e.g. raftvip join 198.18.0.12:%d", cluster.DefaultGossipPort)
+		return fmt.Errorf("join needs the gossip address of at least one node in the cluster, e.g. raftvip join 198.18.0.12:%d", config.DefaultGossipPort)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
@@ -230,7 +230,7 @@ func runLeave(c *cli.Context) error {
 
 // waitAgentGone polls the admin socket until nothing answers on it (the agent exited)
 // or wait passes. wait <= 0 does not wait.
-func waitAgentGone(ctx context.Context, client *cluster.Client, wait time.Duration) error {
+func waitAgentGone(ctx context.Context, client *api.Client, wait time.Duration) error {
 	if wait <= 0 {
 		return nil
 	}
@@ -240,7 +240,7 @@ func waitAgentGone(ctx context.Context, client *cluster.Client, wait time.Durati
 		pctx, pcancel := context.WithTimeout(ctx, time.Second)
 		_, err := client.Status(pctx)
 		pcancel()
-		if errors.Is(err, cluster.ErrAgentNotRunning) {
+		if errors.Is(err, api.ErrAgentNotRunning) {
 			return nil
 		}
 		select {
@@ -280,7 +280,7 @@ func runKeygen(c *cli.Context) error {
 	if err := noArgs(c, "keygen"); err != nil {
 		return err
 	}
-	key, err := cluster.GenerateKey()
+	key, err := config.GenerateKey()
 	if err != nil {
 		return err
 	}

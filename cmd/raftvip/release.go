@@ -8,6 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/logging"
 )
 
 // releaseCommand removes this node's VIPs from the kernel: systemd's ExecStopPost, or an
@@ -34,19 +37,19 @@ func runRelease(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("release-vip takes no arguments (got %q); use --config FILE", c.Args().First())
 	}
-	cfg, err := cluster.Load(c.String("config"))
+	cfg, err := config.Load(c.String("config"))
 	if err != nil {
 		return err
 	}
 	if !c.Bool("force") {
 		ctx, cancel := context.WithTimeout(c.Context, time.Second)
-		_, err := cluster.NewClient(cfg.Admin.Socket).Status(ctx)
+		_, err := api.NewClient(cfg.Admin.Socket).Status(ctx)
 		cancel()
 		if err == nil {
 			return fmt.Errorf("the agent is running (it answers on %s); stop it first, move the VIP with raftvip transfer or raftvip drain, or use --force", cfg.Admin.Socket)
 		}
 	}
-	logger := cluster.NewLogger(c.App.ErrWriter, cfg.Log)
+	logger := logging.New(c.App.ErrWriter, cfg.Log)
 	removed, err := cluster.ReleaseVIPs(cfg, logger)
 	if err != nil {
 		return err

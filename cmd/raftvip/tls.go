@@ -9,15 +9,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/pki"
 	"github.com/urfave/cli/v2"
-
-	"github.com/raftvip/raftvip/cluster"
 )
 
 // The tls verbs make the cluster's CA and its nodes' certificates for cluster.tls.
 
 func tlsCommand() *cli.Command {
-	dirFlag := &cli.StringFlag{Name: "dir", Usage: "directory of the CA and the certificates", Value: cluster.DefaultTLSDir}
+	dirFlag := &cli.StringFlag{Name: "dir", Usage: "directory of the CA and the certificates", Value: pki.DefaultTLSDir}
 	return &cli.Command{
 		Name:  "tls",
 		Usage: "make the cluster's CA and node certificates for mutual TLS on the Raft port (cluster.tls)",
@@ -31,7 +32,7 @@ func tlsCommand() *cli.Command {
 				Usage:     "make a new CA: DIR/ca.pem and DIR/ca-key.pem (0600)",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{dirFlag,
-					&cli.IntFlag{Name: "days", Usage: "validity in days", Value: cluster.DefaultCADays}},
+					&cli.IntFlag{Name: "days", Usage: "validity in days", Value: pki.DefaultCADays}},
 				Action: runTLSCA,
 			},
 			{
@@ -44,7 +45,7 @@ func tlsCommand() *cli.Command {
 				Flags: []cli.Flag{dirFlag,
 					&cli.StringSliceFlag{Name: "ip", Usage: "an IP address of the node (repeat for several)"},
 					&cli.StringSliceFlag{Name: "dns", Usage: "a DNS name of the node besides NODE (repeat for several)"},
-					&cli.IntFlag{Name: "days", Usage: "validity in days (at most the CA's)", Value: cluster.DefaultTLSDays}},
+					&cli.IntFlag{Name: "days", Usage: "validity in days (at most the CA's)", Value: pki.DefaultTLSDays}},
 				Action: runTLSCert,
 			},
 		},
@@ -56,7 +57,7 @@ func runTLSCA(c *cli.Context) error {
 		return err
 	}
 	dir := c.String("dir")
-	certPath, keyPath, err := cluster.WriteCA(dir, c.Int("days"), time.Now())
+	certPath, keyPath, err := pki.WriteCA(dir, c.Int("days"), time.Now())
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func runTLSCert(c *cli.Context) error {
 	if len(f.ips) == 0 {
 		return fmt.Errorf("tls cert %s: give the node's address with --ip (its node.bind), e.g. raftvip tls cert %s --ip 198.18.0.11", node, node)
 	}
-	req := cluster.CertRequest{Name: node, Days: f.days}
+	req := pki.CertRequest{Name: node, Days: f.days}
 	for _, s := range f.ips {
 		for _, one := range strings.Split(s, ",") {
 			a, err := netip.ParseAddr(strings.TrimSpace(one))
@@ -145,31 +146,31 @@ func runTLSCert(c *cli.Context) error {
 			req.DNS = append(req.DNS, one)
 		}
 	}
-	certPath, keyPath, err := cluster.WriteNodeCert(f.dir, req, time.Now())
+	certPath, keyPath, err := pki.WriteNodeCert(f.dir, req, time.Now())
 	if err != nil {
 		return err
 	}
-	caPath := filepath.Join(f.dir, cluster.CACertFile)
+	caPath := filepath.Join(f.dir, pki.CACertFile)
 	w := c.App.Writer
 	fmt.Fprintf(w, "wrote %s and %s for %s\n", certPath, keyPath, node)
 	fmt.Fprintf(w, "copy them and %s to %s (keep the key 0600) and set in its config:\n", caPath, node)
 	fmt.Fprintf(w, "cluster:\n  tls:\n    ca_file: %s\n    cert_file: %s\n    key_file: %s\n",
-		filepath.Join(cluster.DefaultTLSDir, cluster.CACertFile), filepath.Join(cluster.DefaultTLSDir, filepath.Base(certPath)),
-		filepath.Join(cluster.DefaultTLSDir, filepath.Base(keyPath)))
+		filepath.Join(pki.DefaultTLSDir, pki.CACertFile), filepath.Join(pki.DefaultTLSDir, filepath.Base(certPath)),
+		filepath.Join(pki.DefaultTLSDir, filepath.Base(keyPath)))
 	return nil
 }
 
 // clientFor returns the client of the agent the verb talks to: the TCP admin listener
 // if --addr (RAFTVIP_ADDR) is set, else the socket.
-func clientFor(c *cli.Context) *cluster.Client {
+func clientFor(c *cli.Context) *api.Client {
 	if addr := c.String("addr"); addr != "" {
-		return cluster.NewTCPClient(addr, c.String("token-file"))
+		return api.NewTCPClient(addr, c.String("token-file"))
 	}
-	return cluster.NewClient(c.String("socket"))
+	return api.NewClient(c.String("socket"))
 }
 
 // securitySummary says how the node secures its cluster traffic, for config check.
-func securitySummary(cfg *cluster.Config) string {
+func securitySummary(cfg *config.Config) string {
 	c := cfg.Cluster
 	switch {
 	case c.TLS.Enabled() && c.Encrypt != nil:
@@ -184,7 +185,7 @@ func securitySummary(cfg *cluster.Config) string {
 
 // securityLine is status's security line: what secures the cluster traffic, and what
 // was refused.
-func securityLine(s cluster.SecurityStatus) string {
+func securityLine(s api.SecurityStatus) string {
 	var parts []string
 	switch {
 	case s.TLS && s.GossipEncrypted:

@@ -1,0 +1,91 @@
+package keepalived
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/pki"
+)
+
+// node fills in the node and the cluster from the options.
+func (c *converter) node() {
+	m := &c.m
+	o := c.opts
+	if o.Name != "" {
+		if msg := pki.NodeNameProblem(o.Name); msg != "" {
+			c.fail(0, "--name", "%q %s", o.Name, msg)
+		} else {
+			m.name = o.Name
+		}
+	}
+	switch {
+	case o.Bind != "":
+		a, msg := config.UnicastAddr(o.Bind)
+		if msg != "" {
+			c.fail(0, "--bind", "%s", msg)
+			break
+		}
+		m.bind, m.bindFrom = a.String(), "--bind"
+		if m.unicastSrc.IsValid() && m.unicastSrc != a {
+			c.note(c.lines["vrrp.unicast_src"], m.unicastSrcFrom+" "+m.unicastSrc.String(), "differs from --bind "+a.String()+": Raft and gossip use "+a.String()+", the adverts go out from "+m.unicastSrc.String())
+		}
+	case m.unicastSrc.IsValid():
+		m.bind, m.bindFrom = m.unicastSrc.String(), m.unicastSrcFrom
+	}
+	self := ""
+	if m.name != "" {
+		self = m.name
+	}
+	seen := map[string]bool{}
+	for _, s := range o.Peers {
+		p, msg := parsePeer(s)
+		if msg != "" {
+			c.fail(0, "--peer", "%s", msg)
+			continue
+		}
+		if seen[p.Name] {
+			c.fail(0, "--peer", "%s is given twice", p.Name)
+			continue
+		}
+		seen[p.Name] = true
+		if p.Name == self {
+			want := netip.AddrPortFrom(netip.MustParseAddr(orDefault(m.bind, "0.0.0.0")), config.DefaultRaftPort)
+			if m.bind != "" && p.Addr != want {
+				c.fail(0, "--peer", "%s is this node (--name), listed at %s, but its address is %s (node.bind:7300)", s, p.Addr, want)
+				continue
+			}
+			if m.bind == "" {
+				m.bind, m.bindFrom = p.Addr.Addr().String(), "--peer "+s
+			}
+			continue
+		}
+		m.peers = append(m.peers, p)
+	}
+	m.clusterOfOne = len(m.peers) == 0
+	if m.clusterOfOne {
+		c.note(0, "", "no --peer: cluster.peers lists this node alone, a cluster of one that holds the VIP by itself while VRRP arbitrates with the keepalived nodes; for a cluster of three convert each node's file with the same --peer list (every other node)")
+	}
+}
+
+// parsePeer parses --peer name=ip or name=ip:port.
+func parsePeer(s string) (config.Peer, string) {
+	name, addr, ok := strings.Cut(s, "=")
+	if ok {
+		if a, err := netip.ParseAddr(strings.Trim(addr, "[]")); err == nil {
+			s = name + "=" + netip.AddrPortFrom(a, config.DefaultRaftPort).String()
+		}
+	}
+	p, msg := config.ParsePeer(s)
+	if msg != "" {
+		return config.Peer{}, strings.ReplaceAll(msg, "name=ip:port", "name=ip or name=ip:port")
+	}
+	return p, ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
