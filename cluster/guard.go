@@ -94,6 +94,7 @@ type guard struct {
 	cmd     *exec.Cmd
 	w       *os.File // the agent's end of the guard's stdin
 	closing bool
+	closed  chan struct{} // closed by Close
 	exited  chan struct{} // closed when the current guard process has been waited for
 	stopped chan struct{} // closed when the supervisor loop ends
 }
@@ -104,7 +105,7 @@ func startGuard(a GuardArgs, logger *slog.Logger) (*guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: vip guard: find own executable: %w", err)
 	}
-	g := &guard{exe: exe, args: a, log: logger, stopped: make(chan struct{})}
+	g := &guard{exe: exe, args: a, log: logger, closed: make(chan struct{}), stopped: make(chan struct{})}
 	if err := g.spawn(); err != nil {
 		return nil, err
 	}
@@ -158,12 +159,12 @@ func (g *guard) supervise() {
 		}
 		g.log.Error("vip guard exited; restarting it (until it is back, a killed agent's VIP stays until its lifetime runs out)", "err", errOrExit(err))
 		for {
-			time.Sleep(guardRestart)
-			g.mu.Lock()
-			closing = g.closing
-			g.mu.Unlock()
-			if closing {
+			t := time.NewTimer(guardRestart)
+			select {
+			case <-g.closed:
+				t.Stop()
 				return
+			case <-t.C:
 			}
 			if err := g.spawn(); err != nil {
 				g.log.Error("restart vip guard", "err", err)
@@ -185,7 +186,10 @@ func errOrExit(err error) string {
 // itself: it closes the guard's stdin and waits up to timeout for it to exit.
 func (g *guard) Close(timeout time.Duration) error {
 	g.mu.Lock()
-	g.closing = true
+	if !g.closing {
+		g.closing = true
+		close(g.closed)
+	}
 	g.w.Close()
 	g.mu.Unlock()
 	select {

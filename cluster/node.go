@@ -60,6 +60,8 @@ type Node struct {
 	notifyCh    chan bool             // raft's leadership notifications
 	observeCh   chan raft.Observation // raft state and leader observations
 	appliedCh   chan struct{}         // an ownership record was applied
+	applied     broadcast             // the same, for any number of waiters
+	raftChanged broadcast             // raft's state or leader changed
 	healthCh    chan struct{}         // a check or a member's gossip changed
 	metaCh      chan struct{}         // our gossip metadata may have changed
 	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
@@ -253,6 +255,31 @@ func signal(ch chan struct{}) {
 	}
 }
 
+// broadcast wakes every waiter at each signal: wait returns a channel that the next
+// signal closes. The zero value is ready to use.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
 // kernelExpirySlack covers the kernel's late firing of address expiry (IPv4 rounds the
 // check up by up to a quarter second) plus scheduling.
 const kernelExpirySlack = 500 * time.Millisecond
@@ -293,10 +320,8 @@ func (n *Node) startRaft() error {
 
 	n.appliedCh = make(chan struct{}, 1)
 	n.fsm = store.NewFSM(historyLimit, func() {
-		select {
-		case n.appliedCh <- struct{}{}:
-		default:
-		}
+		signal(n.appliedCh)
+		n.applied.signal()
 	})
 	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
 	var tl *transport.TLS
@@ -379,6 +404,7 @@ func (n *Node) pump(ctx context.Context) {
 			return
 		case leader := <-n.notifyCh:
 			n.log.Debug("raft leadership changed", "leader", leader)
+			n.raftChanged.signal()
 			n.elector.Wake()
 		case <-n.healthCh:
 			signal(n.metaCh)
@@ -407,6 +433,7 @@ func (n *Node) pump(ctx context.Context) {
 				n.vip.Announce()
 				continue
 			}
+			n.raftChanged.signal()
 			if lo, ok := o.Data.(raft.LeaderObservation); ok {
 				n.metrics.leaderObserved(string(lo.LeaderID), n.raft.CurrentTerm())
 				// Heartbeat failures are a leader's view; a new term starts afresh.

@@ -224,14 +224,21 @@ func (n *Node) Leave(ctx context.Context, force bool) (api.LeaveResponse, error)
 // The policy sees a leaving leader as ineligible and may start the same move on its
 // own, and then the leave's own hand-off finds a transfer under way.
 func (n *Node) handedOff(ctx context.Context) bool {
-	deadline := time.Now().Add(n.noLeaderWait())
-	for n.raft.State() == raft.Leader {
-		if time.Now().After(deadline) || ctx.Err() != nil {
+	giveUp := time.NewTimer(n.noLeaderWait())
+	defer giveUp.Stop()
+	for {
+		changed := n.raftChanged.wait()
+		if n.raft.State() != raft.Leader {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-giveUp.C:
+			return false
+		case <-ctx.Done():
 			return false
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return true
 }
 
 // Left is closed once this node has left the cluster (raftvip leave).
@@ -263,6 +270,7 @@ func (n *Node) forwardRemove(ctx context.Context, name, why string) error {
 func (n *Node) onLeader(ctx context.Context, local func() error, remote func(addr string) error) error {
 	var leaderless time.Time
 	for {
+		changed := n.raftChanged.wait()
 		err := local()
 		if !errors.Is(err, errNotLeader) {
 			return err
@@ -285,16 +293,24 @@ func (n *Node) onLeader(ctx context.Context, local func() error, remote func(add
 				return err
 			}
 		}
+		retry := time.NewTimer(onLeaderRetry)
 		select {
 		case <-ctx.Done():
+			retry.Stop()
 			if id == "" {
 				return ErrNoLeader
 			}
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-changed:
+			retry.Stop()
+		case <-retry.C:
 		}
 	}
 }
+
+// onLeaderRetry is how soon onLeader tries again when raft reports no change: the
+// leader it forwarded to may have stepped down without a new one known yet.
+const onLeaderRetry = 100 * time.Millisecond
 
 // noLeaderWait is how long a command waits for a leader to show up: an election
 // takes a few election timeouts at most.

@@ -14,6 +14,10 @@ import (
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
+// The cluster as one VRRP router: the holder advertises with its
+// effective priority, every node listens, and a foreign master that outranks the
+// cluster keeps the leader from holding until its master-down timer fires.
+
 // startVRRP opens the VRRP speaker when vrrp.enabled.
 func (n *Node) startVRRP() error {
 	vc := n.cfg.VRRP
@@ -132,6 +136,10 @@ func (n *Node) vrrpDropped(reason election.Reason, planned bool) {
 	n.vrrp.Resign()
 }
 
+// vrrpTakeoverWait is how long a stopping holder waits for another member's claim
+// before it resigns as VRRP master.
+const vrrpTakeoverWait = 500 * time.Millisecond
+
 // vrrpStopped resigns for a node that held the VIP when it stopped, unless another
 // cluster node claimed it after a successful hand-off.
 func (n *Node) vrrpStopped(heldAtStop, handedOff bool) {
@@ -143,15 +151,21 @@ func (n *Node) vrrpStopped(heldAtStop, handedOff bool) {
 		n.vrrp.Resign()
 		return
 	}
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	giveUp := time.NewTimer(vrrpTakeoverWait)
+	defer giveUp.Stop()
+	for {
+		applied := n.applied.wait()
 		if r, ok := n.fsm.Last(); ok && r.Kind == store.KindClaim && r.Node != n.cfg.Node.Name {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-applied:
+		case <-giveUp.C:
+			n.log.Info("no cluster node took the VIP over; resigning as VRRP master")
+			n.vrrp.Resign()
+			return
+		}
 	}
-	n.log.Info("no cluster node took the VIP over; resigning as VRRP master")
-	n.vrrp.Resign()
 }
 
 // isMemberAddr reports whether addr belongs to a cluster member: their adverts are

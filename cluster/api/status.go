@@ -106,10 +106,6 @@ type Event struct {
 	Drained *bool     `json:"drained,omitempty"` // drain events only
 }
 
-// The cluster as one VRRP router (DESIGN §4): the holder advertises with its
-// effective priority, every node listens, and a foreign master that outranks the
-// cluster keeps the leader from holding until its master-down timer fires.
-
 // VRRPStatus is the vrrp part of status.
 type VRRPStatus struct {
 	Enabled  bool              `json:"enabled"`
@@ -135,10 +131,6 @@ type VRRPRouter struct {
 	Master     bool      `json:"master"`
 }
 
-// What this node knows about the security of its cluster traffic: the status of TLS
-// and gossip encryption, the counts of what they turned away, and the warnings of an
-// insecure start.
-
 // SecurityStatus is how this node's cluster traffic is secured, and what it turned
 // away (status: "security").
 type SecurityStatus struct {
@@ -146,12 +138,12 @@ type SecurityStatus struct {
 	GossipEncrypted bool `json:"gossip_encrypted"` // cluster.encrypt is set
 	Insecure        bool `json:"insecure"`         // cluster.insecure: true
 	// TLSRejectsIn counts connections to this node's Raft port whose handshake failed,
-	// by reason (TLSReject* constants); TLSRejectsOut counts this node's own
+	// by reason (the Reject* constants of package transport); TLSRejectsOut counts this node's own
 	// connections to peers that failed.
 	TLSRejectsIn  map[string]uint64 `json:"tls_rejects_in,omitempty"`
 	TLSRejectsOut map[string]uint64 `json:"tls_rejects_out,omitempty"`
 	// GossipRejects counts gossip messages this node could not decrypt, by reason
-	// (GossipReject* constants).
+	// (the Reject* constants of package gossip).
 	GossipRejects map[string]uint64 `json:"gossip_rejects,omitempty"`
 	// RecentTLSRejects are the last few failed handshakes, newest last.
 	RecentTLSRejects []TLSReject `json:"recent_tls_rejects,omitempty"`

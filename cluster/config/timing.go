@@ -85,7 +85,7 @@ func (t Timing) RenewInterval() time.Duration {
 func (t Timing) Validate() error {
 	var errs []error
 	for _, is := range t.check(nil, nil) {
-		errs = append(errs, fmt.Errorf("timing: %s: %s", is.knob, is.msg))
+		errs = append(errs, fmt.Errorf("config: timing: %s: %s", is.knob, is.msg))
 	}
 	return errors.Join(errs...)
 }

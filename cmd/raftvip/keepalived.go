@@ -14,7 +14,7 @@ import (
 )
 
 // keepalivedCommand is `raftvip keepalived convert`: a keepalived.conf in, a raftvip
-// config out (issue 7, "Migration").
+// config out that joins the same VRRP group, for moving a fleet over node by node.
 func keepalivedCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keepalived",
