@@ -261,12 +261,12 @@ func probe(ctx context.Context, p Prober, out chan<- outcome) {
 	var o outcome
 	defer func() {
 		if r := recover(); r != nil {
-			o = outcome{err: fmt.Errorf("probe panicked: %v", r)}
+			o = outcome{err: fmt.Errorf("election: probe: panicked: %v", r)}
 		}
 		out <- o
 	}()
 	if p == nil {
-		o.err = errors.New("no prober configured")
+		o.err = errors.New("election: probe: no prober configured")
 		return
 	}
 	o.output, o.err = p.Probe(ctx)

@@ -405,7 +405,7 @@ func TestCheckerPanickingProbe(t *testing.T) {
 		c, stop := ckRun(t, []Check{{Name: "p", Interval: time.Second, Probe: p}}, nil, nil)
 		defer stop()
 		ckAt(start, 500*time.Millisecond)
-		if s := c.States()[0]; ckWord(s) != "failing" || s.Output != "probe panicked: boom" {
+		if s := c.States()[0]; ckWord(s) != "failing" || s.Output != "election: probe: panicked: boom" {
 			t.Fatalf("after the panic: %+v", s)
 		}
 		ckAt(start, 1500*time.Millisecond)
@@ -419,7 +419,7 @@ func TestCheckerNilProbe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, stop := ckRun(t, []Check{{Name: "n"}}, nil, nil)
 		defer stop()
-		if s := c.States()[0]; ckWord(s) != "failing" || s.Output != "no prober configured" {
+		if s := c.States()[0]; ckWord(s) != "failing" || s.Output != "election: probe: no prober configured" {
 			t.Fatalf("%+v", s)
 		}
 	})

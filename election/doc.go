@@ -10,7 +10,8 @@
 // Health only ever narrows that: an ineligible leader never claims, and every move for
 // health or priority is a planned move (release, then leadership transfer).
 //
-// The package touches no sockets and no netlink; it drives the small interfaces it
+// It must not touch netlink or sockets directly: it drives the small interfaces it
 // declares (a Raft view, a ledger of ownership records, a VIP setter, a cluster view of
-// every voter's health, check probers and a clock).
+// every voter's health, check probers and a clock), and the caller wires them to the
+// kernel.
 package election

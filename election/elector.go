@@ -13,9 +13,10 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// ErrNotHolder is returned by Handoff when another node is the leader: there is
-// nothing here to hand off.
-var ErrNotHolder = errors.New("this node is not the leader")
+// ErrNotHolder is returned by Handoff when this node does not hold the VIP (today: it
+// is not the Raft leader, the only node that may hold it): there is nothing here to
+// hand off.
+var ErrNotHolder = errors.New("election: this node does not hold the VIP")
 
 // Config wires an Elector to its collaborators and sets its timing.
 type Config struct {
@@ -99,6 +100,11 @@ type Elector struct {
 	log   *slog.Logger
 	wake  chan struct{}
 
+	// changed is closed, and replaced, by every Wake: Handoff waits on it for Raft
+	// to show a leadership change.
+	changedMu sync.Mutex
+	changed   chan struct{}
+
 	mu             sync.Mutex
 	leaseUntil     time.Time
 	leaseTerm      uint64
@@ -155,6 +161,7 @@ func New(cfg Config) *Elector {
 		clock:   cfg.Clock,
 		log:     cfg.Logger,
 		wake:    make(chan struct{}, 1),
+		changed: make(chan struct{}),
 		dropped: make(chan struct{}),
 	}
 }
@@ -165,6 +172,38 @@ func (e *Elector) Wake() {
 	select {
 	case e.wake <- struct{}{}:
 	default:
+	}
+	e.changedMu.Lock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.changedMu.Unlock()
+}
+
+// changes returns a channel that the next Wake closes.
+func (e *Elector) changes() <-chan struct{} {
+	e.changedMu.Lock()
+	defer e.changedMu.Unlock()
+	return e.changed
+}
+
+// awaitRaft returns true once done reports true, or false when ctx ends or limit
+// fires first (a nil limit never fires). It asks done again on every Wake, which
+// Raft's state notifications and leader observations call, and at least every Tick
+// in case a wake-up was missed, as the reconcile loop does.
+func (e *Elector) awaitRaft(ctx context.Context, limit <-chan time.Time, done func() bool) bool {
+	for {
+		changed := e.changes()
+		if done() {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-e.clock.After(e.cfg.Tick):
+		case <-limit:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -344,7 +383,7 @@ func (e *Elector) pass(ctx context.Context) Decision {
 		}
 	}
 	if d.Step == StepClaim {
-		e.startStep(ctx, func() { e.claim(in.Term) })
+		e.startStep(ctx, func() { e.claim(ctx, in.Term) })
 	}
 	if plan.Move != "" && in.Role == Leader && !in.Releasing && !e.moving && !now.Before(e.retryMove) && ctx.Err() == nil {
 		if c, ok := e.cfg.Cluster.(Confirmer); ok && (e.confirmed != plan.Move || now.Sub(e.confirmedAt) > confirmFresh) {
@@ -456,11 +495,12 @@ const claimRetry = 50 * time.Millisecond
 // claim commits {node, term}. The record it follows in the log decides whether the
 // claim delay applies; reading it from the claim's own apply, not from the FSM before
 // committing, means no record committed by an earlier leader can be missed.
-func (e *Elector) claim(term uint64) {
+func (e *Elector) claim(ctx context.Context, term uint64) {
 	last, ok, err := e.cfg.Ledger.Claim(e.cfg.Node, term, e.cfg.ApplyTimeout)
 	if err != nil {
 		// Raft refuses at once while, for example, a leadership transfer is under
-		// way: pace the retries (the next pass starts one) and the warnings.
+		// way: pace the retries (the next pass starts one, once this step is no
+		// longer busy) and the warnings.
 		now := e.clock.Now()
 		e.mu.Lock()
 		warn := now.Sub(e.claimWarnAt) >= time.Second
@@ -471,7 +511,10 @@ func (e *Elector) claim(term uint64) {
 		if warn {
 			e.log.Warn("cannot commit claim; retrying", "term", term, "err", err)
 		}
-		<-e.clock.After(claimRetry)
+		select {
+		case <-ctx.Done():
+		case <-e.clock.After(claimRetry):
+		}
 		return
 	}
 	immediate := ClaimIsImmediate(last, ok, e.cfg.Node)
@@ -616,7 +659,7 @@ func (e *Elector) Handoff(ctx context.Context, m Move) error {
 	if target != "" {
 		// Check the target before anything changes: a bad name must not cost a drain.
 		if _, err := e.voterAddress(target); err != nil {
-			return err
+			return fmt.Errorf("election: hand-off to %q: %w", target, err)
 		}
 	}
 	if d, ok := e.cfg.VIP.(Drainer); ok && e.Entitled() {
@@ -670,44 +713,46 @@ func (e *Elector) Handoff(ctx context.Context, m Move) error {
 	} else {
 		addr, err := e.voterAddress(target)
 		if err != nil {
-			return err
+			return fmt.Errorf("election: hand-off to %q: %w", target, err)
 		}
 		fut = e.cfg.Raft.LeadershipTransferToServer(raft.ServerID(target), addr)
 	}
 	if err := fut.Error(); err != nil {
 		return fmt.Errorf("election: hand-off to %q: leadership transfer: %w", target, err)
 	}
-	for e.cfg.Raft.State() == raft.Leader {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("election: hand-off: still leader: %w", ctx.Err())
-		case <-e.clock.After(5 * time.Millisecond):
-		}
+	if !e.awaitRaft(ctx, nil, func() bool { return e.cfg.Raft.State() != raft.Leader }) {
+		return fmt.Errorf("election: hand-off: still leader: %w", ctx.Err())
 	}
-	// Name the new leader in the log; it is known within a heartbeat or two.
-	_, leader := e.cfg.Raft.LeaderWithID()
-	for wait := 0; (leader == "" || string(leader) == e.cfg.Node) && wait < 100 && ctx.Err() == nil; wait++ {
-		<-e.clock.After(5 * time.Millisecond)
+	// Name the new leader in the log; it is known within a heartbeat or two, and
+	// callers read it from Raft once Handoff returns.
+	var leader raft.ServerID
+	e.awaitRaft(ctx, e.clock.After(newLeaderWait), func() bool {
 		_, leader = e.cfg.Raft.LeaderWithID()
-	}
+		return leader != "" && string(leader) != e.cfg.Node
+	})
 	e.log.Info("handed off leadership", "to", string(leader), "reason", reason)
 	return nil
 }
 
-// voterAddress finds target among the voters of the current configuration.
+// newLeaderWait bounds how long Handoff waits, after stepping down, to learn the new
+// leader's name.
+const newLeaderWait = 500 * time.Millisecond
+
+// voterAddress finds target among the voters of the current configuration. Its
+// errors are left for the caller to prefix.
 func (e *Elector) voterAddress(target string) (raft.ServerAddress, error) {
 	f := e.cfg.Raft.GetConfiguration()
 	if err := f.Error(); err != nil {
-		return "", fmt.Errorf("election: read raft configuration: %w", err)
+		return "", fmt.Errorf("read raft configuration: %w", err)
 	}
 	for _, s := range f.Configuration().Servers {
 		if string(s.ID) != target {
 			continue
 		}
 		if s.Suffrage != raft.Voter {
-			return "", fmt.Errorf("election: %q is not a voter", target)
+			return "", errors.New("not a voter")
 		}
 		return s.Address, nil
 	}
-	return "", fmt.Errorf("election: %q is not a member of the cluster", target)
+	return "", errors.New("not a member of the cluster")
 }

@@ -23,12 +23,12 @@ const maxLifetime = 24 * time.Hour
 
 var (
 	// ErrInvalidConfig is wrapped by every error New returns for a bad Config.
-	ErrInvalidConfig = errors.New("invalid vip config")
+	ErrInvalidConfig = errors.New("invalid config")
 	// ErrInterfaceNotFound is wrapped when the configured interface does not exist
 	// (in the network namespace the Manager works in).
 	ErrInterfaceNotFound = errors.New("interface not found")
 	// ErrClosed is returned by every method called after Close.
-	ErrClosed = errors.New("vip manager closed")
+	ErrClosed = errors.New("vip: manager closed")
 )
 
 // Config says which addresses to hold, where, and how.

@@ -3,8 +3,8 @@
 // neighbour advertisements (RFC 4861 §7.2.6).
 //
 // The entry point is an idempotent Set(desired): adding, refreshing the kernel lifetime
-// and removing are consequences of comparing desired with what the kernel has. The
-// package knows nothing about Raft.
+// and removing are consequences of comparing desired with what the kernel has. It
+// must not know about Raft: whether to hold is the caller's decision, passed to Set.
 //
 // # Kernel backstop
 //

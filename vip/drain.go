@@ -191,7 +191,8 @@ func firewallUnavailable(err error) bool {
 
 // nftFirewall is the real Firewall: table inet raftvip over nf_tables netlink. It
 // opens a netlink socket per operation, in the network namespace ns (the current
-// one if ns is not open), so it holds nothing between calls.
+// one if ns is not open), so it holds nothing between calls. Its errors name the
+// nf_tables operation; the Manager prefixes them.
 type nftFirewall struct {
 	opts []nftables.ConnOption
 }
@@ -214,7 +215,7 @@ func nftTable() *nftables.Table {
 func (f *nftFirewall) Block(addrs []netip.Addr) error {
 	c, err := nftables.New(f.opts...)
 	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return fmt.Errorf("connect to nf_tables: %w", err)
 	}
 	t := nftTable()
 	c.AddTable(t)
@@ -233,7 +234,7 @@ func (f *nftFirewall) Block(addrs []netip.Addr) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: synDropExprs(a)})
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: install table inet %s: %w", DrainTable, err)
+		return fmt.Errorf("install table inet %s: %w", DrainTable, err)
 	}
 	return nil
 }
@@ -242,7 +243,7 @@ func (f *nftFirewall) Block(addrs []netip.Addr) error {
 func (f *nftFirewall) Unblock() (bool, error) {
 	c, err := nftables.New(f.opts...)
 	if err != nil {
-		return false, fmt.Errorf("nftables: %w", err)
+		return false, fmt.Errorf("connect to nf_tables: %w", err)
 	}
 	c.DelTable(nftTable())
 	err = c.Flush()
@@ -252,7 +253,7 @@ func (f *nftFirewall) Unblock() (bool, error) {
 	case errors.Is(err, unix.ENOENT):
 		return false, nil
 	default:
-		return false, fmt.Errorf("nftables: delete table inet %s: %w", DrainTable, err)
+		return false, fmt.Errorf("delete table inet %s: %w", DrainTable, err)
 	}
 }
 

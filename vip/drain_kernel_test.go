@@ -48,10 +48,7 @@ func newNamedNS(t *testing.T) (string, netns.NsHandle) {
 	orig.Close()
 	if err != nil {
 		_ = netns.DeleteNamed(name)
-		if os.Getenv("RAFTVIP_E2E") == "require" {
-			t.Fatalf("create network namespace %s: %v", name, err)
-		}
-		t.Skipf("cannot create network namespace %s: %v; skipping", name, err)
+		skipOrFail(t, "cannot create network namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ns.Close()
@@ -134,10 +131,7 @@ func newDrainLab(t *testing.T) *drainLab {
 	addPermanent(t, hc, rv1, "198.18.0.2/24")
 	addPermanent(t, hc, rv1, "2001:2::2/64")
 	if out, err := lab.nft("list", "ruleset"); err != nil {
-		if os.Getenv("RAFTVIP_E2E") == "require" {
-			t.Fatalf("nf_tables not usable in %s: %v: %s", lab.holderName, err, out)
-		}
-		t.Skipf("nf_tables not usable in %s (%v: %s); skipping", lab.holderName, err, out)
+		skipOrFail(t, "nf_tables not usable in %s (%v: %s)", lab.holderName, err, out)
 	}
 	return lab
 }

@@ -47,15 +47,22 @@ type testNS struct {
 	rv0  netlink.Link
 }
 
+// skipOrFail skips t because the kernel test cannot run here, or fails it when
+// RAFTVIP_E2E=require says every kernel test must run.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("RAFTVIP_E2E") == "require" {
+		t.Fatalf("%s, and RAFTVIP_E2E=require is set", msg)
+	}
+	t.Skipf("%s; skipping", msg)
+}
+
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "vip kernel test needs root (it creates a network namespace)")
 	}
-	if os.Getenv("RAFTVIP_E2E") == "require" {
-		t.Fatal("vip kernel test needs root, and RAFTVIP_E2E=require is set")
-	}
-	t.Skip("vip kernel test needs root (it creates a network namespace); skipping")
 }
 
 // inNS runs fn on this goroutine's OS thread switched into ns: lock the thread,
@@ -132,10 +139,7 @@ func newTestNS(t *testing.T) *testNS {
 	orig.Close()
 	if err != nil {
 		_ = netns.DeleteNamed(tn.name)
-		if os.Getenv("RAFTVIP_E2E") == "require" {
-			t.Fatalf("create network namespace %s: %v", tn.name, err)
-		}
-		t.Skipf("cannot create network namespace %s: %v; skipping", tn.name, err)
+		skipOrFail(t, "cannot create network namespace %s: %v", tn.name, err)
 	}
 	t.Cleanup(func() {
 		tn.ns.Close()

@@ -131,34 +131,43 @@ func drop(r Reason, format string, args ...any) *DropError {
 // with v3 or an auth type other than 0, 1 or 2, or v3 packet addresses of another
 // family than the VIPs.
 func (a Advert) Marshal(src, dst netip.Addr, mode ChecksumMode) ([]byte, error) {
+	b, err := a.marshal(src, dst, mode)
+	if err != nil {
+		return nil, fmt.Errorf("vrrpcompat: marshal: %w", err)
+	}
+	return b, nil
+}
+
+// marshal is Marshal with errors left for the caller to prefix.
+func (a Advert) marshal(src, dst netip.Addr, mode ChecksumMode) ([]byte, error) {
 	if a.Version != 2 && a.Version != 3 {
-		return nil, fmt.Errorf("vrrp: marshal: version %d, want 2 or 3", a.Version)
+		return nil, fmt.Errorf("version %d, want 2 or 3", a.Version)
 	}
 	if a.VRID == 0 {
-		return nil, fmt.Errorf("vrrp: marshal: vrid 0, want 1..255")
+		return nil, fmt.Errorf("vrid 0, want 1..255")
 	}
 	if len(a.Addrs) > vrrpMaxAddrs {
-		return nil, fmt.Errorf("vrrp: marshal: %d addresses, at most %d fit in an advert", len(a.Addrs), vrrpMaxAddrs)
+		return nil, fmt.Errorf("%d addresses, at most %d fit in an advert", len(a.Addrs), vrrpMaxAddrs)
 	}
 	family, err := addrsFamily(a.Addrs)
 	if err != nil {
-		return nil, fmt.Errorf("vrrp: marshal: %w", err)
+		return nil, err
 	}
 	if mode != ChecksumPseudoHeader && mode != ChecksumNoPseudoHeader {
-		return nil, fmt.Errorf("vrrp: marshal: unknown checksum mode %d", int(mode))
+		return nil, fmt.Errorf("unknown checksum mode %d", int(mode))
 	}
 
 	var b []byte
 	switch a.Version {
 	case 2:
 		if family == 6 {
-			return nil, fmt.Errorf("vrrp: marshal: VRRPv2 carries IPv4 addresses only (%s); IPv6 needs version 3", a.Addrs[0])
+			return nil, fmt.Errorf("VRRPv2 carries IPv4 addresses only (%s); IPv6 needs version 3", a.Addrs[0])
 		}
 		if a.AuthType > 2 {
-			return nil, fmt.Errorf("vrrp: marshal: auth type %d, want 0 (none), 1 (PASS) or 2 (AH)", a.AuthType)
+			return nil, fmt.Errorf("auth type %d, want 0 (none), 1 (PASS) or 2 (AH)", a.AuthType)
 		}
 		if a.Interval < time.Second || a.Interval > v2MaxInterval || a.Interval%time.Second != 0 {
-			return nil, fmt.Errorf("vrrp: marshal: VRRPv2 interval %v, want whole seconds from 1s to 255s", a.Interval)
+			return nil, fmt.Errorf("VRRPv2 interval %v, want whole seconds from 1s to 255s", a.Interval)
 		}
 		b = make([]byte, vrrpHeaderLen+4*len(a.Addrs)+vrrpAuthDataLen)
 		b[4] = a.AuthType
@@ -171,17 +180,17 @@ func (a Advert) Marshal(src, dst netip.Addr, mode ChecksumMode) ([]byte, error) 
 		copy(b[off:], a.AuthData[:])
 	case 3:
 		if a.AuthType != 0 || a.AuthData != [8]byte{} {
-			return nil, fmt.Errorf("vrrp: marshal: authentication is VRRPv2 only")
+			return nil, fmt.Errorf("authentication is VRRPv2 only")
 		}
 		if a.Interval < 10*time.Millisecond || a.Interval > v3MaxInterval || a.Interval%(10*time.Millisecond) != 0 {
-			return nil, fmt.Errorf("vrrp: marshal: VRRPv3 interval %v, want whole centiseconds from 10ms to 40.95s", a.Interval)
+			return nil, fmt.Errorf("VRRPv3 interval %v, want whole centiseconds from 10ms to 40.95s", a.Interval)
 		}
 		pf, err := packetFamily(src, dst)
 		if err != nil {
-			return nil, fmt.Errorf("vrrp: marshal: %w", err)
+			return nil, err
 		}
 		if family != 0 && family != pf {
-			return nil, fmt.Errorf("vrrp: marshal: IPv%d addresses in an IPv%d packet (%s > %s)", family, pf, src, dst)
+			return nil, fmt.Errorf("IPv%d addresses in an IPv%d packet (%s > %s)", family, pf, src, dst)
 		}
 		family = pf
 		alen := 4

@@ -227,7 +227,7 @@ func TestMarshalErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Marshal = %x, want an error", b)
 			}
-			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "vrrp: marshal: ") {
+			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "vrrpcompat: marshal: ") {
 				t.Errorf("Marshal error %q, want it to contain %q", err, tc.want)
 			}
 		})

@@ -1,8 +1,9 @@
 package vrrpcompat
 
 // Conn against the real kernel, in a throwaway pair of network namespaces
-// rvs-<pid>-<n>-a and -b joined by a veth (rvs0 in a, rvs1 in b). Needs root; never
-// touches the host's interfaces: the veth is created inside namespace a.
+// rvs-<pid>-<n>-a and -b joined by a veth (rvs0 in a, rvs1 in b). Never touches the
+// host's interfaces: the veth is created inside namespace a. Needs root: as non-root
+// these tests skip, unless RAFTVIP_E2E=require, which makes them fail instead.
 
 import (
 	"bytes"
@@ -31,10 +32,21 @@ const nsPrefix = "rvs-"
 
 var nsSeq atomic.Int64
 
+// skipOrFail skips t because the kernel test cannot run here, or fails it when
+// RAFTVIP_E2E=require says every kernel test must run.
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("RAFTVIP_E2E") == "require" {
+		t.Fatalf("%s, and RAFTVIP_E2E=require is set", msg)
+	}
+	t.Skipf("%s; skipping", msg)
+}
+
 func requireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and raw sockets; skipping")
+		skipOrFail(t, "vrrpcompat kernel test needs root (it creates network namespaces and raw sockets)")
 	}
 }
 

@@ -4,7 +4,9 @@
 //
 // The cluster stays one VRRP router: its Raft leader advertises for it, and what the
 // foreign routers say decides whether the leader may hold the VIP at all. The
-// package has three layers:
+// package must not decide cluster ownership: it reports a verdict (Speaker.Verdict)
+// and advertises when told to (SetMaster, Resign); which node holds the VIP is the
+// election package's decision. It has three layers:
 //
 //   - The codec (Advert, Marshal, Parse, Instance.Check) is pure and never panics:
 //     Parse verifies length, version, type, address count and checksum and returns a

@@ -149,7 +149,7 @@ type watched struct {
 // socket.
 func NewSpeaker(cfg Config) (*Speaker, error) {
 	if err := checkConfig(cfg); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vrrpcompat: new speaker: %w", err)
 	}
 	c, err := Listen(cfg.Conn)
 	if err != nil {
@@ -157,26 +157,28 @@ func NewSpeaker(cfg Config) (*Speaker, error) {
 	}
 	s := newSpeaker(cfg, c, systemClock())
 	// An advert we cannot build is a configuration error: fail now, not at takeover.
-	if _, err := s.advert(100).Marshal(s.src, s.dstOrGroup(), cfg.Checksum); err != nil {
+	if _, err := s.advert(100).marshal(s.src, s.dstOrGroup(), cfg.Checksum); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("vrrpcompat: build an advert for VRID %d: %w", cfg.Instance.VRID, err)
+		return nil, fmt.Errorf("vrrpcompat: new speaker: build an advert for VRID %d: %w", cfg.Instance.VRID, err)
 	}
 	return s, nil
 }
 
+// checkConfig checks what NewSpeaker needs of cfg; its errors are left for
+// NewSpeaker to prefix.
 func checkConfig(cfg Config) error {
 	in := cfg.Instance
 	if in.Version != 2 && in.Version != 3 {
-		return fmt.Errorf("vrrpcompat: VRRP version %d, want 2 or 3", in.Version)
+		return fmt.Errorf("VRRP version %d, want 2 or 3", in.Version)
 	}
 	if in.VRID == 0 {
-		return errors.New("vrrpcompat: VRID 0 is not a virtual router (1..255)")
+		return errors.New("VRID 0 is not a virtual router (1..255)")
 	}
 	if in.Interval <= 0 {
-		return fmt.Errorf("vrrpcompat: advert interval %s must be positive", in.Interval)
+		return fmt.Errorf("advert interval %s must be positive", in.Interval)
 	}
 	if len(cfg.Addrs) == 0 {
-		return errors.New("vrrpcompat: no addresses to advertise")
+		return errors.New("no addresses to advertise")
 	}
 	return nil
 }
