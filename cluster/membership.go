@@ -129,8 +129,10 @@ func (n *Node) membership() string {
 	case len(gossipPeers(n.cfg)) == 0 && n.gossip.NumMembers() <= 1:
 		return "not in a cluster yet: no cluster.peers, bootstrap_expect or join; run raftvip join ADDR to join a cluster"
 	}
-	if t := n.mux.Trouble(tlsTroubleWindow); t != "" {
-		return "not in a cluster yet: " + t
+	if n.mux != nil {
+		if t := n.mux.Trouble(tlsTroubleWindow); t != "" {
+			return "not in a cluster yet: " + t
+		}
 	}
 	return "not in a cluster yet: waiting for the cluster's leader to add this node"
 }

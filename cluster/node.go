@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
-	"github.com/raftvip/raftvip/vip"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
@@ -34,7 +32,8 @@ type Node struct {
 	cfg *config.Config
 	log *slog.Logger
 
-	vip       *vip.Manager
+	edges     edges
+	vip       vipManager
 	guard     *guard
 	sd        *sdNotifier     // nil unless started by systemd with Type=notify
 	prio      atomic.Int64    // base priority; a reload changes it
@@ -45,12 +44,12 @@ type Node struct {
 	live      *config.Config // the configuration in force: cfg plus what reloads applied
 	stores    *store.Stores
 	fsm       *store.FSM
-	mux       *transport.Mux
-	transport *raft.NetworkTransport
+	net       *network
+	mux       *transport.Mux // nil unless on the host's network
 	raft      *raft.Raft
 	rpc       *http.Server
 	checker   *election.Checker
-	gossip    *gossip.Gossip
+	gossip    memberList
 	notifier  *notify.Notifier
 	elector   *election.Elector
 	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
@@ -92,8 +91,13 @@ type Node struct {
 // Start brings a node up: it removes stale VIPs left on the interface, opens the data
 // dir, starts Raft (bootstrapping from cluster.peers only when there is no Raft state),
 // the election loop and the admin API. Stop it with Stop.
-func Start(cfg *config.Config, logger *slog.Logger) (_ *Node, err error) {
-	n := &Node{cfg: cfg, log: logger, done: make(chan struct{}), unreachable: map[string]bool{},
+func Start(cfg *config.Config, logger *slog.Logger) (*Node, error) {
+	return start(cfg, logger, hostEdges{})
+}
+
+// start is Start with the node's I/O built by e.
+func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error) {
+	n := &Node{cfg: cfg, log: logger, edges: e, done: make(chan struct{}), unreachable: map[string]bool{},
 		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1), vrrpCh: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
@@ -103,20 +107,10 @@ func Start(cfg *config.Config, logger *slog.Logger) (_ *Node, err error) {
 	warnInsecure(cfg, logger)
 
 	// Before anything else: a VIP left behind by a crashed agent must not linger.
-	n.vip, err = vip.New(vip.Config{
-		Interface: cfg.VIP.Interface,
-		Addresses: cfg.VIP.Addresses,
-		Lifetime:  cfg.VIP.Lifetime,
-		Drain:     cfg.VIP.Drain,
-		GARP: vip.GARPConfig{
-			Repeat:   cfg.VIP.GARP.Repeat,
-			Interval: cfg.VIP.GARP.Interval,
-			Refresh:  cfg.VIP.GARP.Refresh,
-		},
-	}, vip.WithLogger(logger.With("component", "vip")), vip.WithAnnounceGate(func() bool {
+	n.vip, err = e.vip(cfg, logger.With("component", "vip"), func() bool {
 		e := n.entitled.Load()
 		return e != nil && e.Entitled()
-	}))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start: %w", err)
 	}
@@ -128,8 +122,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (_ *Node, err error) {
 		logger.Warn("removed VIP addresses left on the interface at start-up", "interface", cfg.VIP.Interface, "addresses", fmt.Sprint(removed))
 	}
 	// From here on, however this process ends, the guard removes the VIP at once.
-	n.guard, err = startGuard(GuardArgs{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, LogFormat: cfg.Log.Format},
-		logger.With("component", "vip-guard"))
+	n.guard, err = e.guard(cfg, logger.With("component", "vip-guard"))
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +148,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (_ *Node, err error) {
 	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
-	n.gossip, err = gossip.Start(gossip.Config{
+	n.gossip, err = e.gossip(gossip.Config{
 		Name:     cfg.Node.Name,
 		Bind:     netip.AddrPortFrom(cfg.Node.Bind, uint16(cfg.Node.GossipPort)),
 		Key:      cfg.Cluster.Encrypt,
@@ -323,32 +316,19 @@ func (n *Node) startRaft() error {
 		signal(n.appliedCh)
 		n.applied.signal()
 	})
-	advertise := net.TCPAddrFromAddrPort(cfg.RaftAddr())
-	var tl *transport.TLS
 	var err error
-	if t := cfg.Cluster.TLS; t.Enabled() {
-		if tl, err = transport.LoadTLS(t.CAFile, t.CertFile, t.KeyFile, n.log.With("component", "raft-port")); err != nil {
-			return fmt.Errorf("cluster: %w", err)
-		}
+	if n.net, err = n.edges.network(cfg, n.log.With("component", "raft-port")); err != nil {
+		return err
 	}
-	n.mux, err = transport.New(cfg.RaftAddr().String(), advertise, n.log.With("component", "raft-port"), tl)
-	if err != nil {
-		return fmt.Errorf("cluster: listen for raft on %s (node.bind, node.raft_port): %w", cfg.RaftAddr(), err)
-	}
-	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  n.mux,
-		MaxPool: 3,
-		Timeout: t.RPCTimeout,
-		Logger:  logging.HCLog(n.log, "raft-net"),
-	})
+	n.mux = n.net.mux
 	hasState, err := n.stores.HasState()
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.startState = hasState
-	n.rpc = serveRPC(n.mux.RPC(), n, n.log.With("component", "rpc"))
+	n.rpc = serveRPC(n.net.rpc, n, n.log.With("component", "rpc"))
 
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, noPipeline{n.transport})
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.stores.Log, n.stores.Stable, n.stores.Snapshots, n.net.raft)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
@@ -594,8 +574,8 @@ func (n *Node) closeAll() {
 			n.log.Warn("raft shutdown", "err", err)
 		}
 	}
-	if n.transport != nil {
-		n.transport.Close()
+	if n.net != nil {
+		n.net.close()
 	}
 	if n.stores != nil {
 		if err := n.stores.Close(); err != nil {
@@ -656,16 +636,4 @@ func (l ledger) apply(entry []byte, timeout time.Duration) (store.Applied, error
 		return store.Applied{}, fmt.Errorf("cluster: apply ownership record: %w", resp)
 	}
 	return store.Applied{}, fmt.Errorf("cluster: apply ownership record: unexpected response %T", f.Response())
-}
-
-// noPipeline turns off AppendEntries pipelining. A pipelined response counts towards
-// VerifyLeader, but its read deadline starts when the decoder begins waiting for it, not
-// when the request was sent, so it can be older than the transport timeout T_rpc. The
-// claim delay D = L + T_rpc + δ assumes every acknowledgement that renews the lease is
-// at most T_rpc old; without the pipeline every RPC sets its deadline before it is
-// sent. raftvip's log is a few records an hour, so the pipeline buys nothing.
-type noPipeline struct{ *raft.NetworkTransport }
-
-func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -155,11 +155,11 @@ func writeRPC(w http.ResponseWriter, resp any, err error) {
 // answer into resp (a *[]byte takes it as it is). It goes over the Raft port, with
 // this node's TLS if it has it.
 func (n *Node) rpcCall(ctx context.Context, addr, path string, req, resp any) error {
-	return callRPC(ctx, n.mux.DialKind, addr, path, req, resp)
+	return callRPC(ctx, n.net.dial, addr, path, req, resp)
 }
 
 // callRPC is rpcCall over connections that dial opens.
-func callRPC(ctx context.Context, dial func(addr string, kind byte, timeout time.Duration) (net.Conn, error), addr, path string, req, resp any) error {
+func callRPC(ctx context.Context, dial func(addr string, timeout time.Duration) (net.Conn, error), addr, path string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -170,7 +170,7 @@ func callRPC(ctx context.Context, dial func(addr string, kind byte, timeout time
 			if dl, ok := ctx.Deadline(); ok {
 				timeout = time.Until(dl)
 			}
-			return dial(addr, transport.KindRPC, timeout)
+			return dial(addr, timeout)
 		},
 		DisableKeepAlives: true,
 	}}
