@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/raftvip/raftvip/test/netnstest"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,54 +59,31 @@ func (l *Lab) StartAnnounceWatch() (*AnnounceWatch, error) {
 		}
 		w.macs[mac.String()] = n.Name
 	}
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// Locked and never unlocked: the thread, moved into the client namespace,
-		// ends with this goroutine. The socket stays in the namespace.
-		runtime.LockOSThread()
-		ns, err := netns.GetFromName(l.ClientNS)
-		if err != nil {
-			ch <- result{-1, err}
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			ch <- result{-1, err}
-			return
-		}
+	fd, err := netnstest.DoNamed(l.ClientNS, func() (int, error) {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
 		proto := int(htons(unix.ETH_P_ALL))
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		if err != nil {
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
 		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: ifi.Index}); err != nil {
 			unix.Close(fd)
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
 		tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
 		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 			unix.Close(fd)
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
-		ch <- result{fd, nil}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, fmt.Errorf("lab: announce watch in %s: %w", l.ClientNS, r.err)
+		return fd, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: announce watch in %s: %w", l.ClientNS, err)
 	}
-	w.fd = r.fd
+	w.fd = fd
 	go w.loop()
 	l.addCloser(w.Stop)
 	return w, nil

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/raftvip/raftvip/test/netnstest"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,34 +111,14 @@ type Forger struct {
 // NewForger opens a raw VRRP socket on eth0 of namespace ns, whose IPv4 address is
 // src. Close it when done.
 func (l *Lab) NewForger(ns string, src netip.Addr) (*Forger, error) {
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// Locked and never unlocked: the thread, moved into ns, ends with this
-		// goroutine; the socket stays in ns.
-		runtime.LockOSThread()
-		h, err := netns.GetFromName(ns)
-		if err != nil {
-			ch <- result{-1, err}
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			ch <- result{-1, err}
-			return
-		}
+	fd, err := netnstest.DoNamed(ns, func() (int, error) {
 		ifi, err := net.InterfaceByName("eth0")
 		if err != nil {
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, ipProtoVRRP)
 		if err != nil {
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
 		err = errors.Join(
 			unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "eth0"),
@@ -149,16 +128,14 @@ func (l *Lab) NewForger(ns string, src netip.Addr) (*Forger, error) {
 		)
 		if err != nil {
 			unix.Close(fd)
-			ch <- result{-1, err}
-			return
+			return -1, err
 		}
-		ch <- result{fd, nil}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, fmt.Errorf("lab: forger in %s: %w", ns, r.err)
+		return fd, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lab: forger in %s: %w", ns, err)
 	}
-	f := &Forger{NS: ns, Src: src, fd: r.fd}
+	f := &Forger{NS: ns, Src: src, fd: fd}
 	l.addCloser(f.Close)
 	return f, nil
 }

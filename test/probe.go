@@ -8,12 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/raftvip/raftvip/test/netnstest"
 	"github.com/vishvananda/netns"
 )
 
@@ -28,27 +28,13 @@ type nsDialer struct {
 	ns netns.NsHandle
 }
 
-// DialContext dials from a fresh goroutine locked to its thread, moved into the
-// namespace. It returns without unlocking, so the Go runtime ends the tainted thread
-// with the goroutine. The socket keeps its namespace wherever it is used afterwards.
+// DialContext dials from a thread inside the namespace (netnstest.Do); the connection keeps
+// its namespace wherever it is used afterwards.
 func (d *nsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := netns.Set(d.ns); err != nil {
-			ch <- result{nil, fmt.Errorf("probe: enter client namespace: %w", err)}
-			return
-		}
+	return netnstest.Do(d.ns, func() (net.Conn, error) {
 		var nd net.Dialer
-		c, err := nd.DialContext(ctx, network, addr)
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+		return nd.DialContext(ctx, network, addr)
+	})
 }
 
 // Client is an HTTP client whose connections start in the client namespace: a new

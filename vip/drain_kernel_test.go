@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/raftvip/raftvip/test/netnstest"
 	"github.com/raftvip/raftvip/vip"
 )
 
@@ -33,19 +33,7 @@ const drainNSPrefix = "rvtest-vipdrain-"
 func newNamedNS(t *testing.T) (string, netns.NsHandle) {
 	t.Helper()
 	name := fmt.Sprintf("%s%d-%d", drainNSPrefix, os.Getpid(), nsSeq.Add(1))
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("get current network namespace: %v", err)
-	}
-	ns, err := netns.NewNamed(name) // moves this thread into it
-	if serr := netns.Set(orig); serr != nil {
-		orig.Close()
-		t.Fatalf("restore network namespace after creating %s: %v", name, serr) // thread stays locked
-	}
-	runtime.UnlockOSThread()
-	orig.Close()
+	ns, err := netnstest.NewNamed(name)
 	if err != nil {
 		_ = netns.DeleteNamed(name)
 		skipOrFail(t, "cannot create network namespace %s: %v", name, err)
@@ -102,7 +90,7 @@ type drainLab struct {
 func newDrainLab(t *testing.T) *drainLab {
 	t.Helper()
 	requireRoot(t)
-	sweepNamespaces(t, drainNSPrefix)
+	netnstest.Sweep(drainNSPrefix, t.Logf)
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("vip drain kernel test needs the nft command to inspect the ruleset; skipping")
 	}
@@ -246,7 +234,7 @@ func TestKernelDrain(t *testing.T) {
 	}
 	for _, a := range addrs {
 		var l net.Listener
-		if err := inNS(t, lab.holder, func() (err error) { l, err = net.Listen("tcp", a); return }); err != nil {
+		if err := netnstest.Run(lab.holder, func() (err error) { l, err = net.Listen("tcp", a); return }); err != nil {
 			t.Fatalf("listen on %s: %v", a, err)
 		}
 		t.Cleanup(func() { l.Close() })
@@ -254,7 +242,7 @@ func TestKernelDrain(t *testing.T) {
 	}
 	dial := func(a string, timeout time.Duration) (net.Conn, error) {
 		var c net.Conn
-		err := inNS(t, lab.client, func() (err error) { c, err = net.DialTimeout("tcp", a, timeout); return })
+		err := netnstest.Run(lab.client, func() (err error) { c, err = net.DialTimeout("tcp", a, timeout); return })
 		return c, err
 	}
 

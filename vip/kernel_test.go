@@ -13,13 +13,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +26,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/raftvip/raftvip/test/netnstest"
 	"github.com/raftvip/raftvip/vip"
 )
 
@@ -65,78 +61,14 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// inNS runs fn on this goroutine's OS thread switched into ns: lock the thread,
-// remember its namespace, switch, run, switch back, unlock. If switching back fails
-// the thread stays locked and the runtime discards it with the goroutine.
-func inNS(t *testing.T, ns netns.NsHandle, fn func() error) error {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("restore network namespace: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	return fn()
-}
-
-// sweepNamespaces deletes prefix<pid>-* namespaces (rvtest-vip-*, rvtest-vipdrain-*)
-// left by test processes that are gone. Those of live processes (parallel runs) are
-// left alone.
-func sweepNamespaces(t *testing.T, prefix string) {
-	t.Helper()
-	names, _ := filepath.Glob("/run/netns/" + prefix + "*")
-	for _, path := range names {
-		name := filepath.Base(path)
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, prefix), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err == nil && pid > 0 {
-			if pid == os.Getpid() {
-				continue
-			}
-			if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-				continue // still running
-			}
-		}
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Logf("sweep leftover namespace %s: %v", name, err)
-		} else {
-			t.Logf("swept leftover namespace %s", name)
-		}
-	}
-}
-
 func newTestNS(t *testing.T) *testNS {
 	t.Helper()
 	requireRoot(t)
-	sweepNamespaces(t, nsPrefix)
+	netnstest.Sweep(nsPrefix, t.Logf)
 	tn := &testNS{name: fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsSeq.Add(1))}
 
-	// netns.NewNamed moves the calling thread into the new namespace; move back.
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("get current network namespace: %v", err)
-	}
-	tn.ns, err = netns.NewNamed(tn.name)
-	if serr := netns.Set(orig); serr != nil {
-		orig.Close()
-		t.Fatalf("restore network namespace after creating %s: %v", tn.name, serr) // thread stays locked
-	}
-	runtime.UnlockOSThread()
-	orig.Close()
+	var err error
+	tn.ns, err = netnstest.NewNamed(tn.name)
 	if err != nil {
 		_ = netns.DeleteNamed(tn.name)
 		skipOrFail(t, "cannot create network namespace %s: %v", tn.name, err)
@@ -380,7 +312,7 @@ func TestKernelAnnounce(t *testing.T) {
 
 	// Capture sockets on rv1, opened inside the namespace.
 	var arpCap, ip6Cap *packet.Conn
-	err := inNS(t, tn.ns, func() error {
+	err := netnstest.Run(tn.ns, func() error {
 		rv1, err := net.InterfaceByName("rv1")
 		if err != nil {
 			return err

@@ -13,15 +13,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/raftvip/raftvip/test/netnstest"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv6"
@@ -50,79 +47,11 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// inNS runs fn on a fresh goroutine's OS thread switched into ns; sockets fn opens
-// stay in ns. If switching back fails, the thread stays locked and the runtime
-// discards it with the goroutine.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("enter network namespace: %w", err) // thread stays locked
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore network namespace: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// sweepNamespaces deletes rvs- namespaces left by test processes that no longer run.
-func sweepNamespaces(t *testing.T) {
-	t.Helper()
-	names, _ := filepath.Glob("/run/netns/" + nsPrefix + "*")
-	for _, path := range names {
-		name := filepath.Base(path)
-		pidStr, _, _ := strings.Cut(strings.TrimPrefix(name, nsPrefix), "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			continue // still running
-		}
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Logf("sweep leftover namespace %s: %v", name, err)
-		}
-	}
-}
-
 // newNS creates an empty named namespace, deleted in t.Cleanup, with lo up.
 func newNS(t *testing.T, name string) netns.NsHandle {
 	t.Helper()
-	var ns netns.NsHandle
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, nerr := netns.NewNamed(name) // moves this thread into it
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(nerr, err) // thread stays locked and is discarded
-			return
-		}
-		runtime.UnlockOSThread()
-		ns = h
-		errc <- nerr
-	}()
-	if err := <-errc; err != nil {
+	ns, err := netnstest.NewNamed(name)
+	if err != nil {
 		_ = netns.DeleteNamed(name)
 		t.Fatalf("create network namespace %s: %v", name, err)
 	}
@@ -160,7 +89,7 @@ type lab struct{ a, b netns.NsHandle }
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	requireRoot(t)
-	sweepNamespaces(t)
+	netnstest.Sweep(nsPrefix, t.Logf)
 	base := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsSeq.Add(1))
 	l := &lab{a: newNS(t, base+"-a"), b: newNS(t, base+"-b")}
 	ha, hb := nlHandle(t, l.a), nlHandle(t, l.b)
@@ -222,7 +151,7 @@ func newLab(t *testing.T) *lab {
 func (l *lab) listen(t *testing.T, ns netns.NsHandle, cfg ConnConfig) *Conn {
 	t.Helper()
 	var c *Conn
-	if err := inNS(ns, func() (err error) {
+	if err := netnstest.Run(ns, func() (err error) {
 		c, err = Listen(cfg)
 		return err
 	}); err != nil {
@@ -334,7 +263,7 @@ func TestConnKernel(t *testing.T) {
 		// drops it, so it never reaches ReadPacket (nor the "checksum" counter).
 		bad := bytes.Clone(payload)
 		bad[6] ^= 0xff
-		if err := inNS(l.a, func() error {
+		if err := netnstest.Run(l.a, func() error {
 			c, err := net.ListenPacket("ip6:112", "::")
 			if err != nil {
 				return err
@@ -375,7 +304,7 @@ func TestSpeakerKernel(t *testing.T) {
 	open := func(ns netns.NsHandle, c Config) *Speaker {
 		t.Helper()
 		var s *Speaker
-		if err := inNS(ns, func() (err error) {
+		if err := netnstest.Run(ns, func() (err error) {
 			s, err = NewSpeaker(c)
 			return err
 		}); err != nil {
