@@ -15,6 +15,16 @@ const (
 	formTimeout  = 30 * time.Second // three fresh agents elect a leader and claim
 	serveTimeout = 5 * time.Second  // a survivor answers through the VIP after a fault
 	settle       = 3 * time.Second  // keep watching after recovery
+
+	// The longest client gap of one crash failover (the holder unplugged) with the lan
+	// profile: three times DESIGN §1's target of a 1 s median (the lab measures
+	// 0.6–1.2 s).
+	maxUnplugGap = 3 * time.Second
+	// The longest client gap of a planned move by SIGTERM. The target is under 100 ms
+	// (the lab measures 50–90 ms); the bound lets through one SYN the old holder
+	// dropped while it drained, which costs the client its 1 s retransmission (DESIGN
+	// §9.4 lists it as a known defect of today's drain), and nothing slower.
+	maxTermGap = 1500 * time.Millisecond
 )
 
 // startCluster builds a lab, starts the three agents and waits for a holder.
@@ -174,7 +184,7 @@ func newHolder(t *testing.T, l *Lab, old *Node) *Node {
 	return h
 }
 
-// a. Three nodes form; exactly one holds; the client gets 200 through the VIP.
+// Three nodes form; exactly one holds; the client gets 200 through the VIP.
 func TestFormAndServe(t *testing.T) {
 	l, h := startCluster(t, Options{})
 	s := mustSampler(t, l)
@@ -209,7 +219,7 @@ func TestFormAndServe(t *testing.T) {
 	}
 }
 
-// b. The holder's host is unplugged: a survivor serves the VIP, and the sampler never
+// The holder's host is unplugged: a survivor serves the VIP, and the sampler never
 // sees two holders — the unplugged node's agent still runs, so it counts.
 func TestUnplugHolder(t *testing.T) {
 	l, h := startCluster(t, Options{})
@@ -220,6 +230,9 @@ func TestUnplugHolder(t *testing.T) {
 	t.Logf("%v\n%v\n%v", f, f.Probe, f.Holders)
 	if f.New == h.Name {
 		t.Errorf("unplugged %s still answered", h.Name)
+	}
+	if f.Gap > maxUnplugGap {
+		t.Errorf("client gap %v after unplugging %s, want ≤ %v (lan: a 1 s median)", f.Gap.Round(time.Millisecond), h.Name, maxUnplugGap)
 	}
 	if f.MaxHolders > 1 {
 		t.Errorf("two holders after unplugging %s: %v", h.Name, f.Holders)
@@ -269,7 +282,7 @@ func killHolder(t *testing.T, kill func(*Lab, *Node) error) (l *Lab, h *Node, ki
 	return l, h, killed, last, all
 }
 
-// c. The holder's agent is SIGKILLed: its VIP guard removes the VIP at once, a
+// The holder's agent is SIGKILLed: its VIP guard removes the VIP at once, a
 // survivor serves, and there are never two holders.
 func TestKillHolder(t *testing.T) {
 	_, h, killed, last, all := killHolder(t, (*Lab).Kill)
@@ -284,7 +297,7 @@ func TestKillHolder(t *testing.T) {
 	}
 }
 
-// c2. The holder's VIP guard and agent are both SIGKILLed: nothing removes the VIP but
+// The holder's VIP guard and agent are both SIGKILLed: nothing removes the VIP but
 // the kernel, within lifetime + 1 s; two holders only while that dead kernel has it.
 func TestKillHolderAndGuard(t *testing.T) {
 	l, h, killed, last, all := killHolder(t, (*Lab).KillWithGuard)
@@ -300,7 +313,7 @@ func TestKillHolderAndGuard(t *testing.T) {
 	}
 }
 
-// d. The holder is partitioned from the two others: never two holders, the majority
+// The holder is partitioned from the two others: never two holders, the majority
 // side serves; after healing there is still exactly one holder and the client reaches it.
 func TestPartitionHolder(t *testing.T) {
 	l, h := startCluster(t, Options{})
@@ -350,7 +363,7 @@ func TestPartitionHolder(t *testing.T) {
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// e. The holder's agent is frozen (SIGSTOP) for 5 s, then resumed. With fencing
+// The holder's agent is frozen (SIGSTOP) for 5 s, then resumed. With fencing
 // standard the overlap is at most the address lifetime (plus the kernel's 250 ms
 // check granularity); with strict there is none. The old holder steps down cleanly and
 // does not disturb the new holder.
@@ -414,7 +427,7 @@ func TestFreezeHolder(t *testing.T) {
 	}
 }
 
-// f. All three agents are SIGKILLed and restarted on their data dirs: the cluster
+// All three agents are SIGKILLed and restarted on their data dirs: the cluster
 // re-forms from disk without bootstrapping again, one holder, no two-holder sample.
 func TestRestartAll(t *testing.T) {
 	l, h := startCluster(t, Options{})
@@ -475,7 +488,7 @@ func TestRestartAll(t *testing.T) {
 	}
 }
 
-// g. SIGTERM to the holder: a planned move, the agent exits 0, no client request
+// SIGTERM to the holder: a planned move, the agent exits 0, no client request
 // fails, another node holds.
 func TestTermHolder(t *testing.T) {
 	l, h := startCluster(t, Options{})
@@ -500,13 +513,16 @@ func TestTermHolder(t *testing.T) {
 	if ps.Failures > 0 {
 		t.Errorf("%d failed requests during the planned move: %v", ps.Failures, ps)
 	}
+	if ps.Gap > maxTermGap {
+		t.Errorf("client gap %v during the planned move, want ≤ %v (target < 100 ms)", ps.Gap.Round(time.Millisecond), maxTermGap)
+	}
 	if sum.MaxHolders > 1 {
 		t.Errorf("two holders during the planned move: %v", sum)
 	}
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// h. An IPv6 VIP next to the IPv4 one: after a failover (unplug) the client reaches
+// An IPv6 VIP next to the IPv4 one: after a failover (unplug) the client reaches
 // the IPv6 VIP.
 func TestIPv6VIP(t *testing.T) {
 	l, h := startCluster(t, Options{IPv6: true})

@@ -9,9 +9,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// AgentConfig is the agent's YAML configuration as the lab writes it (CONTRACTS.md,
-// "Agent contract"; DESIGN §6). Options.Configure may change it per node before it is
-// written; Extra carries keys the lab does not know about (checks, vrrp, ...).
+// AgentConfig is the agent's YAML configuration as the lab writes it (DESIGN §6).
+// Options.Configure may change it per node before it is written; Extra carries keys
+// the lab does not know about (checks, vrrp, ...).
 type AgentConfig struct {
 	Node     NodeSection    `yaml:"node"`
 	Cluster  ClusterSection `yaml:"cluster"`
@@ -76,7 +76,8 @@ type GARPSection struct {
 	Interval string `yaml:"interval"`
 }
 
-// VRRPSection is `vrrp:` (CONTRACTS.md, "raftvip config and status for VRRP").
+// VRRPSection is the config's `vrrp:` section: the cluster's VRRP identity towards
+// keepalived (version, VRID, advert interval, authentication, unicast peers).
 type VRRPSection struct {
 	Enabled        bool     `yaml:"enabled"`
 	Version        int      `yaml:"version,omitempty"`

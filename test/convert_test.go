@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Migration (issue 7, scenario c): the keepalived.conf of one node of an HAProxy pair,
-// converted with `raftvip keepalived convert`, runs as a raftvip node next to the other
-// node, which keeps its original keepalived.
+// Migration: the keepalived.conf of one node of an HAProxy pair, converted with
+// `raftvip keepalived convert`, runs as a raftvip node next to the other node, which
+// keeps its original keepalived.
 
 // haproxyKillCheck is the pair's vrrp_script command on n: signal 0 to the HAProxy of
 // n's pid file, through a shell, as keepalived.conf files for HAProxy often have it.
@@ -42,7 +42,7 @@ func convertKeepalived(t *testing.T, args ...string) (string, string) {
 	return out.String(), errOut.String()
 }
 
-// c. A typical keepalived pair for HAProxy: VRRPv2, advert_int 1, PASS authentication,
+// A typical keepalived pair for HAProxy: VRRPv2, advert_int 1, PASS authentication,
 // unicast, a vrrp_script on HAProxy with weight -60; ka1 is the MASTER at 150, lb1
 // the BACKUP at 100. lb1's keepalived.conf is converted and lb1 runs raftvip (a
 // cluster of one) with it; ka1 keeps its keepalived. Then: one holder (ka1) while

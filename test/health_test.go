@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Health scenarios (issue 3): HAProxy's health decides who holds the VIP.
+// Health scenarios: HAProxy's health decides who holds the VIP.
 //
 // Every node runs the check the README leads with: the haproxy check on the stats
 // socket, every 200 ms, fall 2, rise 2, weight 0 (failing → FAULT). Priorities are
@@ -73,7 +73,7 @@ func noTwoHolders(t *testing.T, l *Lab, m *monitor) {
 	}
 }
 
-// a + b. HAProxy killed on the holder: the VIP moves to the next-best node. HAProxy
+// HAProxy killed on the holder: the VIP moves to the next-best node. HAProxy
 // back: the VIP returns to lb1 by a planned move with no failed request.
 func TestHAProxyKilledOnHolder(t *testing.T) {
 	l := startHealthCluster(t, healthOptions(nil))
@@ -103,7 +103,7 @@ func TestHAProxyKilledOnHolder(t *testing.T) {
 		t.Errorf("lb1 checks: %+v, want haproxy failing with its output", st.Checks)
 	}
 
-	// b. HAProxy back on lb1: it takes the VIP back by a planned move.
+	// HAProxy back on lb1: it takes the VIP back by a planned move.
 	back := time.Now()
 	if err := l.StartHAProxy(lb1); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestHAProxyKilledOnHolder(t *testing.T) {
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// b'. With preempt: false the VIP stays where it is, even when lb1, the node of
+// With preempt: false the VIP stays where it is, even when lb1, the node of
 // highest priority, is healthy.
 func TestNoPreemptStays(t *testing.T) {
 	l, h := startCluster(t, healthOptions(func(n *Node, c *AgentConfig) {
@@ -155,7 +155,7 @@ func TestNoPreemptStays(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// c. The haproxy check with backend and min_up: every server of the backend DOWN on
+// The haproxy check with backend and min_up: every server of the backend DOWN on
 // the holder → the VIP moves.
 func TestBackendDownMoves(t *testing.T) {
 	l := startHealthCluster(t, healthOptions(func(n *Node, c *AgentConfig) {
@@ -182,7 +182,7 @@ func TestBackendDownMoves(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// d. A check flapping every 300 ms on the holder: at most one move per rate-limit
+// A check flapping every 300 ms on the holder: at most one move per rate-limit
 // window, never two holders.
 func TestFlappingCheck(t *testing.T) {
 	const window = 4 * time.Second
@@ -227,7 +227,7 @@ func TestFlappingCheck(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// e. HAProxy down everywhere → nobody holds and status says why; one comes back → it
+// HAProxy down everywhere → nobody holds and status says why; one comes back → it
 // holds.
 func TestNoEligibleNode(t *testing.T) {
 	l := startHealthCluster(t, healthOptions(nil))
@@ -285,7 +285,7 @@ func TestNoEligibleNode(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// f. Drain the holder → the VIP moves with no failed request; undrain → it returns.
+// Drain the holder → the VIP moves with no failed request; undrain → it returns.
 func TestDrainHolder(t *testing.T) {
 	l := startHealthCluster(t, healthOptions(nil))
 	lb1, lb2, lb3 := l.Node("lb1"), l.Node("lb2"), l.Node("lb3")
@@ -349,7 +349,7 @@ func TestDrainHolder(t *testing.T) {
 	}
 }
 
-// g. Notify scripts get keepalived's arguments, in order, for every transition.
+// Notify scripts get keepalived's arguments, in order, for every transition.
 func TestNotifyHooks(t *testing.T) {
 	opts := healthOptions(func(n *Node, c *AgentConfig) {
 		c.Extra["notify"] = NotifyHooks(n)

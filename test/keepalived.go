@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -14,11 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// Mixed fleets (issue 5): nodes that run stock keepalived in the VRRP group of the
+// Mixed fleets: nodes that run stock keepalived in the VRRP group of the
 // cluster. A keepalived node is a *Node with KA set, in Lab.KANodes: its own namespace
 // on the bridge, HAProxy like the load balancers', and keepalived started by the lab,
 // which records every state transition keepalived reports on its notify FIFO.
@@ -100,29 +97,6 @@ func (o *Options) checkVRRP() error {
 	return nil
 }
 
-// Transition is one line keepalived wrote on its notify FIFO: a state change, or an
-// event such as MASTER_RX_LOWER_PRI (a master heard a lower-priority advert).
-type Transition struct {
-	At       time.Time // when the lab read the line
-	Run      int       // keepalived run (1 = first start)
-	State    string    // MASTER, BACKUP, FAULT, STOP, DELETED; or an event name
-	Priority int
-	Line     string // as keepalived wrote it: INSTANCE "VI_1" MASTER 100
-}
-
-// IsState reports whether t is a change of state rather than an event.
-func (t Transition) IsState() bool {
-	switch t.State {
-	case "MASTER", "BACKUP", "FAULT", "STOP", "DELETED":
-		return true
-	}
-	return false
-}
-
-func (t Transition) String() string {
-	return fmt.Sprintf("%s run %d %s %d", t.At.Format("15:04:05.000"), t.Run, t.State, t.Priority)
-}
-
 // Keepalived is the keepalived side of a keepalived node.
 type Keepalived struct {
 	Config      string // keepalived.conf
@@ -179,235 +153,6 @@ func (l *Lab) kaSuffix() string {
 	}
 	return fmt.Sprintf(" + %d keepalived (VRRPv%d vrid %d)", len(l.KANodes), l.opts.vrrpGroup().Version, l.opts.vrrpGroup().VRID)
 }
-
-// KeepalivedConfig is one keepalived.conf as the lab writes it: global_defs and one
-// vrrp_instance. Options.ConfigureKeepalived may change it.
-type KeepalivedConfig struct {
-	RouterID     string
-	NotifyFIFO   string
-	GARPInterval time.Duration // global vrrp_garp_interval: between the GARPs of a burst
-	GlobalExtra  []string      // more global_defs lines
-
-	Instance     string // VI_1
-	State        string // initial state, BACKUP (nopreempt needs it)
-	Interface    string
-	VRID         int
-	Priority     int
-	AdvertInt    time.Duration
-	Version      int
-	NoPreempt    bool
-	AuthPass     string       // PASS authentication (v2); "" none
-	UnicastSrc   netip.Addr   // with UnicastPeers: unicast mode
-	UnicastPeers []netip.Addr // empty: multicast
-	VIPs         []netip.Prefix
-	GARPRepeat   int           // garp_master_repeat
-	GARPDelay    time.Duration // garp_master_delay, second burst; 0: none
-	Extra        []string      // more vrrp_instance lines
-
-	Scripts []VRRPScript // vrrp_script blocks, each tracked by the instance (track_script)
-}
-
-// VRRPScript is one vrrp_script block of a keepalived.conf.
-type VRRPScript struct {
-	Name     string
-	Script   string        // the command keepalived runs
-	Interval time.Duration // whole seconds: keepalived 2.2.7 takes 1 s at least, no fractions
-	Fall     int
-	Rise     int
-	Weight   int // 0: a failing script puts the instance in FAULT
-}
-
-// ScriptCheck is Options.KeepalivedCheck: every keepalived node tracks its own HAProxy
-// with a vrrp_script, chk_haproxy, that runs a shell script the lab writes next to the
-// node's keepalived.conf: `kill -0` on the PID in the node's HAProxy pidfile (which the
-// lab writes at every start of HAProxy). It never matches another node's HAProxy, as
-// `killall -0 haproxy` would on a host that runs several labs.
-type ScriptCheck struct {
-	Interval time.Duration // whole seconds, at least 1 s (keepalived 2.2.7 rejects "0.2")
-	Fall     int           // default 2
-	Rise     int           // default 2
-	Weight   int           // 0 (FAULT on failure) or a priority change
-}
-
-// HAProxyScriptName is the vrrp_script of Options.KeepalivedCheck.
-const HAProxyScriptName = "chk_haproxy"
-
-// checkScriptPath is where the lab writes n's chk_haproxy script.
-func checkScriptPath(n *Node) string { return filepath.Join(n.Dir, HAProxyScriptName+".sh") }
-
-// writeCheckScript writes n's chk_haproxy script.
-func (l *Lab) writeCheckScript(n *Node) error {
-	body := fmt.Sprintf("#!/bin/sh\n# written by the raftvip e2e lab: exits 0 while %s's HAProxy runs\n"+
-		"pid=$(cat %s) || exit 1\nexec kill -0 \"$pid\"\n", n.Name, n.HAProxyPIDFile)
-	if err := os.WriteFile(checkScriptPath(n), []byte(body), 0o755); err != nil {
-		return fmt.Errorf("lab: %w", err)
-	}
-	return nil
-}
-
-// check validates a ScriptCheck against what keepalived accepts.
-func (c ScriptCheck) check() error {
-	if c.Interval < time.Second || c.Interval%time.Second != 0 {
-		return fmt.Errorf("lab: keepalived check interval %v: keepalived 2.2.7 takes whole seconds, at least 1 s", c.Interval)
-	}
-	return nil
-}
-
-// keepalivedConfig builds n's configuration from the lab's options.
-func (l *Lab) keepalivedConfig(n *Node) KeepalivedConfig {
-	g := l.opts.vrrpGroup()
-	c := KeepalivedConfig{
-		RouterID:     l.Prefix + "-" + n.Name,
-		NotifyFIFO:   n.KA.FIFO,
-		GARPInterval: l.opts.GARPInterval,
-		Instance:     "VI_1",
-		State:        "BACKUP",
-		Interface:    "eth0",
-		VRID:         g.VRID,
-		Priority:     n.KA.Priority,
-		AdvertInt:    g.AdvertInterval,
-		Version:      g.Version,
-		NoPreempt:    g.NoPreempt,
-		AuthPass:     g.AuthPass,
-		GARPRepeat:   l.opts.GARPRepeat,
-		// raftvip sends one burst of GARPRepeat × GARPInterval: no second burst.
-		GARPDelay: 0,
-	}
-	for _, v := range l.VIPs() {
-		c.VIPs = append(c.VIPs, netip.PrefixFrom(v, l.VIP4.Bits()))
-	}
-	if k := l.opts.KeepalivedCheck; k != nil {
-		s := VRRPScript{Name: HAProxyScriptName, Script: checkScriptPath(n), Interval: k.Interval, Fall: k.Fall, Rise: k.Rise, Weight: k.Weight}
-		if s.Fall == 0 {
-			s.Fall = 2
-		}
-		if s.Rise == 0 {
-			s.Rise = 2
-		}
-		c.Scripts = append(c.Scripts, s)
-	}
-	if g.Unicast {
-		c.UnicastSrc = n.Addr4.Addr()
-		for _, m := range l.AllNodes() {
-			if m != n {
-				c.UnicastPeers = append(c.UnicastPeers, m.Addr4.Addr())
-			}
-		}
-	}
-	if l.opts.ConfigureKeepalived != nil {
-		l.opts.ConfigureKeepalived(n, &c)
-	}
-	return c
-}
-
-// seconds renders d as keepalived's decimal seconds ("1", "0.1", "0.000001").
-func seconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
-}
-
-func (c KeepalivedConfig) String() string {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# written by the raftvip e2e lab")
-	w("global_defs {")
-	w("    router_id %s", c.RouterID)
-	if c.NotifyFIFO != "" {
-		w("    vrrp_notify_fifo %s", c.NotifyFIFO)
-	}
-	if c.GARPInterval > 0 {
-		w("    vrrp_garp_interval %s", seconds(c.GARPInterval))
-	}
-	if len(c.Scripts) > 0 {
-		// Without it keepalived looks for a user keepalived_script and warns.
-		w("    script_user root")
-	}
-	for _, x := range c.GlobalExtra {
-		w("    %s", x)
-	}
-	w("}")
-	w("")
-	for _, s := range c.Scripts {
-		w("vrrp_script %s {", s.Name)
-		w("    script \"%s\"", s.Script)
-		w("    interval %d", int(s.Interval.Round(time.Second).Seconds()))
-		w("    fall %d", s.Fall)
-		w("    rise %d", s.Rise)
-		w("    weight %d", s.Weight)
-		w("}")
-		w("")
-	}
-	w("vrrp_instance %s {", c.Instance)
-	w("    state %s", c.State)
-	w("    interface %s", c.Interface)
-	w("    version %d", c.Version)
-	w("    virtual_router_id %d", c.VRID)
-	w("    priority %d", c.Priority)
-	w("    advert_int %s", seconds(c.AdvertInt))
-	if c.NoPreempt {
-		w("    nopreempt")
-	}
-	if c.AuthPass != "" {
-		w("    authentication {")
-		w("        auth_type PASS")
-		w("        auth_pass %s", c.AuthPass)
-		w("    }")
-	}
-	if len(c.UnicastPeers) > 0 {
-		if c.UnicastSrc.IsValid() {
-			w("    unicast_src_ip %s", c.UnicastSrc)
-		}
-		w("    unicast_peer {")
-		for _, p := range c.UnicastPeers {
-			w("        %s", p)
-		}
-		w("    }")
-	}
-	w("    virtual_ipaddress {")
-	for _, v := range c.VIPs {
-		w("        %s dev %s", v, c.Interface)
-	}
-	w("    }")
-	if c.GARPRepeat > 0 {
-		w("    garp_master_repeat %d", c.GARPRepeat)
-	}
-	w("    garp_master_delay %d", int(c.GARPDelay.Round(time.Second).Seconds()))
-	if len(c.Scripts) > 0 {
-		w("    track_script {")
-		for _, s := range c.Scripts {
-			w("        %s", s.Name)
-		}
-		w("    }")
-	}
-	for _, x := range c.Extra {
-		w("    %s", x)
-	}
-	w("}")
-	return b.String()
-}
-
-// writeKeepalivedConfig writes n's keepalived.conf from the lab's options.
-func (l *Lab) writeKeepalivedConfig(n *Node) error {
-	return l.WriteKeepalivedConfig(n, l.keepalivedConfig(n))
-}
-
-// WriteKeepalivedConfig writes c as n's keepalived.conf; it takes effect at the next
-// StartKeepalived.
-func (l *Lab) WriteKeepalivedConfig(n *Node, c KeepalivedConfig) error {
-	if n.KA == nil {
-		return fmt.Errorf("lab: %s is not a keepalived node", n.Name)
-	}
-	if err := os.WriteFile(n.KA.Config, []byte(c.String()), 0o644); err != nil {
-		return fmt.Errorf("lab: %w", err)
-	}
-	n.KA.mu.Lock()
-	n.KA.Priority = c.Priority
-	n.KA.mu.Unlock()
-	return nil
-}
-
-// KeepalivedConfigOf returns the configuration the lab would write for n (to change
-// and write with WriteKeepalivedConfig).
-func (l *Lab) KeepalivedConfigOf(n *Node) KeepalivedConfig { return l.keepalivedConfig(n) }
 
 // KeepalivedLogPath is the console log of n's keepalived run (1 = first start).
 func (l *Lab) KeepalivedLogPath(n *Node, run int) string {
@@ -604,123 +349,6 @@ func (l *Lab) forgetChild(n *Node, child *procRecord, timeout time.Duration) {
 	l.mu.Unlock()
 }
 
-// openFIFO creates n's notify FIFO (once) and starts reading it: each line keepalived
-// writes becomes a Transition, stamped when read, and a line of the state log. The
-// FIFO is opened read-write so that it never reports end of file between runs.
-func (l *Lab) openFIFO(n *Node) error {
-	ka := n.KA
-	ka.mu.Lock()
-	open := ka.fifo != nil
-	ka.mu.Unlock()
-	if open {
-		return nil
-	}
-	if err := unix.Mkfifo(ka.FIFO, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("lab: mkfifo %s: %w", ka.FIFO, err)
-	}
-	f, err := os.OpenFile(ka.FIFO, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("lab: open %s: %w", ka.FIFO, err)
-	}
-	logf, err := os.OpenFile(ka.StateLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("lab: %w", err)
-	}
-	ka.mu.Lock()
-	ka.fifo = f
-	ka.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer logf.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			tr, ok := parseNotify(sc.Text())
-			if !ok {
-				continue
-			}
-			tr.At = time.Now()
-			ka.mu.Lock()
-			tr.Run = ka.runs
-			ka.transitions = append(ka.transitions, tr)
-			ka.mu.Unlock()
-			fmt.Fprintf(logf, "%s run %d %s %d\n", tr.At.Format(time.RFC3339Nano), tr.Run, tr.State, tr.Priority)
-			l.logf("%s: keepalived %s (priority %d)", n.Name, tr.State, tr.Priority)
-		}
-	}()
-	l.addCloser(func() {
-		f.Close()
-		<-done
-	})
-	return nil
-}
-
-// parseNotify parses a vrrp_notify_fifo line: INSTANCE "VI_1" MASTER 100.
-func parseNotify(line string) (Transition, bool) {
-	f := strings.Fields(line)
-	if len(f) < 3 || f[0] != "INSTANCE" {
-		return Transition{}, false
-	}
-	tr := Transition{State: f[2], Line: line}
-	if len(f) >= 4 {
-		tr.Priority, _ = strconv.Atoi(f[3])
-	}
-	return tr, true
-}
-
-// Transitions returns the state transitions keepalived reported on n so far.
-func (l *Lab) Transitions(n *Node) []Transition {
-	n.KA.mu.Lock()
-	defer n.KA.mu.Unlock()
-	return slices.Clone(n.KA.transitions)
-}
-
-// KeepalivedState returns n's latest reported state ("" before the first report) and
-// when it was reported.
-func (l *Lab) KeepalivedState(n *Node) (string, time.Time) {
-	tr, _ := l.lastState(n)
-	return tr.State, tr.At
-}
-
-// lastState returns the latest change of state of n.
-func (l *Lab) lastState(n *Node) (Transition, bool) {
-	trs := l.Transitions(n)
-	for i := len(trs) - 1; i >= 0; i-- {
-		if trs[i].IsState() {
-			return trs[i], true
-		}
-	}
-	return Transition{}, false
-}
-
-// WaitKeepalivedState waits until n's latest reported state is state, at most
-// timeout, and returns the transition to it.
-func (l *Lab) WaitKeepalivedState(n *Node, state string, timeout time.Duration) (Transition, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		if tr, ok := l.lastState(n); ok && tr.State == state {
-			return tr, nil
-		}
-		if time.Now().After(deadline) {
-			st, _ := l.KeepalivedState(n)
-			return Transition{}, fmt.Errorf("lab: keepalived on %s not %s after %v (state %q; transitions %v)", n.Name, state, timeout, st, l.Transitions(n))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// TransitionsTo returns the transitions of n to state at or after t.
-func (l *Lab) TransitionsTo(n *Node, state string, t time.Time) []Transition {
-	var out []Transition
-	for _, tr := range l.Transitions(n) {
-		if tr.State == state && !tr.At.Before(t) {
-			out = append(out, tr)
-		}
-	}
-	return out
-}
-
 // KeepalivedLogTails returns the last lines of every keepalived log and the state
 // transitions of every keepalived node, for failure output.
 func (l *Lab) KeepalivedLogTails(lines int) string {
@@ -741,33 +369,6 @@ func (l *Lab) KeepalivedLogTails(lines int) string {
 		}
 	}
 	return b.String()
-}
-
-// vrrpSection is the vrrp: section of load balancer n, nil without Options.VRRP.
-func (l *Lab) vrrpSection(n *Node) *VRRPSection {
-	if l.opts.VRRP == nil {
-		return nil
-	}
-	g := l.opts.vrrpGroup()
-	s := &VRRPSection{
-		Enabled:        true,
-		Version:        g.Version,
-		VRID:           g.VRID,
-		AdvertInterval: durationString(g.AdvertInterval),
-		AuthPass:       g.AuthPass,
-	}
-	if g.Unicast {
-		s.UnicastSrc = n.Addr4.Addr().String()
-		for _, m := range l.KANodes {
-			s.UnicastPeers = append(s.UnicastPeers, m.Addr4.Addr().String())
-		}
-		for _, m := range l.Nodes {
-			if m != n {
-				s.UnicastPeers = append(s.UnicastPeers, m.Addr4.Addr().String())
-			}
-		}
-	}
-	return s
 }
 
 // ClusterVRRPPriority is the priority of the load balancers in KeepalivedLab: above

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestKeepalivedOnlyLab checks the lab the bench runs keepalived in (issue 6): three
+// TestKeepalivedOnlyLab checks the lab the bench runs keepalived in: three
 // keepalived load balancers and no agent, at raftvip's priorities, each tracking its
 // own HAProxy with the chk_haproxy script; the best one becomes MASTER, a killed
 // HAProxy puts it in FAULT and the next one takes the VIP, and a partition cuts a

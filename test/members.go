@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Membership helpers (issue 4): `raftvip members --json`, the client verbs with their
+// Membership helpers: `raftvip members --json`, the client verbs with their
 // exit code and stderr, wiping a data dir, waiting for an agent that leaves by itself,
 // and cutting the Raft port of one node.
 

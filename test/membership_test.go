@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Membership scenarios (issue 4): forming by gossip, growing with `raftvip join`,
+// Membership scenarios: forming by gossip, growing with `raftvip join`,
 // `transfer`, `leave`, a wiped node, `force-leave`, a wrong gossip key, and the
 // operator's mistakes. Most labs use the fast timing profile; the scenarios that
 // promise zero failed requests keep the default (lan).
@@ -151,7 +151,7 @@ func raftServers(t *testing.T, l *Lab, n *Node) []string {
 	return out
 }
 
-// a. Three nodes with bootstrap_expect: 3, started in random order with random
+// Three nodes with bootstrap_expect: 3, started in random order with random
 // delays, form one cluster: one leader seen by all, three voters, one holder, and the
 // sampler never sees two holders. Five rounds, each on a fresh lab.
 func TestBootstrapExpect(t *testing.T) {
@@ -213,7 +213,7 @@ func TestBootstrapExpect(t *testing.T) {
 	}
 }
 
-// b. A cluster of three formed by gossip grows to five: lb4 and lb5 have neither
+// A cluster of three formed by gossip grows to five: lb4 and lb5 have neither
 // peers nor join; started, they say they are not in a cluster; `raftvip join
 // 198.18.0.11` brings each in, and the leader makes them voters. The VIP does not
 // move and no request fails.
@@ -261,7 +261,7 @@ func TestGrowByJoin(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// c. `raftvip transfer lb3` (run on lb2) moves the VIP from lb1, the node of highest
+// `raftvip transfer lb3` (run on lb2) moves the VIP from lb1, the node of highest
 // priority, to lb3 by a planned move: no failed request, a short gap. lb3 keeps it
 // although preemption would pull it back to lb1 (the transfer pins it); `raftvip
 // transfer` with no node moves it to the best node, lb1, again.
@@ -332,7 +332,7 @@ func TestTransfer(t *testing.T) {
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// d. `raftvip leave` on the holder of a four-node cluster: the VIP moves with no failed
+// `raftvip leave` on the holder of a four-node cluster: the VIP moves with no failed
 // request, the agent exits 0, and the node is gone from members and from the Raft
 // configuration of the three others. Leaving the remaining three without --force is
 // refused with one line that mentions --force; with --force it works.
@@ -399,7 +399,7 @@ func TestLeaveHolder(t *testing.T) {
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// e. A node is stopped, its data dir deleted, and started again under the same name:
+// A node is stopped, its data dir deleted, and started again under the same name:
 // it comes back as a voter without forming a cluster of its own, and the VIP can be
 // transferred to it.
 func TestWipedNodeRejoins(t *testing.T) {
@@ -444,7 +444,7 @@ func TestWipedNodeRejoins(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// f. A node is destroyed for good (SIGKILL and unplugged). force-leave of a node that
+// A node is destroyed for good (SIGKILL and unplugged). force-leave of a node that
 // is still alive is refused; once members shows the destroyed one dead, `raftvip
 // force-leave` removes it; two voters remain, one holder, and the cluster still
 // commits (a transfer works).
@@ -501,7 +501,7 @@ func TestForceLeave(t *testing.T) {
 	noTwoHolders(t, l, m)
 }
 
-// g. The cluster encrypts its gossip (keys from `raftvip keygen`); lb4 has another
+// The cluster encrypts its gossip (keys from `raftvip keygen`); lb4 has another
 // key. It cannot join: `raftvip join` exits non-zero with an error about the key,
 // status says it is not in a cluster, and the cluster never lists it.
 func TestWrongKey(t *testing.T) {
@@ -558,7 +558,7 @@ func TestWrongKey(t *testing.T) {
 	if nh, err := l.Holder(); err != nil || nh != h {
 		t.Errorf("holder = %v (%v), want %s still", nh, err, h.Name)
 	}
-	// The cluster counted the gossip it could not decrypt (issue 7).
+	// The cluster counted the gossip it could not decrypt.
 	var rejects uint64
 	for _, n := range l.Nodes[:3] {
 		st, err := l.Status(n)
@@ -572,7 +572,7 @@ func TestWrongKey(t *testing.T) {
 	}
 }
 
-// h. The operator's mistakes are refused with one line and exit code 1: a transfer
+// The operator's mistakes are refused with one line and exit code 1: a transfer
 // to an unknown node or to a non-voter, force-leave of an unknown node, leave of one
 // of three voters without --force, and malformed arguments. lb4 joins with its Raft
 // port cut, so it stays a non-voter until the cut heals.

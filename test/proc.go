@@ -145,6 +145,52 @@ func (s *spawner) start(cmd *exec.Cmd) error {
 
 func (s *spawner) stop() { s.once.Do(func() { close(s.quit) }) }
 
+// startProc starts argv inside n's namespace with stdout and stderr appended to
+// logPath, records it in the state file and reaps it in the background.
+func (l *Lab) startProc(role string, n *Node, logPath string, argv ...string) (*proc, error) {
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return nil, errors.New("lab: closed")
+	}
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "=== lab: %s %s started %s: %s\n", n.Name, role, time.Now().Format(time.RFC3339Nano), strings.Join(argv, " "))
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NS}, argv...)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Dir = n.Dir
+	if err := l.spawn.start(cmd); err != nil {
+		return nil, fmt.Errorf("lab: start %s on %s: %w", role, n.Name, err)
+	}
+	start, _ := procStart(cmd.Process.Pid)
+	p := &proc{
+		role: n.Name + "/" + role,
+		cmd:  cmd,
+		log:  logPath,
+		done: make(chan struct{}),
+		rec:  procRecord{Role: n.Name + "/" + role, PID: cmd.Process.Pid, Start: start, Cmdline: strings.Join(cmd.Args, " ")},
+	}
+	l.mu.Lock()
+	l.state.Procs = append(l.state.Procs, p.rec)
+	err = l.saveStateLocked()
+	l.mu.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.state.Procs = slices.DeleteFunc(l.state.Procs, func(r procRecord) bool { return r.PID == p.rec.PID && r.Start == p.rec.Start })
+		if !l.closed || l.keep {
+			_ = l.saveStateLocked()
+		}
+	}()
+	return p, err
+}
+
 // procStart returns field 22 (starttime) of /proc/PID/stat.
 func procStart(pid int) (uint64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

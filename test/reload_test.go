@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// d (issue 7). SIGHUP with a changed priority: the effective priority changes without a
-// restart (same PID), the cluster sees it, and preemption moves the VIP to the node
-// that is now preferred. A change that needs a restart is reported, not applied.
+// SIGHUP with a changed priority: the effective priority changes without a restart
+// (same PID), the cluster sees it, and preemption moves the VIP to the node that is
+// now preferred. A change that needs a restart is reported, not applied.
 func TestReloadPriority(t *testing.T) {
 	l, h := startCluster(t, Options{})
 	var low *Node

@@ -6,24 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
 
 // Helpers shared by the programs that turn lab measurements into pages: test/figures
-// and test/bench.
-
-// Quantile returns the q-quantile of ds by nearest rank (q=1: the maximum); 0 if empty.
-func Quantile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(q*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
+// and test/bench. Their medians and quantiles, and the soak report's, are in
+// quantile.go; the soak's own rendering is in soakreport.go.
 
 // Millis renders d as whole milliseconds ("912 ms"), or "–" for zero.
 func Millis(d time.Duration) string {

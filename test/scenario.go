@@ -34,16 +34,16 @@ func (f Failover) String() string {
 		f.Failures, f.Requests, f.MaxHolders, f.MultiSamples, len(f.Stale))
 }
 
-// MeasureUnplug is scenario b of the suite, reusable by programs: with the probe and
-// the sampler running (1 s of baseline), it unplugs holder, waits for a survivor to
-// answer through the IPv4 VIP (at most serveTimeout), keeps watching for settle, then
-// stops both and measures. The unplugged node stays unplugged.
+// MeasureUnplug measures a crash failover (TestUnplugHolder, test/figures, test/demo):
+// with the probe and the sampler running (1 s of baseline), it unplugs holder, waits
+// for a survivor to answer through the IPv4 VIP (at most serveTimeout), keeps watching
+// for settle, then stops both and measures. The unplugged node stays unplugged.
 func (l *Lab) MeasureUnplug(ctx context.Context, holder *Node, serveTimeout, settle time.Duration) (Failover, error) {
 	return l.MeasureFault(ctx, holder, func() error { return l.Unplug(holder) }, serveTimeout, settle)
 }
 
-// MeasureTerm is scenario g: a planned move by SIGTERM to the holder's agent, which
-// must exit 0.
+// MeasureTerm measures a planned move by SIGTERM to the holder's agent, which must
+// exit 0 (TestTermHolder checks the same move).
 func (l *Lab) MeasureTerm(ctx context.Context, holder *Node, serveTimeout, settle time.Duration) (Failover, error) {
 	return l.MeasureFault(ctx, holder, func() error {
 		code, err := l.Term(holder, 15*time.Second)

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Security helpers (issue 7): the lab's own CA and node certificates, made with the
+// Security helpers: the lab's own CA and node certificates, made with the
 // raftvip binary's tls verbs, as an operator makes them.
 
 // TLSDir is where a lab with Options.TLS keeps its CA and the nodes' certificates.

@@ -10,9 +10,7 @@ import (
 	"time"
 )
 
-// Security scenarios (issue 7).
-
-// a. A cluster with mutual TLS on the Raft port and encrypted gossip (CA, certificates
+// A cluster with mutual TLS on the Raft port and encrypted gossip (CA, certificates
 // and key made with raftvip tls and raftvip keygen) forms and holds the VIP. lb4 has
 // the cluster's gossip key but a certificate of another CA: it cannot join, and says
 // why in `raftvip join`, in its status and in its log; the leader refuses it with the

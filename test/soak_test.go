@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestSoak60s is the nemesis soak (issue 6) for one minute: random faults on random
+// TestSoak60s is the nemesis soak for one minute: random faults on random
 // nodes, never two holders outside the freeze bound, never a stuck state. SEED=<n>
 // replays a seed; `make soak` runs it longer and writes docs/soak.md.
 func TestSoak60s(t *testing.T) {

@@ -1,10 +1,8 @@
 package test
 
 import (
-	"bufio"
 	"fmt"
 	"maps"
-	"math/bits"
 	"os"
 	"runtime"
 	"slices"
@@ -13,430 +11,9 @@ import (
 	"time"
 )
 
-// overlapCounter splits the time a VIP had two or more holders into time inside the
-// freeze bound (every holder but one was an agent frozen less than the bound ago) and time outside it, sample by sample: a sample counts until the next one.
-type overlapCounter struct {
-	names func(mask uint64) []string
-
-	inside, outside time.Duration
-	insideIvs       []Interval // stretches of samples inside the bound
-	outsideIvs      []Interval // stretches of samples outside it: violations
-	maxHolders      int
-
-	prevAt    time.Time
-	prevClass int // 0: fewer than two holders, 1: inside, 2: outside
-	cur       *Interval
-	curMask   uint64
-	last      time.Time
-}
-
-// Overlap classes of a sample.
-const (
-	overlapNone = iota
-	overlapInside
-	overlapOutside
-)
-
-// classify returns the class of a sample with holders held, of which exempt may still
-// hold by the freeze bound.
-func classify(held, exempt uint64) int {
-	switch {
-	case bits.OnesCount64(held) < 2:
-		return overlapNone
-	case bits.OnesCount64(held&^exempt) <= 1:
-		return overlapInside
-	default:
-		return overlapOutside
-	}
-}
-
-// add takes the next sample (in time order): held are the holders, exempt the nodes
-// whose agent was frozen less than the bound ago.
-func (c *overlapCounter) add(at time.Time, held, exempt uint64) {
-	c.maxHolders = max(c.maxHolders, bits.OnesCount64(held))
-	switch c.prevClass {
-	case overlapInside:
-		c.inside += at.Sub(c.prevAt)
-	case overlapOutside:
-		c.outside += at.Sub(c.prevAt)
-	}
-	class := classify(held, exempt)
-	if c.cur != nil && class != c.prevClass {
-		c.close(at)
-	}
-	if class != overlapNone {
-		if c.cur == nil {
-			c.cur = &Interval{Start: at}
-			c.curMask = 0
-		}
-		c.curMask |= held
-	}
-	c.prevAt, c.prevClass, c.last = at, class, at
-}
-
-func (c *overlapCounter) close(end time.Time) {
-	c.cur.End = end
-	if c.names != nil {
-		c.cur.Nodes = c.names(c.curMask)
-	}
-	if c.prevClass == overlapOutside {
-		c.outsideIvs = append(c.outsideIvs, *c.cur)
-	} else {
-		c.insideIvs = append(c.insideIvs, *c.cur)
-	}
-	c.cur = nil
-}
-
-// finish closes an open stretch at the last sample.
-func (c *overlapCounter) finish() {
-	if c.cur != nil {
-		c.close(c.last)
-	}
-}
-
-// OutageGap is the longest wait between two successful responses that is not an
-// outage: ten probe periods. A stretch without a success that is longer, or that has a
-// failed request in it, is an outage.
-const OutageGap = 100 * time.Millisecond
-
-// Outage is a stretch in which the client was not served: between two successful
-// completions more than OutageGap apart, or with failed requests started in between.
-type Outage struct {
-	LastOK      time.Time // the last successful completion before it (or the start of the window)
-	ServedAgain time.Time // the first successful completion after it; zero if none before the end
-	Failures    int       // failed requests started in it
-}
-
-// Outages finds the outages among the requests rs between from and end.
-func Outages(rs []Result, from, end time.Time) []Outage {
-	var oks, fails []time.Time
-	for _, r := range rs {
-		if r.OK {
-			oks = append(oks, r.End)
-		} else {
-			fails = append(fails, r.Start)
-		}
-	}
-	slices.SortFunc(oks, time.Time.Compare)
-	slices.SortFunc(fails, time.Time.Compare)
-	var out []Outage
-	prev, fi := from, 0
-	failsUpTo := func(t time.Time) int {
-		n := 0
-		for fi < len(fails) && !fails[fi].After(t) {
-			fi++
-			n++
-		}
-		return n
-	}
-	failsUpTo(from)
-	for _, e := range oks {
-		if e.Before(prev) {
-			continue
-		}
-		if nf := failsUpTo(e); nf > 0 || e.Sub(prev) > OutageGap {
-			out = append(out, Outage{LastOK: prev, ServedAgain: e, Failures: nf})
-		}
-		prev = e
-	}
-	if nf := len(fails) - fi; nf > 0 || end.Sub(prev) > OutageGap {
-		out = append(out, Outage{LastOK: prev, Failures: nf})
-	}
-	return out
-}
-
-// attributionSlack lets an outage that began just before an event (the last success
-// completed a few milliseconds before the fault) count for that event.
-const attributionSlack = 50 * time.Millisecond
-
-// soakEvent is an injection or a heal, with what the client saw after it.
-type soakEvent struct {
-	f        *SoakFault
-	heal     bool
-	at       time.Time
-	outage   bool          // an outage is charged to it
-	recovery time.Duration // from the event to the client served again after its last outage
-	gap      time.Duration // the longest of its outages as the client saw it: from the later of the event and the last success
-	open     bool          // that outage had not ended when the soak ended
-	failures int           // failed requests in the outages charged to it
-}
-
-// chargeOutages charges each outage to the latest event at or before its last success
-// (plus attributionSlack); the event's recovery is the time from the event to the end
-// of the last outage charged to it. Outages before the first event are returned apart.
-func chargeOutages(evs []*soakEvent, outs []Outage, end time.Time) (before []Outage) {
-	slices.SortStableFunc(evs, func(a, b *soakEvent) int { return a.at.Compare(b.at) })
-	for _, o := range outs {
-		i := -1
-		for k, e := range evs {
-			if !e.at.After(o.LastOK.Add(attributionSlack)) {
-				i = k
-			}
-		}
-		if i < 0 {
-			before = append(before, o)
-			continue
-		}
-		e := evs[i]
-		e.outage = true
-		e.failures += o.Failures
-		served := o.ServedAgain
-		e.open = served.IsZero()
-		if e.open {
-			served = end
-		}
-		e.recovery = max(e.recovery, served.Sub(e.at))
-		e.gap = max(e.gap, served.Sub(maxTime(e.at, o.LastOK)))
-	}
-	return before
-}
-
-// maxTime returns the later of a and b.
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// KindStats are the numbers of one fault kind.
-type KindStats struct {
-	Kind               string
-	Injected, OnHolder int
-	Inject, Heal       Recovery // after the injections, after the heals
-}
-
-// Recovery sums up the outages charged to the injections (or the heals) of one kind.
-type Recovery struct {
-	Outages           int           // events after which the client was not served for a while
-	GapMedian, GapMax time.Duration // the outage as the client saw it (from the later of the event and the last success)
-	RecMedian, RecMax time.Duration // from the event to the client served again
-	Open              int           // outages not over when the soak ended
-}
-
-// SoakReport is what a soak saw.
-type SoakReport struct {
-	Seed        uint64
-	Duration    time.Duration // planned injection time
-	Start       time.Time     // the nemesis's start (after the baseline)
-	InjectEnd   time.Time     // the last fault healed
-	End         time.Time     // monitors stopped
-	Lab         Options
-	LabDir      string
-	FreezeBound time.Duration
-	Options     SoakOptions
-
-	Faults []*SoakFault
-	Kinds  []KindStats
-
-	Requests, Failures int
-	LongestGap         time.Duration
-	GapAt              time.Time
-	OutagesBefore      int // outages before the first fault (should be none)
-
-	MaxHolders       int
-	TwoInside        time.Duration
-	TwoOutside       time.Duration
-	InsideIntervals  []Interval
-	OutsideIntervals []Interval // violations
-
-	Stuck       []StuckState
-	FinalHolder string // the holder after convergence ("" if none)
-	SamplerErrs int
-	SamplerErr  error
-	Transfers   map[string]int // outcome class (moved, not moved, ...) → count
-	TransferWhy map[string]int // the reason of each transfer that did not move → count
-	Evidence    string         // fault sequence and agent log lines around each violation
-	Warnings    map[string]int // the agents' own WARN and ERROR messages (not Raft's or memberlist's) → count
-}
-
-// Availability is the share of requests that succeeded, in percent.
-func (r *SoakReport) Availability() float64 {
-	if r.Requests == 0 {
-		return 0
-	}
-	return 100 * float64(r.Requests-r.Failures) / float64(r.Requests)
-}
-
-// Violations lists every broken promise: two holders outside the freeze bound and
-// every stuck state. Empty: the soak passed.
-func (r *SoakReport) Violations() []string {
-	var v []string
-	if r.TwoOutside > 0 || len(r.OutsideIntervals) > 0 {
-		v = append(v, fmt.Sprintf("two holders outside the freeze bound for %v in %d intervals", r.TwoOutside.Round(time.Millisecond), len(r.OutsideIntervals)))
-		for _, iv := range r.OutsideIntervals {
-			v = append(v, fmt.Sprintf("  two holders at %s (%s UTC) for %v: %v", r.rel(iv.Start), iv.Start.UTC().Format("15:04:05.000"), iv.Duration().Round(time.Millisecond), iv.Nodes))
-		}
-	}
-	for _, st := range r.Stuck {
-		v = append(v, "stuck: "+r.stuckString(st))
-	}
-	return v
-}
-
-func (r *SoakReport) rel(t time.Time) string {
-	return "+" + t.Sub(r.Start).Round(time.Millisecond).String()
-}
-
-func (r *SoakReport) stuckString(st StuckState) string {
-	d := "until the end"
-	if !st.Until.IsZero() {
-		d = "for " + st.Until.Sub(st.Since).Round(time.Millisecond).String()
-	}
-	return fmt.Sprintf("%s%s from %s %s: %s", st.Kind, nodeSuffix(st.Node), r.rel(st.Since), d, st.Detail)
-}
-
-// report computes the SoakReport once the monitors have stopped.
-func (s *soak) report(injectEnd, end time.Time, final string) *SoakReport {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := &SoakReport{
-		Seed: s.o.Seed, Duration: s.o.Duration, Start: s.start, InjectEnd: injectEnd, End: end,
-		Lab: s.l.opts, LabDir: s.l.Dir, FreezeBound: s.bound, Options: s.o, FinalHolder: final,
-		MaxHolders: s.ov.maxHolders, TwoInside: s.ov.inside, TwoOutside: s.ov.outside,
-		InsideIntervals: s.ov.insideIvs, OutsideIntervals: s.ov.outsideIvs,
-		Transfers: map[string]int{}, TransferWhy: map[string]int{},
-	}
-	for _, f := range s.faults {
-		c := *f
-		r.Faults = append(r.Faults, &c)
-		if f.Kind == FaultTransfer {
-			class, rest, _ := strings.Cut(f.Outcome, ":")
-			if class == "" {
-				class = "unanswered"
-			}
-			r.Transfers[class]++
-			if class != "moved" {
-				r.TransferWhy[strings.TrimSpace(rest)]++
-			}
-		}
-	}
-	for _, st := range s.stuck {
-		r.Stuck = append(r.Stuck, *st)
-	}
-	r.SamplerErrs, r.SamplerErr = s.smp.Errors()
-
-	var rs []Result
-	for _, x := range s.pr.Results() {
-		if !x.Start.Before(s.start) {
-			rs = append(rs, x)
-		}
-	}
-	ps := s.pr.Summary(s.start, time.Time{})
-	r.Requests, r.Failures, r.LongestGap, r.GapAt = ps.Requests, ps.Failures, ps.Gap, ps.GapStart
-
-	var evs []*soakEvent
-	for _, f := range r.Faults {
-		evs = append(evs, &soakEvent{f: f, at: f.At})
-		if !f.Healed.IsZero() {
-			evs = append(evs, &soakEvent{f: f, heal: true, at: f.Healed})
-		}
-	}
-	r.OutagesBefore = len(chargeOutages(evs, Outages(rs, s.start, end), end))
-	for _, e := range evs {
-		if e.heal {
-			e.f.HealGap, e.f.HealRecovery, e.f.HealFailed = e.gap, e.recovery, e.failures
-		} else {
-			e.f.Gap, e.f.Recovery, e.f.Failed = e.gap, e.recovery, e.failures
-		}
-	}
-	r.Kinds = kindStats(evs)
-	return r
-}
-
-// kindStats sums the events up per fault kind.
-func kindStats(evs []*soakEvent) []KindStats {
-	var out []KindStats
-	for _, k := range FaultKinds {
-		ks := KindStats{Kind: k}
-		var inj, heal []*soakEvent
-		for _, e := range evs {
-			if e.f.Kind != k {
-				continue
-			}
-			if !e.heal {
-				ks.Injected++
-				if e.f.OnHolder {
-					ks.OnHolder++
-				}
-			}
-			switch {
-			case !e.outage:
-			case e.heal:
-				heal = append(heal, e)
-			default:
-				inj = append(inj, e)
-			}
-		}
-		ks.Inject, ks.Heal = recoveryOf(inj), recoveryOf(heal)
-		out = append(out, ks)
-	}
-	return out
-}
-
-func recoveryOf(evs []*soakEvent) Recovery {
-	var gaps, recs []time.Duration
-	r := Recovery{Outages: len(evs)}
-	for _, e := range evs {
-		gaps, recs = append(gaps, e.gap), append(recs, e.recovery)
-		if e.open {
-			r.Open++
-		}
-	}
-	r.GapMedian, r.GapMax = median(gaps), slices.Max(append(gaps, 0))
-	r.RecMedian, r.RecMax = median(recs), slices.Max(append(recs, 0))
-	return r
-}
-
-// cells renders outages, gap median and max, recovery median and max, joined by sep.
-func (r Recovery) cells(sep string) string {
-	n := fmt.Sprint(r.Outages)
-	if r.Open > 0 {
-		n += fmt.Sprintf(" (%d not over)", r.Open)
-	}
-	return strings.Join([]string{n, ms(r.GapMedian), ms(r.GapMax), ms(r.RecMedian), ms(r.RecMax)}, sep)
-}
-
-// short renders outages, gap median/max and recovery median/max, joined by sep.
-func (r Recovery) short(sep string) string {
-	n := fmt.Sprint(r.Outages)
-	if r.Open > 0 {
-		n += fmt.Sprintf(" (%d not over)", r.Open)
-	}
-	pair := func(a, b time.Duration) string {
-		if b == 0 {
-			return "–"
-		}
-		return fmt.Sprintf("%d/%d ms", a.Milliseconds(), b.Milliseconds())
-	}
-	return strings.Join([]string{n, pair(r.GapMedian, r.GapMax), pair(r.RecMedian, r.RecMax)}, sep)
-}
-
-// median of ds (0 if empty).
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func ms(d time.Duration) string {
-	if d == 0 {
-		return "–"
-	}
-	if d < 10*time.Second {
-		return fmt.Sprintf("%d ms", d.Milliseconds())
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-// Pass reports whether the soak kept every promise it checks.
-func (r *SoakReport) Pass() bool { return len(r.Violations()) == 0 }
+// The soak's report, rendered: a table for the terminal (Table), docs/soak.md
+// (Markdown) and the fault sequence. The numbers come from soakaccount.go; medians are
+// Median's (quantile.go).
 
 // Table renders the summary for a terminal.
 func (r *SoakReport) Table() string {
@@ -470,55 +47,6 @@ func (r *SoakReport) Table() string {
 		fmt.Fprintf(&b, "VIOLATION %s\n", v)
 	}
 	return b.String()
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func (r *SoakReport) transferString() string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(r.Transfers)) {
-		parts = append(parts, fmt.Sprintf("%d %s", r.Transfers[k], k))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
-// FaultSequence lists the faults, one a line, times relative to the start.
-func (r *SoakReport) FaultSequence() string {
-	var b strings.Builder
-	for _, f := range r.Faults {
-		b.WriteString(r.faultLine(f) + "\n")
-	}
-	return b.String()
-}
-
-func (r *SoakReport) faultLine(f *SoakFault) string {
-	holder := ""
-	if f.OnHolder {
-		holder = " (holder)"
-	}
-	outage := func(gap, rec time.Duration, failed int) string {
-		if rec == 0 {
-			return ""
-		}
-		return fmt.Sprintf(" [outage %v, served again %v after it, %d failed]", gap.Round(time.Millisecond), rec.Round(time.Millisecond), failed)
-	}
-	switch {
-	case f.Kind == FaultTransfer:
-		return fmt.Sprintf("%9s #%d transfer to %s via %s%s: %s", r.rel(f.At), f.N, f.Node, f.Via, outage(f.Gap, f.Recovery, f.Failed), orNone(f.Outcome))
-	case f.Healed.IsZero():
-		return fmt.Sprintf("%9s #%d %s %s%s%s, not healed", r.rel(f.At), f.N, f.Kind, f.Node, holder, outage(f.Gap, f.Recovery, f.Failed))
-	default:
-		return fmt.Sprintf("%9s #%d %s %s%s%s, healed %s%s", r.rel(f.At), f.N, f.Kind, f.Node, holder, outage(f.Gap, f.Recovery, f.Failed),
-			r.rel(f.Healed), outage(f.HealGap, f.HealRecovery, f.HealFailed))
-	}
 }
 
 // Markdown renders docs/soak.md. cmd is the command line that produced it.
@@ -646,6 +174,105 @@ func (r *SoakReport) Markdown(cmd string) string {
 	return b.String()
 }
 
+// FaultSequence lists the faults, one a line, times relative to the start.
+func (r *SoakReport) FaultSequence() string {
+	var b strings.Builder
+	for _, f := range r.Faults {
+		b.WriteString(r.faultLine(f) + "\n")
+	}
+	return b.String()
+}
+
+func (r *SoakReport) faultLine(f *SoakFault) string {
+	holder := ""
+	if f.OnHolder {
+		holder = " (holder)"
+	}
+	outage := func(gap, rec time.Duration, failed int) string {
+		if rec == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" [outage %v, served again %v after it, %d failed]", gap.Round(time.Millisecond), rec.Round(time.Millisecond), failed)
+	}
+	switch {
+	case f.Kind == FaultTransfer:
+		return fmt.Sprintf("%9s #%d transfer to %s via %s%s: %s", r.rel(f.At), f.N, f.Node, f.Via, outage(f.Gap, f.Recovery, f.Failed), orNone(f.Outcome))
+	case f.Healed.IsZero():
+		return fmt.Sprintf("%9s #%d %s %s%s%s, not healed", r.rel(f.At), f.N, f.Kind, f.Node, holder, outage(f.Gap, f.Recovery, f.Failed))
+	default:
+		return fmt.Sprintf("%9s #%d %s %s%s%s, healed %s%s", r.rel(f.At), f.N, f.Kind, f.Node, holder, outage(f.Gap, f.Recovery, f.Failed),
+			r.rel(f.Healed), outage(f.HealGap, f.HealRecovery, f.HealFailed))
+	}
+}
+
+// cells renders outages, gap median and max, recovery median and max, joined by sep.
+func (r Recovery) cells(sep string) string {
+	n := fmt.Sprint(r.Outages)
+	if r.Open > 0 {
+		n += fmt.Sprintf(" (%d not over)", r.Open)
+	}
+	return strings.Join([]string{n, ms(r.GapMedian), ms(r.GapMax), ms(r.RecMedian), ms(r.RecMax)}, sep)
+}
+
+// short renders outages, gap median/max and recovery median/max, joined by sep.
+func (r Recovery) short(sep string) string {
+	n := fmt.Sprint(r.Outages)
+	if r.Open > 0 {
+		n += fmt.Sprintf(" (%d not over)", r.Open)
+	}
+	pair := func(a, b time.Duration) string {
+		if b == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%d/%d ms", a.Milliseconds(), b.Milliseconds())
+	}
+	return strings.Join([]string{n, pair(r.GapMedian, r.GapMax), pair(r.RecMedian, r.RecMax)}, sep)
+}
+
+// ms renders d in whole milliseconds below 10 s and to a tenth of a second above, or
+// "–" for zero.
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "–"
+	}
+	if d < 10*time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// rel formats t relative to the start of the soak ("+12.345s").
+func (r *SoakReport) rel(t time.Time) string {
+	return "+" + t.Sub(r.Start).Round(time.Millisecond).String()
+}
+
+// stuckString says what was stuck, where, from when and for how long.
+func (r *SoakReport) stuckString(st StuckState) string {
+	d := "until the end"
+	if !st.Until.IsZero() {
+		d = "for " + st.Until.Sub(st.Since).Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%s%s from %s %s: %s", st.Kind, nodeSuffix(st.Node), r.rel(st.Since), d, st.Detail)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func (r *SoakReport) transferString() string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(r.Transfers)) {
+		parts = append(parts, fmt.Sprintf("%d %s", r.Transfers[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
 func longest(ivs []Interval) time.Duration {
 	var d time.Duration
 	for _, iv := range ivs {
@@ -669,96 +296,6 @@ func (r *SoakReport) finalString() string {
 	return r.FinalHolder + " holds the VIP and serves the client"
 }
 
-// evidence gathers, for each violation, the faults around it and the agent log lines
-// of every node from 3 s before to 1 s after.
-func (r *SoakReport) evidence(l *Lab) string {
-	type window struct {
-		what     string
-		from, to time.Time
-	}
-	var ws []window
-	for _, iv := range r.OutsideIntervals {
-		ws = append(ws, window{fmt.Sprintf("two holders %v at %s for %v", iv.Nodes, r.rel(iv.Start), iv.Duration().Round(time.Millisecond)), iv.Start, iv.End})
-	}
-	for _, st := range r.Stuck {
-		to := st.Until
-		if to.IsZero() {
-			to = r.End
-		}
-		if to.Sub(st.Since) > 20*time.Second {
-			to = st.Since.Add(20 * time.Second)
-		}
-		ws = append(ws, window{"stuck: " + r.stuckString(st), st.Since, to})
-	}
-	var b strings.Builder
-	for i, w := range ws {
-		if i == 10 {
-			fmt.Fprintf(&b, "... %d more violations; the agent logs are in %s\n", len(ws)-i, r.LabDir)
-			break
-		}
-		from, to := w.from.Add(-3*time.Second), w.to.Add(time.Second)
-		fmt.Fprintf(&b, "=== %s (%s–%s UTC)\n", w.what, w.from.UTC().Format("15:04:05.000"), w.to.UTC().Format("15:04:05.000"))
-		b.WriteString("faults from 15 s before:\n")
-		for _, f := range r.Faults {
-			end := f.Healed
-			if end.IsZero() {
-				end = f.At
-			}
-			if !end.Before(w.from.Add(-15*time.Second)) && !f.At.After(w.to) {
-				b.WriteString("  " + r.faultLine(f) + "\n")
-			}
-		}
-		for _, n := range l.Nodes {
-			lines := logLinesBetween(l, n, from, to, 40)
-			if len(lines) > 0 {
-				fmt.Fprintf(&b, "%s agent log %s–%s:\n", n.Name, from.UTC().Format("15:04:05.000"), to.UTC().Format("15:04:05.000"))
-				for _, line := range lines {
-					b.WriteString("  " + line + "\n")
-				}
-			}
-		}
-	}
-	return b.String()
-}
-
-// logLinesBetween returns at most max lines of n's agent logs (every run) whose time=
-// field lies in [from, to].
-func logLinesBetween(l *Lab, n *Node, from, to time.Time, limit int) []string {
-	var out []string
-	eachAgentLogLine(l, n, func(run int, line string) {
-		ts, ok := strings.CutPrefix(line, "time=")
-		if !ok {
-			return
-		}
-		ts, _, _ = strings.Cut(ts, " ")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil || t.Before(from) || t.After(to) {
-			return
-		}
-		out = append(out, fmt.Sprintf("[run %d] %s", run, line))
-	})
-	if len(out) > limit {
-		out = append(out[:limit/2], append([]string{fmt.Sprintf("... %d lines left out ...", len(out)-limit)}, out[len(out)-limit/2:]...)...)
-	}
-	return out
-}
-
-// eachAgentLogLine calls fn with every line of n's agent logs, run by run.
-func eachAgentLogLine(l *Lab, n *Node, fn func(run int, line string)) {
-	for run := 1; run <= l.AgentRuns(n); run++ {
-		f, err := os.Open(l.AgentLogPath(n, run))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			fn(run, sc.Text())
-		}
-		f.Close()
-	}
-}
-
 func (r *SoakReport) warningsByCount() []string {
 	ws := slices.Collect(maps.Keys(r.Warnings))
 	slices.SortFunc(ws, func(a, b string) int {
@@ -768,66 +305,4 @@ func (r *SoakReport) warningsByCount() []string {
 		return strings.Compare(a, b)
 	})
 	return ws
-}
-
-// agentWarnings counts the WARN and ERROR lines of every agent log by level and
-// message, leaving out Raft's (component=raft) and memberlist's: those report the
-// faults themselves.
-func agentWarnings(l *Lab) map[string]int {
-	out := map[string]int{}
-	for _, n := range l.Nodes {
-		eachAgentLogLine(l, n, func(_ int, line string) {
-			var level string
-			switch {
-			case strings.Contains(line, " level=WARN "):
-				level = "WARN"
-			case strings.Contains(line, " level=ERROR "):
-				level = "ERROR"
-			default:
-				return
-			}
-			if strings.Contains(line, " component=raft") || strings.Contains(line, `msg="memberlist:`) {
-				return
-			}
-			_, msg, ok := strings.Cut(line, " msg=")
-			if !ok {
-				return
-			}
-			if strings.HasPrefix(msg, `"`) {
-				if i := strings.Index(msg[1:], `"`); i >= 0 {
-					msg = msg[1 : i+1]
-				}
-			} else {
-				msg, _, _ = strings.Cut(msg, " ")
-			}
-			if len(msg) > 120 {
-				msg = msg[:120] + "…"
-			}
-			out[level+" "+msg]++
-		})
-	}
-	return out
-}
-
-// writeProbe writes every request of the probe to path, one a line: start and end
-// relative to t0, ok or the error, and who answered.
-func writeProbe(path string, rs []Result, t0 time.Time) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	fmt.Fprintln(w, "# start_ms\tend_ms\tresult\tnode_or_error (times relative to the soak's start)")
-	for _, r := range rs {
-		res, what := "ok", r.Node
-		if !r.OK {
-			res, what = "fail", r.Err
-		}
-		fmt.Fprintf(w, "%.1f\t%.1f\t%s\t%s\n", float64(r.Start.Sub(t0).Microseconds())/1000, float64(r.End.Sub(t0).Microseconds())/1000, res, what)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

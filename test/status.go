@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Status is the output of `raftvip status --json` (CONTRACTS.md, "Agent contract").
+// Status is the output of `raftvip status --json`, as far as the suite reads it.
 // Unknown fields are ignored so that the agent may add more.
 type Status struct {
 	Node             string   `json:"node"`
@@ -47,7 +47,8 @@ type Security struct {
 	GossipRejects   map[string]uint64 `json:"gossip_rejects"`  // gossip messages that did not decrypt, by reason
 }
 
-// VRRP is Status.VRRP (CONTRACTS.md, "raftvip config and status for VRRP").
+// VRRP is Status.VRRP: the node's VRRP role, its packet counters (drops by reason)
+// and the foreign routers it hears.
 type VRRP struct {
 	Enabled  bool              `json:"enabled"`
 	Role     string            `json:"role"` // master (this node holds), backup, disabled

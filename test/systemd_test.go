@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// d (issue 7). The agent speaks systemd's notify protocol as Type=notify expects: READY=1
-// only once the node has joined (here: after its peers start), STATUS= lines saying
-// what it waits for and then what it does, WATCHDOG=1 at least every WatchdogSec/2
-// while it runs, and STOPPING=1 on SIGTERM.
+// The agent speaks systemd's notify protocol as Type=notify expects: READY=1 only
+// once the node has joined (here: after its peers start), STATUS= lines saying what
+// it waits for and then what it does, WATCHDOG=1 at least every WatchdogSec/2 while
+// it runs, and STOPPING=1 on SIGTERM.
 func TestSystemdNotify(t *testing.T) {
 	l := NewLab(t, Options{})
 	sock := filepath.Join(t.TempDir(), "notify.sock")

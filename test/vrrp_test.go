@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// VRRP scenarios (issue 5): stock keepalived (Debian's) in the VRRP group of a raftvip
+// VRRP scenarios: stock keepalived (Debian's) in the VRRP group of a raftvip
 // cluster. The load balancers run at priority 150, keepalived at 100 unless a scenario
 // says otherwise; the group is VRRPv2, VRID 51, advert_int 1 s, multicast, no
 // authentication, unless a scenario says otherwise. The ownership sampler reads the
@@ -266,7 +266,7 @@ func startWithKABackup(t *testing.T, opts Options) (*Lab, *Node, *Node) {
 	return l, h, ka
 }
 
-// a. Three agents at 150, keepalived at 100: keepalived stays BACKUP, one holder.
+// Three agents at 150, keepalived at 100: keepalived stays BACKUP, one holder.
 func TestVRRPKeepalivedBackup(t *testing.T) {
 	const watch = 15 * time.Second // four master-down intervals of keepalived
 	l, h, ka := startWithKABackup(t, KeepalivedLab(VRRPOptions{}, 100))
@@ -318,10 +318,10 @@ func termAgents(t *testing.T, l *Lab, nodes ...*Node) time.Time {
 	return last
 }
 
-// vrrpTermAll is scenario b: every agent stopped with SIGTERM (all at once, or the
-// holder last); keepalived, the backup at 100, must be MASTER well within its
-// master-down interval of the VIP leaving the cluster: the last holder resigns with a
-// priority-0 advert, so keepalived waits only its skew, (256-100)/256 s = 0.61 s.
+// vrrpTermAll stops every agent with SIGTERM (all at once, or the holder last);
+// keepalived, the backup at 100, must be MASTER well within its master-down interval
+// of the VIP leaving the cluster: the last holder resigns with a priority-0 advert, so
+// keepalived waits only its skew, (256-100)/256 s = 0.61 s.
 func vrrpTermAll(t *testing.T, holderLast bool) (fromLeft, fromExit time.Duration) {
 	// Without the priority-0 advert keepalived would wait out the master-down interval
 	// after the last advert, at least 3.61 - 1 = 2.61 s after the VIP left: the bound
@@ -376,13 +376,13 @@ func vrrpTermAll(t *testing.T, holderLast bool) (fromLeft, fromExit time.Duratio
 	return fromLeft, fromExit
 }
 
-// b. Every agent stopped at once with SIGTERM: keepalived takes over at once.
+// Every agent stopped at once with SIGTERM: keepalived takes over at once.
 func TestVRRPTermAll(t *testing.T) { vrrpTermAll(t, false) }
 
-// b'. The agents stopped one after the other, the holder last.
+// The agents stopped one after the other, the holder last.
 func TestVRRPTermHolderLast(t *testing.T) { vrrpTermAll(t, true) }
 
-// c. The holder's host unplugged: Raft fails over, and the new holder advertises,
+// The holder's host unplugged: Raft fails over, and the new holder advertises,
 // before keepalived's master-down timer (3.61 s) fires: keepalived stays BACKUP.
 func TestVRRPUnplugHolder(t *testing.T) {
 	l, h, ka := startWithKABackup(t, KeepalivedLab(VRRPOptions{}, 100))
@@ -413,7 +413,7 @@ func TestVRRPUnplugHolder(t *testing.T) {
 	noKAWarnings(t, l)
 }
 
-// d. The agents started again after keepalived became MASTER: the cluster (150)
+// The agents started again after keepalived became MASTER: the cluster (150)
 // preempts keepalived (100), which goes BACKUP and drops the VIP.
 func TestVRRPPreemptKeepalived(t *testing.T) {
 	l, h, ka := startWithKABackup(t, KeepalivedLab(VRRPOptions{}, 100))
@@ -466,10 +466,11 @@ func TestVRRPPreemptKeepalived(t *testing.T) {
 	checkAnnouncements(t, l, m.s, m.w, m.t0)
 }
 
-// foreignTakeover is scenario e for group g: keepalived ka1 at 200 is MASTER before the
-// agents start; the cluster (150) never holds while it advertises, and its leader says
-// why; ka1 crashes (SIGKILL, unplugged, its kernel's VIP removed as on a powered-off
-// host); the cluster claims after its master-down interval. With backup, keepalived ka2 at 100 then joins and stays BACKUP. It returns
+// foreignTakeover runs the takeover from a foreign master in VRRP group g: keepalived
+// ka1 at 200 is MASTER before the agents start; the cluster (150) never holds while it
+// advertises, and its leader says why; ka1 crashes (SIGKILL, unplugged, its kernel's
+// VIP removed as on a powered-off host); the cluster claims after its master-down
+// interval. With backup, keepalived ka2 at 100 then joins and stays BACKUP. It returns
 // the time from the kill to the claim and from ka1's last advert to the claim.
 func foreignTakeover(t *testing.T, g VRRPOptions, backup bool) (afterKill, afterLast time.Duration) {
 	kas := []int{200}
@@ -577,13 +578,13 @@ func foreignTakeover(t *testing.T, g VRRPOptions, backup bool) (afterKill, after
 	return afterKill, afterLast
 }
 
-// e. keepalived at 200 is MASTER: the cluster holds back; keepalived crashes: the
+// keepalived at 200 is MASTER: the cluster holds back; keepalived crashes: the
 // cluster claims after 3 × 1 s + (256-150)/256 s = 3.41 s.
 func TestVRRPForeignMaster(t *testing.T) { foreignTakeover(t, VRRPOptions{}, false) }
 
-// f. The same coexistence with VRRPv3 at 100 ms adverts, with v2 PASS authentication,
-// and in unicast mode: keepalived at 200 holds the cluster back until it crashes,
-// keepalived at 100 stays BACKUP under the cluster.
+// The coexistence of TestVRRPForeignMaster with VRRPv3 at 100 ms adverts, with v2
+// PASS authentication, and in unicast mode: keepalived at 200 holds the cluster back
+// until it crashes, keepalived at 100 stays BACKUP under the cluster.
 func TestVRRPModes(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -597,7 +598,7 @@ func TestVRRPModes(t *testing.T) {
 	}
 }
 
-// g. Forged adverts from the client's namespace, each claiming priority 254 or 255 but
+// Forged adverts from the client's namespace, each claiming priority 254 or 255 but
 // wrong in one way: every agent drops them for that reason (vrrp.dropped) and the
 // holder stays. A correct advert at priority 50 is accepted, and the holder stays.
 func TestVRRPForgedAdverts(t *testing.T) {

@@ -141,7 +141,24 @@ func run() int {
 		return 1
 	}
 	fmt.Printf("wrote %s, %s and %s\n", c.out, c.jsonOut, strings.Join(charts, ", "))
-	return 0
+	return res.checkPromises()
+}
+
+// checkPromises fails the run when raftvip's crash failovers (unplug) broke
+// DESIGN's promise by far (test.CheckFailoverMedian); the report is written either
+// way.
+func (r results) checkPromises() int {
+	rc := 0
+	for _, s := range r.Config.systems {
+		if !s.raftvip || !slices.Contains(r.Config.scens, "unplug") {
+			continue
+		}
+		if err := test.CheckFailoverMedian(s.timing, r.aggregate(s.Name, "unplug").gaps); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: promise broken:", err)
+			rc = 1
+		}
+	}
+	return rc
 }
 
 func names(ss []system) string {

@@ -151,7 +151,7 @@ func (r results) summaryTable() string {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d of %d | %d | %s | %s | %s | %s | %s |\n",
 				scen, s.Name, trials,
-				test.Millis(test.Quantile(a.gaps, 0.5)), test.Millis(test.Quantile(a.gaps, 0.95)), test.Millis(test.Quantile(a.gaps, 1)),
+				test.Millis(test.Median(a.gaps)), test.Millis(test.Quantile(a.gaps, 0.95)), test.Millis(test.Quantile(a.gaps, 1)),
 				a.failures, a.requests, a.maxHolders, a.twoText(),
 				pct(a.idle), pct(a.during), mib(a.idle.MeanRSS), mib(a.during.MaxRSS))
 		}
@@ -501,8 +501,8 @@ var chartCaption = map[string]string{
 	"planned":   "raftvip transfer / keepalived sigterm",
 }
 
-// medianTrial is the successful trial of median gap (nearest rank) of a system and
-// scenario, nil if none.
+// medianTrial is the successful trial of median gap of a system and scenario (the
+// trial test.Median picks the gap of), nil if none.
 func (r results) medianTrial(sys, scen string) *trial {
 	var ok []*trial
 	for _, tr := range r.Trials {
@@ -514,5 +514,5 @@ func (r results) medianTrial(sys, scen string) *trial {
 		return nil
 	}
 	slices.SortStableFunc(ok, func(a, b *trial) int { return int(a.F.Gap - b.F.Gap) })
-	return ok[(len(ok)+1)/2-1]
+	return ok[test.QuantileIndex(len(ok), 0.5)]
 }
