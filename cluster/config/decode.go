@@ -284,13 +284,20 @@ func (d *decoder) seq(path string, n *yaml.Node, example string) ([]*yaml.Node, 
 // validString decodes a string at path that problem accepts (problem returns "" for a
 // good value, else what is wrong and what would be right) into dst.
 func (d *decoder) validString(path string, n *yaml.Node, example string, problem func(string) string, dst *string) {
-	s, ok := d.scalar(path, n, example)
+	parsed(d, path, n, example, func(s string) (string, string) { return s, problem(s) }, dst)
+}
+
+// parsed decodes a scalar at path that parse turns into a value (or says what is wrong
+// and what would be right) into dst. want says what the field expects.
+func parsed[T any](d *decoder, path string, n *yaml.Node, want string, parse func(string) (T, string), dst *T) {
+	s, ok := d.scalar(path, n, want)
 	if !ok {
 		return
 	}
-	if msg := problem(s); msg != "" {
+	v, msg := parse(s)
+	if msg != "" {
 		d.add(n.Line, path, "%s", msg)
 		return
 	}
-	*dst = s
+	*dst = v
 }

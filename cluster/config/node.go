@@ -33,16 +33,7 @@ func (d *decoder) node(path string, n *yaml.Node, nc *NodeConfig) {
 			}
 		}},
 		{"bind", func(p string, v *yaml.Node) {
-			s, ok := d.scalar(p, v, "this node's IP address, e.g. 198.18.0.11")
-			if !ok {
-				return
-			}
-			a, msg := UnicastAddr(s)
-			if msg != "" {
-				d.add(v.Line, p, "%s", msg)
-				return
-			}
-			nc.Bind = a
+			parsed(d, p, v, "this node's IP address, e.g. 198.18.0.11", UnicastAddr, &nc.Bind)
 		}},
 		{"raft_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.RaftPort) }},
 		{"gossip_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.GossipPort) }},

@@ -42,16 +42,7 @@ func (d *decoder) vrrp(path string, n *yaml.Node, vc *VRRPConfig) {
 				}})
 		}},
 		{"unicast_src", func(p string, v *yaml.Node) {
-			s, ok := d.scalar(p, v, "this node's address, e.g. 198.18.0.11")
-			if !ok {
-				return
-			}
-			a, msg := UnicastAddr(s)
-			if msg != "" {
-				d.add(v.Line, p, "%s", msg)
-				return
-			}
-			vc.UnicastSrc = a
+			parsed(d, p, v, "this node's address, e.g. 198.18.0.11", UnicastAddr, &vc.UnicastSrc)
 		}},
 		{"interface", func(p string, v *yaml.Node) {
 			d.validString(p, v, "an interface name such as eth0", InterfaceProblem, &vc.Interface)
