@@ -11,6 +11,9 @@
 // (the bench compares them with raftvip), and Options.KeepalivedCheck makes each track
 // its own HAProxy with a vrrp_script.
 //
+// Nothing of the product may import it: it drives the raftvip binary from outside,
+// and reads its status as JSON, as an operator's tools would.
+//
 // The suite needs root. Without it every test skips with one line; with
 // RAFTVIP_E2E=require a skip is a failure.
 //

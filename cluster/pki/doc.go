@@ -6,6 +6,6 @@
 // connection (serverAuth and clientAuth), and peers trust each other by the chain to
 // the CA alone.
 //
-// pki uses the standard library only: it knows nothing of the configuration, the
-// transport that uses the certificates, or the rest of raftvip.
+// pki must not use anything but the standard library: it knows nothing of the
+// configuration, the transport that uses the certificates, or the rest of raftvip.
 package pki
