@@ -105,6 +105,9 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 		}
 	}()
 	warnInsecure(cfg, logger)
+	if err := Runnable(cfg); err != nil {
+		return nil, err
+	}
 
 	// Before anything else: a VIP left behind by a crashed agent must not linger.
 	n.vip, err = e.vip(cfg, logger.With("component", "vip"), func() bool {
@@ -230,6 +233,15 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 		"vip", fmt.Sprint(cfg.VIP.Addresses), "interface", cfg.VIP.Interface,
 		"timing", t.Profile, "claim_delay", claimDelay, "fencing", cfg.VIP.Fencing)
 	return n, nil
+}
+
+// Runnable says whether this version of the agent can run cfg: today one VIP group
+// (the vip: block, or groups: with one group).
+func Runnable(cfg *config.Config) error {
+	if len(cfg.Groups) > 1 {
+		return fmt.Errorf("cluster: groups: has %d groups, but this version of the agent holds one group of VIPs; keep one group (or the vip: block) until an agent with several groups is installed", len(cfg.Groups))
+	}
+	return nil
 }
 
 // policyHysteresis is how long a voter's gossiped priority and eligibility must hold

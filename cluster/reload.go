@@ -40,6 +40,12 @@ func (n *Node) Reload(next *config.Config, level *slog.LevelVar) (config.Changes
 	// What was applied is now the running configuration; the rest waits for a restart.
 	applied := *cur
 	applied.Priority, applied.Checks, applied.Notify, applied.Log.Level = next.Priority, next.Checks, next.Notify, next.Log.Level
+	if len(applied.Groups) == len(next.Groups) {
+		applied.Groups = slices.Clone(applied.Groups)
+		for i := range applied.Groups {
+			applied.Groups[i].Priority = next.Groups[i].Priority
+		}
+	}
 	n.live = &applied
 	if len(r.Applied) > 0 {
 		signal(n.healthCh) // effective priority, gossip, VRRP priority, notify state

@@ -237,18 +237,7 @@ func checkTypeNames() []string {
 
 // checkNameProblem says what is wrong with a check name, or "" if nothing.
 func checkNameProblem(s string) string {
-	if s == "" {
-		return "is empty; name the check, e.g. haproxy"
-	}
-	for _, r := range s {
-		if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_' || r == '.') {
-			return fmt.Sprintf("%q contains %q; a check name may use only letters, digits, '-', '_' and '.'", s, r)
-		}
-	}
-	if len(s) > 32 {
-		return fmt.Sprintf("%q is %d characters; a check name is at most 32 (every node gossips its checks' names)", s, len(s))
-	}
-	return ""
+	return nameProblem(s, "check", "haproxy", "every node gossips its checks' names")
 }
 
 // statsSocketProblem says what is wrong with an HAProxy stats socket address,

@@ -28,6 +28,12 @@ const (
 	DefaultExpectStatus    = 200
 	DefaultNotifyInstance  = "raftvip"
 	DefaultNotifyTimeout   = 10 * time.Second
+
+	// VIPGroupName names the one group of the vip: form.
+	VIPGroupName = "vip"
+	// MaxGroups bounds groups: each group is a label value of the metrics and has
+	// its own identity digest in every node's gossip metadata.
+	MaxGroups = 32
 )
 
 // The check types (checks[].type).
@@ -41,10 +47,27 @@ const (
 
 // Config is one node's configuration, loaded from YAML by Load or Parse. Every field
 // is set: defaults are applied and every value has been validated.
+//
+// A file gives its VIPs in one of two forms: groups: (several groups, DESIGN §9), or
+// the one-group form vip: with priority, preempt, preempt_delay, min_move_interval
+// and vrrp at the top level. Groups holds them either way. VIP, Priority, Preempt,
+// PreemptDelay, MinMoveInterval and VRRP are the first group as the one-group form
+// spells it; the rest of the code reads them until the node runs several groups.
 type Config struct {
-	Node     NodeConfig
-	Cluster  ClusterConfig
-	Admin    AdminConfig
+	Node    NodeConfig
+	Cluster ClusterConfig
+	Admin   AdminConfig
+
+	// Groups are the VIP groups, at least one, in file order; names are unique. The
+	// vip: form is one group named "vip" (VIPGroupName) that tracks every check.
+	Groups []GroupConfig
+	// GroupsSection reports that the file has groups:; false is the vip: form.
+	GroupsSection bool
+
+	// The first group in the one-group form's fields, until the node runs several
+	// groups. With groups:, the top-level priority, preempt, preempt_delay and
+	// min_move_interval are only the defaults of every group's own, and these fields
+	// hold the first group's values.
 	VIP      VIPConfig
 	Priority int // base priority, 1..254, default 100; checks weigh into it
 
@@ -183,6 +206,60 @@ type AdminConfig struct {
 	TokenFile string
 }
 
+// GroupConfig is one VIP group (groups[i], or the vip: form as a whole): addresses
+// that move together, the node that holds them placed by the leader (DESIGN §9.2).
+// Identity lists the keys every node must have alike; Priority, Track, Interface and
+// VRRP's UnicastSrc and UnicastPeers are this node's own.
+type GroupConfig struct {
+	// Name is required and unique: letters, digits, '-', '_', '.', at most 32 bytes.
+	// It labels metrics and is notify's INSTANCE argument.
+	Name      string
+	Interface string         // required
+	Addresses []netip.Prefix // required, at least one; no address is in two groups
+	// Priority is this node's priority for the group, 1..254; default: the top-level
+	// priority (itself default 100).
+	Priority int
+	// Track names the checks that weigh into the group's priority. nil (track: left
+	// out) is every check; empty (track: []) is none. Tracks answers for one check.
+	Track []string
+
+	// Preempt, PreemptDelay and MinMoveInterval are as Config's; each defaults to the
+	// top-level key when that is set, else to its global default (true, 0, 10s). The
+	// groups of one Together set have the same three.
+	Preempt         bool
+	PreemptDelay    time.Duration
+	MinMoveInterval time.Duration
+	// Together names a set of groups placed as one unit (keepalived's
+	// vrrp_sync_group), each keeping its own VRRP identity; "" = on its own.
+	Together string
+
+	Lifetime time.Duration // as VIPConfig's
+	Fencing  string        // as VIPConfig's
+	GARP     GARPConfig
+	Drain    time.Duration // as VIPConfig's
+	// VRRP is the group's keepalived instance. Its Interface defaults to the group's
+	// Interface; no two enabled groups share a VRID on one interface and family.
+	VRRP VRRPConfig
+}
+
+// Tracks reports whether the check named check weighs into the group's priority.
+func (g GroupConfig) Tracks(check string) bool {
+	if g.Track == nil {
+		return true
+	}
+	for _, t := range g.Track {
+		if t == check {
+			return true
+		}
+	}
+	return false
+}
+
+// VIP is the group's addresses and how they are held, as the vip: form has them.
+func (g GroupConfig) VIP() VIPConfig {
+	return VIPConfig{Interface: g.Interface, Addresses: g.Addresses, Lifetime: g.Lifetime, Fencing: g.Fencing, GARP: g.GARP, Drain: g.Drain}
+}
+
 // VIPConfig is the addresses that move together, and how they are held.
 type VIPConfig struct {
 	Interface string         // required
@@ -211,7 +288,7 @@ type VRRPConfig struct {
 	AuthPass     string        // v2 PASS authentication, at most 8 bytes; "" = none
 	UnicastPeers []netip.Addr  // empty: multicast (224.0.0.18, ff02::12)
 	UnicastSrc   netip.Addr    // source of the adverts; default node.bind
-	Interface    string        // default vip.interface
+	Interface    string        // default: the group's interface (vip.interface)
 }
 
 // Defaults of the vrrp section.

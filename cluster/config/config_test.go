@@ -87,6 +87,19 @@ func TestParseMinimalDefaults(t *testing.T) {
 			Insecure: true, // parseTest's default; Parse's is false
 		},
 		Admin: AdminConfig{Socket: "/run/raftvip/raftvip.sock"},
+		Groups: []GroupConfig{{
+			Name:            "vip",
+			Interface:       "eth0",
+			Addresses:       []netip.Prefix{netip.MustParsePrefix("198.18.0.10/24")},
+			Priority:        100,
+			Preempt:         true,
+			MinMoveInterval: 10 * time.Second,
+			Lifetime:        2 * time.Second,
+			Fencing:         "standard",
+			GARP:            GARPConfig{Repeat: 5, Interval: time.Second, Refresh: 0},
+			Drain:           25 * time.Millisecond,
+			VRRP:            VRRPConfig{Version: 2, Interval: time.Second, UnicastSrc: netip.MustParseAddr("198.18.0.11"), Interface: "eth0"},
+		}},
 		VIP: VIPConfig{
 			Interface: "eth0",
 			Addresses: []netip.Prefix{netip.MustParsePrefix("198.18.0.10/24")},
@@ -871,8 +884,9 @@ func TestProfiles(t *testing.T) {
 }
 
 // TestSchemaMatchesTestdata checks knownKeys (used for "belongs under" hints)
-// against ipv6.yaml and gossip.yaml, which between them set every key and parse. The keys of list items count
-// under the list's name with [], so its checks use every key of every check type.
+// against ipv6.yaml, gossip.yaml and groups.yaml, which between them set every key
+// and parse. The keys of list items count under the list's name with [], so its
+// checks use every key of every check type.
 func TestSchemaMatchesTestdata(t *testing.T) {
 	got := map[string][]string{}
 	var walk func(path string, m map[string]any)
@@ -893,7 +907,8 @@ func TestSchemaMatchesTestdata(t *testing.T) {
 	}
 	// ipv6.yaml has every key but bootstrap_expect, which cannot go with peers;
 	// gossip.yaml has it.
-	for _, file := range []string{"ipv6.yaml", "gossip.yaml"} {
+	// groups.yaml has the keys of groups:, which cannot go with vip:.
+	for _, file := range []string{"ipv6.yaml", "gossip.yaml", "groups.yaml"} {
 		b, err := os.ReadFile("testdata/config/" + file)
 		if err != nil {
 			t.Fatal(err)

@@ -41,13 +41,6 @@ func (d *decoder) crossCheck(cfg *Config, hostname func() (string, error)) {
 			cfg.Cluster.Join[i] = netip.AddrPortFrom(cfg.Cluster.Join[i].Addr(), uint16(cfg.Node.GossipPort))
 		}
 	}
-	if _, set := d.lines["vip.interface"]; !set && !d.failedAt("vip") && !d.suggested["vip.interface"] {
-		d.add(d.at("vip"), "vip.interface", "missing; name the interface that carries the VIP, e.g. interface: eth0")
-	}
-	if _, set := d.lines["vip.addresses"]; !set && !d.failedAt("vip") && !d.suggested["vip.addresses"] {
-		d.add(d.at("vip"), "vip.addresses", "missing; list the VIPs with their prefix length, e.g. addresses: [198.18.0.10/24]")
-	}
-
 	// Raft and gossip need their own ports; blame the one that was set.
 	if cfg.Node.RaftPort == cfg.Node.GossipPort {
 		field := "node.gossip_port"
@@ -63,23 +56,7 @@ func (d *decoder) crossCheck(cfg *Config, hostname func() (string, error)) {
 		d.checkSelf(cfg)
 	}
 
-	// A VIP must not be an address a node has permanently.
-	peerAt := map[netip.Addr]string{}
-	for _, peer := range cfg.Cluster.Peers {
-		if _, dup := peerAt[peer.Addr.Addr()]; !dup {
-			peerAt[peer.Addr.Addr()] = peer.Name
-		}
-	}
-	for i, pf := range cfg.VIP.Addresses {
-		p := d.vipPaths[i]
-		if cfg.Node.Bind.IsValid() && pf.Addr() == cfg.Node.Bind {
-			d.add(d.at(p), p, "%s is node.bind, this node's own address; a VIP must be an address that no node has permanently", pf.Addr())
-		} else if name, ok := peerAt[pf.Addr()]; ok {
-			d.add(d.at(p), p, "%s is the address of peer %s; a VIP must be an address that no node has permanently", pf.Addr(), name)
-		}
-	}
-
-	d.checkVRRP(cfg)
+	d.checkGroups(cfg)
 	d.checkSecurity(cfg)
 	d.checkListeners(cfg)
 
@@ -93,17 +70,37 @@ func (d *decoder) crossCheck(cfg *Config, hostname func() (string, error)) {
 		p := "cluster.timing." + is.knob
 		d.add(d.at(p), p, "%s", is.msg)
 	}
-	// The kernel must not drop the VIP between two lease renewals.
-	if len(issues) > 0 || d.failed("cluster.timing") || d.failed("vip.lifetime") || cfg.VIP.Lifetime > t.RenewInterval() {
+	if len(issues) == 0 && !d.failed("cluster.timing") {
+		d.checkLifetimes(cfg)
+	}
+}
+
+// checkLifetimes checks that the kernel does not drop a group's VIPs between two
+// lease renewals. A group that set its lifetime is blamed for it; otherwise a
+// cluster.timing.vip_lease that was set is, once, for the shortest lifetime.
+func (d *decoder) checkLifetimes(cfg *Config) {
+	t := cfg.Cluster.Timing
+	short := -1 // the group with the shortest lifetime at its default, if too short
+	for i, g := range cfg.Groups {
+		p := d.sites[i].key("lifetime")
+		if d.failed(p) || g.Lifetime > t.RenewInterval() {
+			continue
+		}
+		if _, set := d.lines[p]; set || !d.timingSet["vip_lease"] {
+			d.add(d.at(p), p, "%s is not longer than the lease renew interval (cluster.timing.vip_lease/4 = %s); the kernel would drop the VIP between two renewals: raise %s above %s or lower cluster.timing.vip_lease",
+				g.Lifetime, t.RenewInterval(), p, t.RenewInterval())
+			continue
+		}
+		if short < 0 || g.Lifetime < cfg.Groups[short].Lifetime {
+			short = i
+		}
+	}
+	if short < 0 {
 		return
 	}
-	if _, set := d.lines["vip.lifetime"]; set || !d.timingSet["vip_lease"] {
-		d.add(d.at("vip.lifetime"), "vip.lifetime", "%s is not longer than the lease renew interval (cluster.timing.vip_lease/4 = %s); the kernel would drop the VIP between two renewals: raise vip.lifetime above %s or lower cluster.timing.vip_lease",
-			cfg.VIP.Lifetime, t.RenewInterval(), t.RenewInterval())
-		return
-	}
-	d.add(d.at("cluster.timing.vip_lease"), "cluster.timing.vip_lease", "%s means a lease renewal every %s, but vip.lifetime is %s; the kernel would drop the VIP between two renewals: lower vip_lease below %s or raise vip.lifetime",
-		t.VIPLease, t.RenewInterval(), cfg.VIP.Lifetime, 4*cfg.VIP.Lifetime)
+	g, p := cfg.Groups[short], d.sites[short].key("lifetime")
+	d.add(d.at("cluster.timing.vip_lease"), "cluster.timing.vip_lease", "%s means a lease renewal every %s, but %s is %s; the kernel would drop the VIP between two renewals: lower vip_lease below %s or raise %s",
+		t.VIPLease, t.RenewInterval(), p, g.Lifetime, 4*g.Lifetime, p)
 }
 
 // checkSelf checks that this node is one of the peers, at node.bind:node.raft_port.

@@ -23,6 +23,28 @@ func TestDiff(t *testing.T) {
 		{name: "vip and preempt need a restart, priority applies", cur: after("priority: 100"),
 			next:    edit(8, "  addresses: [198.18.0.20/24]") + "priority: 120\npreempt: false\n",
 			applied: []string{"priority"}, want: []string{"vip", "preempt"}},
+		{name: "vip and vrrp need a restart", cur: after(""), next: after("  lifetime: 3s\nvrrp: {enabled: true, vrid: 51}"),
+			want: []string{"vip", "vrrp"}},
+
+		// With groups:.
+		{name: "groups: nothing changed", cur: groupsConfig, next: groupsConfig},
+		{name: "groups: a group's priority applies", cur: groupsConfig, next: gAfter("    priority: 120"),
+			applied: []string{"groups[api].priority"}},
+		{name: "groups: the top-level priority is every group's default", cur: groupsConfig, next: withWeb("    priority: 100", "priority: 90"),
+			applied: []string{"groups[api].priority"}},
+		{name: "groups: priority applies, the rest needs a restart", cur: groupsConfig, next: gAfter("    priority: 120\n    lifetime: 3s"),
+			applied: []string{"groups[api].priority"}, want: []string{"groups"}},
+		{name: "groups: track needs a restart", cur: groupsConfig + checkHAProxy + "\n", next: gAfter("    track: []\n" + checkHAProxy),
+			want: []string{"groups"}},
+		{name: "groups: a group added", cur: groupsConfig, next: gAfter("  - {name: db, interface: eth0, addresses: [198.18.0.40/24]}"),
+			want: []string{"groups"}},
+		{name: "groups: reordered, priority not applied", cur: groupsConfig,
+			next: groupsHead + "groups:\n  - {name: api, interface: eth0, addresses: [198.18.0.20/24], priority: 120}\n  - {name: web, interface: eth0, addresses: [198.18.0.10/24]}\n",
+			want: []string{"groups"}},
+		{name: "groups: checks still apply", cur: groupsConfig, next: gAfter(checkHAProxy), applied: []string{"checks"}},
+		{name: "vip: to groups:", cur: baseConfig, next: groupsConfig, want: []string{"vip", "groups"}},
+		{name: "vip: to the same group in groups:", cur: baseConfig,
+			next: groupsHead + "groups:\n  - {name: vip, interface: eth0, addresses: [198.18.0.10/24]}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

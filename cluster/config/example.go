@@ -59,6 +59,23 @@ vip:
   garp: {repeat: 5, interval: 1s, refresh: 0s}
   drain: 25ms                 # planned moves: hold off new connections this long first
 
+# Or, instead of vip: (a file has one of the two), several VIP groups, each placed on
+# a node of its own choosing, as keepalived runs several vrrp_instances. Each group
+# takes the keys of vip: and its own priority, track, preempt, preempt_delay,
+# min_move_interval and vrrp; the top-level keys below are their defaults, and a
+# top-level vrrp: is not allowed. Groups with the same together: name move as one.
+# groups:
+#   - name: web
+#     interface: eth0
+#     addresses: [198.18.0.10/24]
+#     priority: 150        # this node's priority for web (default: priority below)
+#     track: [haproxy]     # the checks that weigh into web (default: all; [] for none)
+#   - name: api
+#     interface: eth0
+#     addresses: [198.18.0.20/24]
+#     priority: 100
+#     vrrp: {enabled: true, vrid: 52}
+
 priority: 100 # 1..254; give each node its own, the highest holds the VIP when healthy
 
 # Health checks, with keepalived's vrrp_script semantics. Every interval a probe runs;

@@ -42,7 +42,7 @@ func ParseWithHostname(data []byte, filename string, hostname func() (string, er
 // true, for the tests of other sections, which write no tls or encrypt.
 func parseWith(data []byte, filename string, hostname func() (string, error), defaultInsecure bool) (*Config, error) {
 	d := &decoder{file: filename, lines: map[string]int{}, timingSet: map[string]bool{}, suggested: map[string]bool{},
-		defaultInsecure: defaultInsecure, now: time.Now}
+		itemPaths: map[string][]string{}, defaultInsecure: defaultInsecure, now: time.Now}
 	cfg := &Config{
 		Node:  NodeConfig{DataDir: DefaultDataDir, RaftPort: DefaultRaftPort, GossipPort: DefaultGossipPort},
 		Admin: AdminConfig{Socket: DefaultAdminSocket},
@@ -76,10 +76,13 @@ type decoder struct {
 	errs  []FieldError
 	lines map[string]int // field path -> line where it is set
 
-	timingSet map[string]bool // knobs set under cluster.timing
-	suggested map[string]bool // keys a misspelt key was taken for
-	peerPaths []string        // path of each of cfg.Cluster.Peers
-	vipPaths  []string        // path of each of cfg.VIP.Addresses
+	timingSet map[string]bool     // knobs set under cluster.timing
+	suggested map[string]bool     // keys a misspelt key was taken for
+	peerPaths []string            // path of each of cfg.Cluster.Peers
+	itemPaths map[string][]string // list path (vip.addresses, groups[1].track) -> path of each good item
+	sites     []groupSite         // where each of cfg.Groups is in the file
+
+	groupsForm bool // the file has groups: (else it is in the vip: form)
 
 	defaultInsecure bool             // cluster.insecure defaults to true (tests)
 	now             func() time.Time // checks certificate validity

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,10 +16,10 @@ func unsupportedKeys() map[string]string {
 
 // knownKeys is every key this version knows, by section, to tell an operator
 // where a key in the wrong section belongs. "checks[]" is an item of checks, with the
-// keys of every check type.
+// keys of every check type; "groups[]" an item of groups.
 func knownKeys() map[string][]string {
 	return map[string][]string{
-		"":               {"node", "cluster", "admin", "vip", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log", "metrics"},
+		"":               {"node", "cluster", "admin", "vip", "groups", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log", "metrics"},
 		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
 		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt", "tls", "insecure"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
@@ -29,9 +30,28 @@ func knownKeys() map[string][]string {
 		"vip.garp":       {"repeat", "interval", "refresh"},
 		"checks[]":       checkKeys(),
 		"notify":         {"master", "backup", "fault", "stop", "script", "instance", "timeout"},
-		"vrrp":           {"enabled", "version", "vrid", "advert_interval", "auth_pass", "unicast_peers", "unicast_src", "interface"},
+		"vrrp":           vrrpKeys(),
+		"groups[]":       {"name", "interface", "addresses", "priority", "track", "preempt", "preempt_delay", "min_move_interval", "together", "lifetime", "fencing", "garp", "drain", "vrrp"},
+		"groups[].garp":  {"repeat", "interval", "refresh"},
+		"groups[].vrrp":  vrrpKeys(),
 		"log":            {"level", "format"},
 	}
+}
+
+func vrrpKeys() []string {
+	return []string{"enabled", "version", "vrid", "advert_interval", "auth_pass", "unicast_peers", "unicast_src", "interface"}
+}
+
+// formOf is the form of the file a section belongs to: "vip" for vip: and the
+// top-level vrrp:, "groups" for the items of groups:, "" for both.
+func formOf(section string) string {
+	switch {
+	case section == "vip" || strings.HasPrefix(section, "vip.") || section == "vrrp":
+		return "vip"
+	case strings.HasPrefix(section, "groups[]"):
+		return "groups"
+	}
+	return ""
 }
 
 func (d *decoder) unknownKey(path, key string, fields []keyField) string {
@@ -50,24 +70,37 @@ func (d *decoder) unknownKey(path, key string, fields []keyField) string {
 		sections = append(sections, s)
 	}
 	sort.Strings(sections)
-	var homes []string // where key belongs, if not here
+	// Where key belongs, if not here: in the sections of the file's own form (vip: or
+	// groups:) when it has any there, else wherever it is a key.
+	form := "vip"
+	if d.groupsForm {
+		form = "groups"
+	}
+	var homes, elsewhere []string
 	for _, section := range sections {
-		if section == sectionOf(path) {
+		if section == sectionOf(path) || !slices.Contains(schema[section], key) {
 			continue
 		}
-		for _, k := range schema[section] {
-			if k != key {
-				continue
-			}
-			switch {
-			case section == "":
-				homes = append(homes, "at the top level")
-			case strings.HasSuffix(section, "[]"):
-				homes = append(homes, fmt.Sprintf("in an item of %s", strings.TrimSuffix(section, "[]")))
-			default:
-				homes = append(homes, fmt.Sprintf("under %s (%s.%s)", section, section, key))
-			}
+		var home string
+		list, sub, nested := strings.Cut(section, "[].")
+		switch {
+		case section == "":
+			home = "at the top level"
+		case strings.HasSuffix(section, "[]"):
+			home = fmt.Sprintf("in an item of %s", strings.TrimSuffix(section, "[]"))
+		case nested:
+			home = fmt.Sprintf("under %s in an item of %s (%s.%s)", sub, list, section, key)
+		default:
+			home = fmt.Sprintf("under %s (%s.%s)", section, section, key)
 		}
+		if f := formOf(section); f == "" || f == form {
+			homes = append(homes, home)
+		} else {
+			elsewhere = append(elsewhere, home)
+		}
+	}
+	if len(homes) == 0 {
+		homes = elsewhere
 	}
 	if len(homes) > 0 {
 		not := ""

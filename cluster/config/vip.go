@@ -11,11 +11,20 @@ import (
 )
 
 func (d *decoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
-	d.mapping(path, n, []keyField{
+	d.mapping(path, n, d.vipFields(vc))
+}
+
+// vipFields are the keys of vip:, which a group of groups: has too. The section's
+// interface is at interface under the same path.
+func (d *decoder) vipFields(vc *VIPConfig) []keyField {
+	return []keyField{
 		{"interface", func(p string, v *yaml.Node) {
 			d.validString(p, v, "an interface name such as eth0", InterfaceProblem, &vc.Interface)
 		}},
-		{"addresses", func(p string, v *yaml.Node) { d.addresses(p, v, vc) }},
+		{"addresses", func(p string, v *yaml.Node) {
+			section := p[:strings.LastIndex(p, ".")]
+			d.itemPaths[p] = d.addresses(p, v, section+".interface", &vc.Addresses)
+		}},
 		{"lifetime", func(p string, v *yaml.Node) {
 			var lt time.Duration
 			if !d.duration(p, v, &lt) {
@@ -75,7 +84,7 @@ func (d *decoder) vip(path string, n *yaml.Node, vc *VIPConfig) {
 				}},
 			})
 		}},
-	})
+	}
 }
 
 // InterfaceProblem applies the kernel's rule for interface names (dev_valid_name).
@@ -96,19 +105,26 @@ func InterfaceProblem(s string) string {
 	return ""
 }
 
-func (d *decoder) addresses(path string, n *yaml.Node, vc *VIPConfig) {
-	vals, paths, ok := scalarList(d, path, n, "[198.18.0.10/24]", "an address with its prefix length, e.g. 198.18.0.10/24", ParseVIP,
+// addresses decodes the VIPs at path into dst and returns the path of each; iface is
+// the path of the interface that carries them, for the messages.
+func (d *decoder) addresses(path string, n *yaml.Node, iface string, dst *[]netip.Prefix) []string {
+	vals, paths, ok := scalarList(d, path, n, "[198.18.0.10/24]", "an address with its prefix length, e.g. 198.18.0.10/24",
+		func(s string) (netip.Prefix, string) { return parseVIPOn(s, iface) },
 		unique[netip.Prefix]{func(pf netip.Prefix) any { return pf.Addr() }, func(pf netip.Prefix, _, first string, line int) string {
 			return fmt.Sprintf("%s is listed twice (also %s on line %d); remove one", pf.Addr(), first, line)
 		}})
-	vc.Addresses, d.vipPaths = vals, paths
+	*dst = vals
 	if ok && len(resolve(n).Content) == 0 {
 		d.add(d.lines[path], path, "is empty; list at least one address with its prefix length, e.g. [198.18.0.10/24]")
 	}
+	return paths
 }
 
 // ParseVIP parses a VIP with its prefix length, or says what is wrong.
-func ParseVIP(s string) (netip.Prefix, string) {
+func ParseVIP(s string) (netip.Prefix, string) { return parseVIPOn(s, "vip.interface") }
+
+// parseVIPOn is ParseVIP for the VIPs of the interface at path iface.
+func parseVIPOn(s, iface string) (netip.Prefix, string) {
 	pf, err := netip.ParsePrefix(strings.TrimSpace(s))
 	if err != nil {
 		if a, err := netip.ParseAddr(s); err == nil {
@@ -116,7 +132,7 @@ func ParseVIP(s string) (netip.Prefix, string) {
 			if a.Is6() {
 				bits = 64
 			}
-			return netip.Prefix{}, fmt.Sprintf("%q has no prefix length; write it with the prefix length of the subnet on vip.interface, e.g. %s/%d", s, a, bits)
+			return netip.Prefix{}, fmt.Sprintf("%q has no prefix length; write it with the prefix length of the subnet on %s, e.g. %s/%d", s, iface, a, bits)
 		}
 		return netip.Prefix{}, fmt.Sprintf("%q is not an address with a prefix length; write e.g. 198.18.0.10/24 or 2001:2::10/64 (no host names)", s)
 	}
@@ -127,7 +143,7 @@ func ParseVIP(s string) (netip.Prefix, string) {
 	case a.IsUnspecified():
 		return netip.Prefix{}, fmt.Sprintf("%s is the unspecified address; a VIP must be a host address, e.g. 198.18.0.10/24", pf)
 	case a.IsLoopback():
-		return netip.Prefix{}, fmt.Sprintf("%s is a loopback address; a VIP must be reachable from clients on vip.interface", pf)
+		return netip.Prefix{}, fmt.Sprintf("%s is a loopback address; a VIP must be reachable from clients on %s", pf, iface)
 	case a.IsMulticast():
 		return netip.Prefix{}, fmt.Sprintf("%s is a multicast address; a VIP must be a unicast host address", pf)
 	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):

@@ -436,6 +436,9 @@ func runConfigCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := cluster.Runnable(cfg); err != nil {
+		return err
+	}
 	preempt := "preempt"
 	if !cfg.Preempt {
 		preempt = "no preempt"
