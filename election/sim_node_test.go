@@ -294,11 +294,18 @@ func (n *simNode) renew() {
 		msg.holding[g] = idx
 	}
 	cfg, _, _ := n.r.config()
-	for _, v := range cfg.voters {
+	to := cfg.voters
+	if n.w.o.Mut.CountNonVoters {
+		to = cfg.members() // as VerifyLeader asks the whole replication set
+	}
+	for _, v := range to {
 		n.w.send(n.name, v, msg)
 	}
 	if l := n.leaderState; l != nil {
 		l.heard(n.name, msg)
+	}
+	if n.w.onRound != nil {
+		n.w.onRound(n)
 	}
 }
 
@@ -701,6 +708,14 @@ func (n *simNode) assignTo(g, to string) {
 	a := store.Assignment{Node: to, Incarnation: t.incName(), Lease: t.lease, Delta: t.delta}
 	idx := n.appendEntry(simEntry{kind: entAssign, group: g, assign: a})
 	n.w.logf("leader %s: assign %s@%d to %s", n.name, g, idx, a.Incarnation)
+}
+
+// addLearner adds name as a non-voter.
+func (n *simNode) addLearner(name string) {
+	cfg, _, _ := n.r.config()
+	next := simConfig{voters: cfg.voters, learners: append(slices.Clone(cfg.learners), name)}
+	n.appendEntry(simEntry{kind: entConfig, cfg: next})
+	n.w.logf("leader %s: add non-voter %s", n.name, name)
 }
 
 // addVoter adds name straight as a voter (AddVoter).

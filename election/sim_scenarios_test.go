@@ -130,6 +130,47 @@ func scenarioRestartAfterRelease(mut mutations) *simWorld {
 	return w
 }
 
+// 5. A non-voter does not count: A is cut off from the other voters but still reaches
+// N, a non-voter that hears nothing else. The group moves to B; A and N are not a
+// majority of anything.
+func scenarioNonVoterCounts(mut mutations) *simWorld {
+	w := newScriptWorld([]string{"A", "B", "C", "N"}, []string{"A", "B", "C"}, "C", nil, mut)
+	c := func() *simNode { return w.nodes["C"] }
+	w.script(20*time.Millisecond, func() { c().addLearner("N") })
+	w.script(50*time.Millisecond, func() { c().assignTo("g1", "A") })
+	w.script(scriptT0, func() {
+		for _, x := range []string{"B", "C"} {
+			w.link("A", x, false)
+			w.link("N", x, false)
+		}
+	})
+	w.script(scriptT0+50*time.Millisecond, func() { c().assignTo("g1", "B") })
+	return w
+}
+
+// 6. δ covers clock-rate drift: A (L = 500 ms) runs 5 % slow, so its lease lasts 526 ms
+// of real time; it is cut off right after a renewal round's acknowledgements, and the
+// group moves to B.
+// B must wait L + δ, not L alone.
+func scenarioSlowClock(mut mutations) *simWorld {
+	w := newScriptWorld([]string{"A", "B", "C"}, []string{"A", "B", "C"}, "C",
+		map[string]time.Duration{"A": 500 * time.Millisecond}, mut)
+	w.nodes["A"].rate = 0.95
+	c := func() *simNode { return w.nodes["C"] }
+	w.script(50*time.Millisecond, func() { c().assignTo("g1", "A") })
+	w.script(scriptT0, func() {
+		w.onRound = func(n *simNode) {
+			if n.name != "A" {
+				return
+			}
+			w.onRound = nil
+			w.after(3*time.Millisecond, func() { w.isolate("A") }) // once this round's acks are in
+			w.after(4*time.Millisecond, func() { c().assignTo("g1", "B") })
+		}
+	})
+	return w
+}
+
 func TestSimulationScenarios(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -142,6 +183,8 @@ func TestSimulationScenarios(t *testing.T) {
 		{"release by an assignee that never held", scenarioUnheldRelease, "A", "C", mutations{HonourUnheld: true}},
 		{"different lease lengths in a chain", scenarioLeaseChain, "D", "C", mutations{LastLeaseOnlyWait: true}},
 		{"restart after a release", scenarioRestartAfterRelease, "D", "E", mutations{OldIncarnation: true}},
+		{"a non-voter does not count", scenarioNonVoterCounts, "A", "B", mutations{CountNonVoters: true}},
+		{"δ covers a slow clock", scenarioSlowClock, "A", "B", mutations{ZeroDelta: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := tc.run(mutations{})

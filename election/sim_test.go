@@ -132,7 +132,8 @@ func TestSimulationMutations(t *testing.T) {
 	}
 	n := simSeeds(t)
 	count := os.Getenv("RAFTVIP_SIM_COUNT") == "1"
-	scenarios := []func(mutations) *simWorld{scenarioTwoConfigsBehind, scenarioUnheldRelease, scenarioLeaseChain, scenarioRestartAfterRelease}
+	scenarios := []func(mutations) *simWorld{scenarioTwoConfigsBehind, scenarioUnheldRelease, scenarioLeaseChain,
+		scenarioRestartAfterRelease, scenarioNonVoterCounts, scenarioSlowClock}
 	for _, mut := range []mutations{
 		{NoWait: true}, {AckCommittedOnly: true}, {CountNonVoters: true}, {IgnoreConfig: true},
 		{HonourUnheld: true}, {OldIncarnation: true}, {ZeroDelta: true}, {LastLeaseOnlyWait: true},

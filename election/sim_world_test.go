@@ -132,6 +132,7 @@ type simWorld struct {
 	cut    map[[2]string]bool // directed links that drop everything
 
 	holders    map[string]map[string]simTime // group → node → holding since
+	onRound    func(n *simNode)              // a script's hook: n just sent a renewal round
 	stats      simStats
 	violations []string
 	trace      []string // the last events, for a failing seed's report
