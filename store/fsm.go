@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -17,7 +18,7 @@ const DefaultHistoryLimit = 64
 
 // snapshotVersion is the version of the snapshot format Persist writes. Restore
 // also reads version 1, written before drain entries existed.
-const snapshotVersion = 2
+const snapshotVersion = 3
 
 // FSM is the raft.FSM of raftvip: the latest claim or release of the VIP, the set of
 // drained nodes, and a bounded history of claims, releases and drains. Apply does no
@@ -31,6 +32,8 @@ type FSM struct {
 	hasLast bool
 	drained map[string]bool // the drained nodes; only true values are stored
 	history ring
+	own     Ownership // the groups' assignments (DESIGN §9.2)
+	unknown error     // the first entry of a type this version does not know, if any
 }
 
 var _ raft.FSM = (*FSM)(nil)
@@ -55,25 +58,97 @@ func NewFSM(historyLimit int, notify func()) *FSM {
 func (f *FSM) Apply(l *raft.Log) interface{} {
 	r, err := decode(l.Data)
 	if err != nil {
-		return fmt.Errorf("store: apply entry %d: %w", l.Index, err)
+		err = fmt.Errorf("store: apply entry %d: %w", l.Index, err)
+		if errors.Is(err, ErrUnknownEntry) {
+			f.mu.Lock()
+			if f.unknown == nil {
+				f.unknown = err
+			}
+			f.mu.Unlock()
+			f.notify()
+		}
+		return err
 	}
 	r.Index = l.Index
 
 	f.mu.Lock()
 	res := Applied{Previous: f.last, HadPrevious: f.hasLast}
 	switch {
-	case r.Kind != KindDrain:
-		f.last, f.hasLast = r, true
-	case r.Drained:
+	case r.Kind == KindAssign:
+		a := r.Assignment()
+		err = f.own.Assign(r.Group, a)
+	case r.Group != "": // a group's release
+		err = f.own.End(r.Group, r.Release())
+	case r.Kind == KindDrain && r.Drained:
 		f.drained[r.Node] = true
-	default:
+	case r.Kind == KindDrain:
 		delete(f.drained, r.Node)
+	default: // a claim or release of the protocol where the leader held the VIP
+		f.last, f.hasLast = r, true
+		f.applyLegacy(r)
 	}
-	f.history.push(r)
+	if err == nil {
+		f.history.push(r)
+	}
 	f.mu.Unlock()
 
 	f.notify()
+	if err != nil {
+		return fmt.Errorf("store: apply entry %d: %w", l.Index, err)
+	}
 	return res
+}
+
+// LegacyIncarnation is the incarnation of the assignments Ownership reads from the
+// claims of the protocol where the leader held the VIP: no agent runs as it, so none
+// of them is ever held again (DESIGN §9.6).
+const LegacyIncarnation = "leader-holds"
+
+// legacy are the settings an old claim is read with: its holder's real lease is not in
+// the record, so the next assignee waits out more than any profile's lease and a
+// strict address lifetime.
+var legacy = Assignment{Incarnation: LegacyIncarnation, Lease: time.Second, Lifetime: 2 * time.Second, Strict: true}
+
+// applyLegacy reads an old claim as an assignment of the group "vip", and an old
+// release (written after the VIP was removed) as its held release. f.mu is held.
+func (f *FSM) applyLegacy(r Record) {
+	switch r.Kind {
+	case KindClaim:
+		a := legacy
+		a.Index, a.Node = r.Index, r.Node
+		_ = f.own.Assign(LegacyGroup, a)
+	case KindRelease:
+		cur := f.own.Group(LegacyGroup).Current
+		if cur.Incarnation == LegacyIncarnation && cur.Node == r.Node {
+			_ = f.own.End(LegacyGroup, Release{Node: r.Node, Incarnation: LegacyIncarnation, AssignIndex: cur.Index, Held: true})
+		}
+	}
+}
+
+// LegacyGroup is the group the old records belong to: the one a vip: block makes.
+const LegacyGroup = "vip"
+
+// Group returns the ownership of group g as the committed log has it.
+func (f *FSM) Group(g string) GroupState {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.own.Group(g)
+}
+
+// Ownership returns a copy of every group's ownership.
+func (f *FSM) Ownership() *Ownership {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.own.Clone()
+}
+
+// Unknown returns the error of the first entry of a type this version does not know,
+// or nil: a node that has seen one no longer has the state its peers have, and must
+// not hold anything.
+func (f *FSM) Unknown() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.unknown
 }
 
 // Applied is what Apply returns for an entry it accepted: the ownership record (the
@@ -154,17 +229,20 @@ func (f *FSM) drainedNodes() []string {
 
 // snapshot is the JSON document a snapshot holds:
 //
-//	{"version":2,"last":{…}|null,"history":[{…},…],"drained":["lb1",…]}
+//	{"version":3,"last":{…}|null,"history":[{…},…],"drained":["lb1",…],"groups":{…}}
 //
 // Records are written as Record marshals them, so a release keeps its "pin" and
 // Pinned reads the same after a restore. "drained" lists the drained nodes, sorted.
 // Version 1, written before drain entries existed, has no "drained": restoring it
-// leaves no node drained.
+// leaves no node drained. Version 2, written before groups, has no "groups": its
+// last claim or release becomes the ownership of the group "vip", as its records
+// would have.
 type snapshot struct {
-	Version int      `json:"version"`
-	Last    *Record  `json:"last"`
-	History []Record `json:"history"`
-	Drained []string `json:"drained"`
+	Version int        `json:"version"`
+	Last    *Record    `json:"last"`
+	History []Record   `json:"history"`
+	Drained []string   `json:"drained"`
+	Groups  *Ownership `json:"groups,omitempty"` // version 3
 }
 
 // Snapshot copies the state (a few dozen records and names) for Persist to write.
@@ -172,7 +250,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	s := &fsmSnapshot{snapshot{
-		Version: snapshotVersion, History: f.history.records(), Drained: f.drainedNodes(),
+		Version: snapshotVersion, History: f.history.records(), Drained: f.drainedNodes(), Groups: f.own.Clone(),
 	}}
 	if f.hasLast {
 		last := f.last
@@ -194,12 +272,15 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 			return fmt.Errorf("store: restore snapshot: format version 1 with a drained list (only version %d has one)",
 				snapshotVersion)
 		}
-	case snapshotVersion:
+	case 2, snapshotVersion:
 		if s.Drained == nil {
 			return fmt.Errorf("store: restore snapshot: format version %d without its drained nodes", s.Version)
 		}
+		if s.Version == snapshotVersion && s.Groups == nil {
+			return fmt.Errorf("store: restore snapshot: format version %d without its groups", s.Version)
+		}
 	default:
-		return fmt.Errorf("store: restore snapshot: format version %d, this raftvip reads only versions 1 and %d"+
+		return fmt.Errorf("store: restore snapshot: format version %d, this raftvip reads only versions 1 to %d"+
 			" (a newer raftvip may have written it: upgrade this node)", s.Version, snapshotVersion)
 	}
 	if s.Last != nil && s.Last.Kind != KindClaim && s.Last.Kind != KindRelease {
@@ -219,6 +300,12 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		f.last, f.hasLast = *s.Last, true
 	}
 	f.drained = drained
+	f.own = Ownership{}
+	if s.Groups != nil {
+		f.own = *s.Groups.Clone()
+	} else if f.hasLast {
+		f.applyLegacy(f.last)
+	}
 	f.history = ring{limit: f.history.limit}
 	for _, r := range s.History {
 		f.history.push(r)

@@ -336,8 +336,9 @@ func TestFSMRejectsWithoutChange(t *testing.T) {
 			if d := f.DrainedNodes(); !reflect.DeepEqual(d, []string{"lb2"}) {
 				t.Errorf("DrainedNodes() changed to %#v", d)
 			}
-			if notified != 2 {
-				t.Errorf("notify called %d times, want 2 (for the good entries only)", notified)
+			// An entry of an unknown type also tells the node: it must stop holding.
+			if want := 2 + map[bool]int{true: 1}[errors.Is(err, ErrUnknownEntry)]; notified != want {
+				t.Errorf("notify called %d times, want %d", notified, want)
 			}
 		})
 	}
@@ -514,14 +515,17 @@ func TestFSMRestoreErrors(t *testing.T) {
 func TestFSMSnapshotFormat(t *testing.T) {
 	f := NewFSM(0, nil)
 	applyAll(t, f, EncodeClaim("lb1", 2, t0), EncodeDrain("lb2", true, "operator", t0))
-	want := `{"version":2,"last":{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
+	want := `{"version":3,"last":{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
 		`"history":[{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
 		`{"kind":"drain","node":"lb2","term":0,"reason":"operator","drained":true,"at":"2025-03-04T05:06:07.123456789Z","index":2}],` +
-		`"drained":["lb2"]}` + "\n"
+		`"drained":["lb2"],` +
+		// The old claim is read as an assignment of the group vip (DESIGN §9.6).
+		`"groups":{"vip":{"current":{"index":1,"node":"lb1","incarnation":"leader-holds","lease":1000000000,"lifetime":2000000000,"strict":true},` +
+		`"wait":0,"previous":{"index":0},"owed":0}}}` + "\n"
 	if got := string(persist(t, f)); got != want {
 		t.Errorf("snapshot = %s\nwant       %s", got, want)
 	}
-	if got, want := string(persist(t, NewFSM(0, nil))), `{"version":2,"last":null,"history":[],"drained":[]}`+"\n"; got != want {
+	if got, want := string(persist(t, NewFSM(0, nil))), `{"version":3,"last":null,"history":[],"drained":[],"groups":{}}`+"\n"; got != want {
 		t.Errorf("empty snapshot = %s\nwant             %s", got, want)
 	}
 }
@@ -532,14 +536,14 @@ func TestFSMSnapshotFormatPin(t *testing.T) {
 	applyAll(t, f, EncodeRelease("lb1", 2, "lb3", "operator transfer", true, t0))
 	rec := `{"kind":"release","node":"lb1","term":2,"handoff":"lb3","reason":"operator transfer","pin":true,` +
 		`"at":"2025-03-04T05:06:07.123456789Z","index":1}`
-	want := `{"version":2,"last":` + rec + `,"history":[` + rec + `],"drained":[]}` + "\n"
+	want := `{"version":3,"last":` + rec + `,"history":[` + rec + `],"drained":[],"groups":{}}` + "\n"
 	if got := string(persist(t, f)); got != want {
 		t.Errorf("snapshot = %s\nwant       %s", got, want)
 	}
 }
 
 // A snapshot written before drain entries existed (format version 1, as raftvip
-// wrote it) restores with no node drained, and is written back as version 2.
+// wrote it) restores with no node drained, and is written back as version 3.
 func TestFSMRestoresVersion1(t *testing.T) {
 	v1 := `{"version":1,"last":{"kind":"release","node":"lb1","term":2,"handoff":"lb2","reason":"transfer","at":"2025-03-04T05:06:08.123456789Z","index":2},` +
 		`"history":[{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
@@ -563,8 +567,8 @@ func TestFSMRestoresVersion1(t *testing.T) {
 	if notified != 2 {
 		t.Errorf("notify called %d times, want 2 (1 apply, 1 restore)", notified)
 	}
-	want := strings.Replace(v1, `"version":1`, `"version":2`, 1)
-	want = strings.TrimSuffix(want, "}\n") + `,"drained":[]}` + "\n"
+	want := strings.Replace(v1, `"version":1`, `"version":3`, 1)
+	want = strings.TrimSuffix(want, "}\n") + `,"drained":[],"groups":{}}` + "\n"
 	if got := string(persist(t, f)); got != want {
 		t.Errorf("snapshot after restoring version 1 = %s\nwant %s", got, want)
 	}
@@ -619,5 +623,57 @@ func TestApplyReturnsPreviousRecord(t *testing.T) {
 	got, ok := f.Apply(&raft.Log{Index: 3, Data: EncodeClaim("lb2", 3, t0)}).(Applied)
 	if !ok || !got.HadPrevious || got.Previous.Kind != KindRelease || got.Previous.Node != "lb1" || got.Previous.Index != 2 {
 		t.Errorf("claim after a release: Apply = %#v, want the release at index 2 as previous", got)
+	}
+}
+
+func TestFSMGroups(t *testing.T) {
+	f := NewFSM(0, nil)
+	a := Assignment{Node: "lb1", Incarnation: "i1", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond, Lifetime: 2 * time.Second}
+	b := Assignment{Node: "lb2", Incarnation: "i2", Lease: 500 * time.Millisecond, Delta: 200 * time.Millisecond, Lifetime: 2 * time.Second}
+	applyAll(t, f, EncodeAssign("web", a, t0), EncodeAssign("web", b, t0))
+	if s := f.Group("web"); s.Current.Index != 2 || s.Current.Node != "lb2" || s.Wait != 200*time.Millisecond {
+		t.Fatalf("web after two assignments: %+v", s)
+	}
+	// A release of an assignment two back, or by another incarnation, is refused.
+	resp := f.Apply(&raft.Log{Index: 3, Data: EncodeLetGo("web", Release{Node: "lb1", Incarnation: "other", AssignIndex: 1, Held: true}, "", t0)})
+	if err, ok := resp.(error); !ok || !errors.Is(err, ErrRejected) {
+		t.Fatalf("a release by another incarnation: %v", resp)
+	}
+	// lb1's held release of the replaced assignment frees lb2 of its wait.
+	applyAll(t, f, EncodeLetGo("web", Release{Node: "lb1", Incarnation: "i1", AssignIndex: 1, Held: true}, "transfer", t0))
+	if s := f.Group("web"); s.Wait != 0 || !s.PreviousEnded {
+		t.Fatalf("web after lb1's held release: %+v", s)
+	}
+	// Snapshots carry the assignments.
+	g := NewFSM(0, nil)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(persist(t, f)))); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Ownership(), f.Ownership()) {
+		t.Errorf("restored ownership %+v, want %+v", g.Ownership(), f.Ownership())
+	}
+}
+
+// A version 2 snapshot, written before groups, restores its last claim as the
+// assignment of the group vip.
+func TestFSMRestoresVersion2AsGroupVIP(t *testing.T) {
+	v2 := `{"version":2,"last":{"kind":"claim","node":"lb1","term":2,"at":"2025-03-04T05:06:07.123456789Z","index":1},` +
+		`"history":[],"drained":[]}`
+	f := NewFSM(0, nil)
+	if err := f.Restore(io.NopCloser(strings.NewReader(v2))); err != nil {
+		t.Fatal(err)
+	}
+	s := f.Group(LegacyGroup)
+	if !s.Active() || s.Current.Node != "lb1" || s.Current.Incarnation != LegacyIncarnation {
+		t.Errorf("group vip after a version 2 snapshot: %+v", s)
+	}
+	// The first new assignment waits out more than any old lease could run.
+	if resp := f.Apply(&raft.Log{Index: 2, Data: EncodeAssign("vip", Assignment{Node: "lb2", Incarnation: "i", Lease: time.Second, Lifetime: 2 * time.Second}, t0)}); resp == nil {
+		t.Fatal("no response")
+	} else if err, ok := resp.(error); ok {
+		t.Fatal(err)
+	}
+	if w := f.Group("vip").Wait; w < 2*time.Second {
+		t.Errorf("the first assignment after the upgrade waits %v", w)
 	}
 }

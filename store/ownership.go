@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -25,13 +26,13 @@ const KernelExpirySlack = 500 * time.Millisecond
 // Assignment is one assign record of a group, with the settings of its assignee at
 // assignment time: a reload does not change them for this assignment.
 type Assignment struct {
-	Index       uint64        // log index of the assign record; 0: none
-	Node        string        // the assignee
-	Incarnation string        // the assignee's boot id: a restarted node is another incarnation
-	Lease       time.Duration // L: the assignee's lease
-	Delta       time.Duration // δ: its margin for clock-rate drift and the delay of a removal
-	Lifetime    time.Duration // its address lifetime
-	Strict      bool          // fencing: strict, so a frozen assignee's kernel must have let go too
+	Index       uint64        `json:"index"`                 // log index of the assign record; 0: none
+	Node        string        `json:"node,omitempty"`        // the assignee
+	Incarnation string        `json:"incarnation,omitempty"` // the assignee's boot id: a restarted node is another incarnation
+	Lease       time.Duration `json:"lease,omitempty"`       // L: the assignee's lease
+	Delta       time.Duration `json:"delta,omitempty"`       // δ: its margin for clock-rate drift and the delay of a removal
+	Lifetime    time.Duration `json:"lifetime,omitempty"`    // its address lifetime
+	Strict      bool          `json:"strict,omitempty"`      // fencing: strict, so a frozen assignee's kernel must have let go too
 }
 
 // Owes is how long past the commit of the next assignment this assignment's holder
@@ -152,6 +153,44 @@ func (o *Ownership) End(g string, r Release) error {
 		return fmt.Errorf("%w: release of %s by %s for assignment %d matches no assignment still open", ErrRejected, g, r.Node, r.AssignIndex)
 	}
 	o.set(g, s)
+	return nil
+}
+
+// ownershipJSON is how a snapshot stores Ownership: every group's state, the
+// running wait owed included.
+type groupJSON struct {
+	Current       Assignment    `json:"current"`
+	Ended         bool          `json:"ended,omitempty"`
+	EndedHeld     bool          `json:"ended_held,omitempty"`
+	Wait          time.Duration `json:"wait"`
+	Previous      Assignment    `json:"previous"`
+	PreviousEnded bool          `json:"previous_ended,omitempty"`
+	Owed          time.Duration `json:"owed"`
+}
+
+// MarshalJSON writes every group's state.
+func (o *Ownership) MarshalJSON() ([]byte, error) {
+	out := make(map[string]groupJSON, len(o.groups))
+	for g, s := range o.groups {
+		out[g] = groupJSON{s.Current, s.Ended, s.EndedHeld, s.Wait, s.Previous, s.PreviousEnded, s.owed}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON replaces the state with what MarshalJSON wrote.
+func (o *Ownership) UnmarshalJSON(b []byte) error {
+	var in map[string]groupJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	o.groups = make(map[string]GroupState, len(in))
+	for g, s := range in {
+		if g == "" {
+			return errors.New("a group without a name")
+		}
+		o.groups[g] = GroupState{Current: s.Current, Ended: s.Ended, EndedHeld: s.EndedHeld, Wait: s.Wait,
+			Previous: s.Previous, PreviousEnded: s.PreviousEnded, owed: s.Owed}
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ const (
 	TypeClaim   byte = 1 // a node took the VIP for a term
 	TypeRelease byte = 2 // a node gave the VIP up, maybe handing it to another
 	TypeDrain   byte = 3 // an operator drained a node, or undrained it
+	TypeAssign  byte = 4 // the leader assigned a group to a node (DESIGN §9.2)
+	TypeLetGo   byte = 5 // an assignee let its group go: the release of an assignment
 )
 
 // Record kinds, the "kind" field of a Record.
@@ -19,6 +22,9 @@ const (
 	KindClaim   = "claim"
 	KindRelease = "release"
 	KindDrain   = "drain"
+	KindAssign  = "assign"
+	// A group's release (type 5) is a KindRelease with its Group set; a release
+	// without a group (type 2) is one of the protocol where the leader held the VIP.
 )
 
 var (
@@ -42,6 +48,29 @@ type Record struct {
 	Drained bool      `json:"drained,omitempty"` // drain only: true drains Node, false undrains it
 	At      time.Time `json:"at"`                // stamped by the proposer, UTC
 	Index   uint64    `json:"index,omitempty"`   // Raft log index, set by FSM.Apply
+
+	// Of an assign, and of a group's release:
+	Group       string `json:"group,omitempty"`
+	Incarnation string `json:"incarnation,omitempty"` // the assignee's boot id
+	// Of an assign: the assignee's settings at assignment time.
+	Lease    time.Duration `json:"lease,omitempty"`
+	Delta    time.Duration `json:"delta,omitempty"`
+	Lifetime time.Duration `json:"lifetime,omitempty"`
+	Strict   bool          `json:"strict,omitempty"`
+	// Of a group's release: the assignment it ends, and whether its node held it.
+	AssignIndex uint64 `json:"assign_index,omitempty"`
+	Held        bool   `json:"held,omitempty"`
+}
+
+// Assignment returns an assign record as Ownership takes it.
+func (r Record) Assignment() Assignment {
+	return Assignment{Index: r.Index, Node: r.Node, Incarnation: r.Incarnation, Lease: r.Lease, Delta: r.Delta,
+		Lifetime: r.Lifetime, Strict: r.Strict}
+}
+
+// Release returns a group's release record as Ownership takes it.
+func (r Record) Release() Release {
+	return Release{Node: r.Node, Incarnation: r.Incarnation, AssignIndex: r.AssignIndex, Held: r.Held}
 }
 
 // A log entry is laid out as
@@ -119,6 +148,55 @@ func EncodeDrain(node string, drained bool, reason string, at time.Time) []byte 
 	})
 }
 
+// assignPayload is the payload of an assign entry (type 4):
+//
+//	{"kind":"assign","group":"web","node":"lb1","incarnation":"5f0c…","lease_ms":120,"delta_ms":80,
+//	 "lifetime_ms":2000,"strict":false,"at":"…"}
+//
+// Durations are whole milliseconds. A group name, a node and an incarnation are
+// required, and a lease and a lifetime greater than zero.
+type assignPayload struct {
+	Kind        string    `json:"kind"`
+	Group       string    `json:"group"`
+	Node        string    `json:"node"`
+	Incarnation string    `json:"incarnation"`
+	LeaseMS     int64     `json:"lease_ms"`
+	DeltaMS     int64     `json:"delta_ms"`
+	LifetimeMS  int64     `json:"lifetime_ms"`
+	Strict      bool      `json:"strict"`
+	At          time.Time `json:"at"`
+}
+
+// letGoPayload is the payload of a group's release (type 5):
+//
+//	{"kind":"release","group":"web","node":"lb1","incarnation":"5f0c…","assign_index":42,"held":true,
+//	 "reason":"transfer","at":"…"}
+type letGoPayload struct {
+	Kind        string    `json:"kind"`
+	Group       string    `json:"group"`
+	Node        string    `json:"node"`
+	Incarnation string    `json:"incarnation"`
+	AssignIndex uint64    `json:"assign_index"`
+	Held        bool      `json:"held"`
+	Reason      string    `json:"reason,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// EncodeAssign returns the log entry that assigns group to a.Node in a.Incarnation
+// with a's settings (a.Index is not stored: Raft assigns it), stamped at.
+func EncodeAssign(group string, a Assignment, at time.Time) []byte {
+	return encode(TypeAssign, assignPayload{Kind: KindAssign, Group: group, Node: a.Node, Incarnation: a.Incarnation,
+		LeaseMS: a.Lease.Milliseconds(), DeltaMS: a.Delta.Milliseconds(), LifetimeMS: a.Lifetime.Milliseconds(),
+		Strict: a.Strict, At: storedTime(at)})
+}
+
+// EncodeLetGo returns the log entry of r.Node releasing its assignment of group at
+// r.AssignIndex, for reason, stamped at.
+func EncodeLetGo(group string, r Release, reason string, at time.Time) []byte {
+	return encode(TypeLetGo, letGoPayload{Kind: KindRelease, Group: group, Node: r.Node, Incarnation: r.Incarnation,
+		AssignIndex: r.AssignIndex, Held: r.Held, Reason: reason, At: storedTime(at)})
+}
+
 // storedTime returns at as an entry stores it: in UTC, or the zero time if JSON
 // cannot carry it.
 func storedTime(at time.Time) time.Time {
@@ -156,6 +234,10 @@ func decode(b []byte) (Record, error) {
 	}
 	var kind string
 	switch b[0] {
+	case TypeAssign:
+		return decodeAssign(b[1:])
+	case TypeLetGo:
+		return decodeLetGo(b[1:])
 	case TypeClaim:
 		kind = KindClaim
 	case TypeRelease:
@@ -203,4 +285,69 @@ func decode(b []byte) (Record, error) {
 		r.Drained = *p.Drained
 	}
 	return r, nil
+}
+
+// decodeAssign reads the payload of an assign entry.
+func decodeAssign(b []byte) (Record, error) {
+	var p assignPayload
+	if err := strictUnmarshal(b, &p); err != nil {
+		return Record{}, fmt.Errorf("%w (assign): %v", ErrBadEntry, err)
+	}
+	switch {
+	case p.Kind != KindAssign:
+		return Record{}, fmt.Errorf("%w (assign): kind %q does not match type byte %d", ErrBadEntry, p.Kind, TypeAssign)
+	case p.Group == "" || p.Node == "" || p.Incarnation == "":
+		return Record{}, fmt.Errorf("%w (assign): group, node and incarnation are required", ErrBadEntry)
+	case p.LeaseMS <= 0 || p.LifetimeMS <= 0 || p.DeltaMS < 0:
+		return Record{}, fmt.Errorf("%w (assign): lease %d ms, delta %d ms, lifetime %d ms", ErrBadEntry, p.LeaseMS, p.DeltaMS, p.LifetimeMS)
+	}
+	at, err := checkedTime(p.At, KindAssign)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Kind: KindAssign, Group: p.Group, Node: p.Node, Incarnation: p.Incarnation,
+		Lease: time.Duration(p.LeaseMS) * time.Millisecond, Delta: time.Duration(p.DeltaMS) * time.Millisecond,
+		Lifetime: time.Duration(p.LifetimeMS) * time.Millisecond, Strict: p.Strict, At: at}, nil
+}
+
+// decodeLetGo reads the payload of a group's release.
+func decodeLetGo(b []byte) (Record, error) {
+	var p letGoPayload
+	if err := strictUnmarshal(b, &p); err != nil {
+		return Record{}, fmt.Errorf("%w (release): %v", ErrBadEntry, err)
+	}
+	switch {
+	case p.Kind != KindRelease:
+		return Record{}, fmt.Errorf("%w (release): kind %q does not match type byte %d", ErrBadEntry, p.Kind, TypeLetGo)
+	case p.Group == "" || p.Node == "" || p.Incarnation == "" || p.AssignIndex == 0:
+		return Record{}, fmt.Errorf("%w (release): group, node, incarnation and assign_index are required", ErrBadEntry)
+	}
+	at, err := checkedTime(p.At, KindRelease)
+	if err != nil {
+		return Record{}, err
+	}
+	return Record{Kind: KindRelease, Group: p.Group, Node: p.Node, Incarnation: p.Incarnation,
+		AssignIndex: p.AssignIndex, Held: p.Held, Reason: p.Reason, At: at}, nil
+}
+
+// strictUnmarshal decodes one JSON object with no unknown fields and nothing after it.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the object")
+	}
+	return nil
+}
+
+// checkedTime returns at in UTC, or an error if JSON could not have carried it.
+func checkedTime(at time.Time, kind string) (time.Time, error) {
+	at = at.UTC()
+	if y := at.Year(); y < 0 || y > 9999 {
+		return time.Time{}, fmt.Errorf("%w (%s): time %s out of range", ErrBadEntry, kind, at)
+	}
+	return at, nil
 }

@@ -102,7 +102,8 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"nil", "", ErrBadEntry, "empty"},
 		{"type 0", "\x00{}", ErrUnknownEntry, "type 0"},
-		{"type 4", "\x04" + `{"kind":"weight","node":"lb1"}`, ErrUnknownEntry, "newer raftvip"},
+		{"type 6", "\x06" + `{"kind":"weight","node":"lb1"}`, ErrUnknownEntry, "newer raftvip"},
+		{"assign of the wrong kind", "\x04" + `{"kind":"weight","node":"lb1"}`, ErrBadEntry, "does not match type byte 4"},
 		{"type 255", "\xff", ErrUnknownEntry, "type 255"},
 		{"type byte only", "\x01", ErrBadEntry, "claim"},
 		{"bad json", "\x01{", ErrBadEntry, "claim"},
@@ -224,6 +225,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"term":1,"handoff":"lb2"}`))
 	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","drained":false}`))
 	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"DRAINED":false,"Reason":"x"}`))
+	f.Add(EncodeAssign("web", Assignment{Node: "lb1", Incarnation: "b1", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond, Lifetime: 2 * time.Second}, t0))
+	f.Add(EncodeLetGo("web", Release{Node: "lb1", Incarnation: "b1", AssignIndex: 9, Held: true}, "transfer", t0))
+	f.Add([]byte("\x04" + `{"kind":"assign","group":"g","node":"n","incarnation":"i","lease_ms":-1,"delta_ms":0,"lifetime_ms":1,"strict":false,"at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte("\x05" + `{"kind":"release","group":"g","node":"n","incarnation":"i","assign_index":0,"held":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Decode(b)
 		if err != nil {
@@ -236,7 +241,13 @@ func FuzzDecode(f *testing.F) {
 		switch r.Kind {
 		case KindClaim:
 			again = EncodeClaim(r.Node, r.Term, r.At)
+		case KindAssign:
+			again = EncodeAssign(r.Group, r.Assignment(), r.At)
 		case KindRelease:
+			if r.Group != "" {
+				again = EncodeLetGo(r.Group, r.Release(), r.Reason, r.At)
+				break
+			}
 			again = EncodeRelease(r.Node, r.Term, r.Handoff, r.Reason, r.Pin, r.At)
 		case KindDrain:
 			if r.Term != 0 || r.Handoff != "" {
@@ -260,4 +271,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode(%q) = %+v, re-encoded as %q decodes to %+v", b, r, again, r2)
 		}
 	})
+}
+
+func TestAssignAndLetGoRoundTrip(t *testing.T) {
+	a := Assignment{Node: "lb1", Incarnation: "5f0c", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond,
+		Lifetime: 2 * time.Second, Strict: true}
+	r, err := Decode(EncodeAssign("web", a, t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != KindAssign || r.Group != "web" || r.Assignment() != a || !r.At.Equal(t0) {
+		t.Errorf("assign decoded as %+v", r)
+	}
+	rel := Release{Node: "lb1", Incarnation: "5f0c", AssignIndex: 42, Held: true}
+	r, err = Decode(EncodeLetGo("web", rel, "transfer", t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != KindRelease || r.Group != "web" || r.Release() != rel || r.Reason != "transfer" {
+		t.Errorf("release decoded as %+v", r)
+	}
+	for _, bad := range []string{
+		`{"kind":"assign","group":"","node":"n","incarnation":"i","lease_ms":1,"delta_ms":0,"lifetime_ms":1,"strict":false,"at":"2026-01-01T00:00:00Z"}`,
+		`{"kind":"assign","group":"g","node":"n","incarnation":"i","lease_ms":0,"delta_ms":0,"lifetime_ms":1,"strict":false,"at":"2026-01-01T00:00:00Z"}`,
+		`{"kind":"assign","group":"g","node":"n","incarnation":"i","lease_ms":1,"delta_ms":0,"lifetime_ms":1,"strict":false,"extra":1,"at":"2026-01-01T00:00:00Z"}`,
+	} {
+		if _, err := Decode(append([]byte{TypeAssign}, bad...)); !errors.Is(err, ErrBadEntry) {
+			t.Errorf("%s: %v, want ErrBadEntry", bad, err)
+		}
+	}
 }
