@@ -2,6 +2,7 @@ package election
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,8 +14,9 @@ import (
 // the node does the I/O and passes the times in.
 
 // Configuration is a Raft configuration as a voter reports it: the log index and term
-// of the configuration entry, and its voters. Index and term name one configuration
-// for good; Voters travels with them so a holder need not have that entry itself.
+// of the configuration entry, and its voters. The index and the voters name it (a
+// voter that has the entry only through a snapshot may not know its term); Voters
+// travels with them so a holder need not have that entry itself.
 type Configuration struct {
 	Index  uint64
 	Term   uint64
@@ -24,9 +26,16 @@ type Configuration struct {
 // HasVoter reports whether node is a voter of c.
 func (c Configuration) HasVoter(node string) bool { return slices.Contains(c.Voters, node) }
 
-func (c Configuration) key() configKey { return configKey{c.Index, c.Term} }
+func (c Configuration) key() configKey {
+	v := slices.Clone(c.Voters)
+	slices.Sort(v)
+	return configKey{c.Index, strings.Join(v, "\x00")}
+}
 
-type configKey struct{ index, term uint64 }
+type configKey struct {
+	index  uint64
+	voters string
+}
 
 // Claim is what a renewal says of one group: the assignment it renews (its log
 // index) and the renewer's incarnation.
@@ -96,11 +105,11 @@ func (l *Leases) Start(n uint64, sent time.Time, lease map[string]time.Duration)
 }
 
 // Receive takes one acknowledgement and returns the groups whose lease it extended.
-// An acknowledgement of an unknown or forgotten round, or from a server that is not a
-// voter of the configuration it reports, counts for nothing.
+// An acknowledgement of an unknown or forgotten round counts for nothing, and so does
+// one from a server that is not a voter of the configuration it reports.
 func (l *Leases) Receive(a Ack) []string {
 	r, ok := l.rounds[a.Round]
-	if !ok || !a.Config.HasVoter(a.Voter) {
+	if !ok {
 		return nil
 	}
 	k := a.Config.key()

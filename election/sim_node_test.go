@@ -320,14 +320,16 @@ func (n *simNode) onRenew(from string, m renewMsg) {
 		own = n.ownership(n.r.commit)
 	}
 	self := n.name
+	vouchAs := cfg
 	if n.w.o.Mut.CountNonVoters && !cfg.HasVoter(self) {
-		cfg.Voters = append(cfg.Voters, self) // a non-voter that answers like a voter
+		// A non-voter that answers like a voter, and a holder that counts it.
+		vouchAs.Voters = append(slices.Clone(cfg.Voters), self)
 	}
 	var groups []string
 	for _, c := range m.claims {
 		st := own.Group(c.Group)
 		v := Vouched{Index: st.Current.Index, Node: st.Current.Node, Incarnation: st.Current.Incarnation, Ended: st.Ended}
-		if Vouch(self, cfg, v, from, c) {
+		if Vouch(self, vouchAs, v, from, c) {
 			groups = append(groups, key(c.Group, c.Index))
 		}
 	}

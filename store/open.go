@@ -54,7 +54,7 @@ type marker struct {
 
 // Stores are the on-disk stores hashicorp/raft runs on, all in one data directory.
 type Stores struct {
-	Log       raft.LogStore      // raft.db through a LogCache of the last 512 entries
+	Log       *VouchLog          // raft.db through a LogCache of the last 512 entries, with what this node vouches for
 	Stable    raft.StableStore   // raft.db
 	Snapshots raft.SnapshotStore // dir/snapshots, the last 2 kept
 
@@ -143,13 +143,18 @@ func Open(dir, node string, logger hclog.Logger) (*Stores, error) {
 			return nil, fmt.Errorf("store: open %s: write marker: %w", dir, err)
 		}
 	}
-	if s.Log, err = raft.NewLogCache(logCacheSize, bolt); err != nil {
+	cache, err := raft.NewLogCache(logCacheSize, bolt)
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	if s.Snapshots, err = raft.NewFileSnapshotStoreWithLogger(dir, snapRetain, logger); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: open %s: snapshots: %w", dir, err)
+	}
+	if s.Log, err = NewVouchLog(cache, s.Snapshots); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: %w: %v; wipe the directory to rejoin as a new member", dir, ErrCorruptDataDir, err)
 	}
 	return s, nil
 }
