@@ -29,45 +29,40 @@ const ReasonNoQuorum = "no raft leader: this node cannot reach a quorum of voter
 // Version is the agent's version, set at build time with -ldflags.
 var Version = "dev"
 
-// api.Status gathers the node's status.
-func (n *Node) Status() api.Status {
-	es := n.elector.Status()
+// Status gathers the node's status, with the settings in which this node's copy of
+// a group differs from the leader's.
+func (n *Node) Status() api.Status { return n.status(true) }
+
+// status gathers the node's status; withDiffs asks the leader for its copy of the
+// groups.
+func (n *Node) status(withDiffs bool) api.Status {
 	_, leader := n.raft.LeaderWithID()
 	t := n.cfg.Cluster.Timing
+	role := n.raft.State()
 	st := api.Status{
-		Node:             n.cfg.Node.Name,
-		State:            es.Role.String(),
-		Leader:           string(leader),
-		Term:             es.Term,
-		Holding:          es.Holding,
-		Reason:           string(es.Reason),
-		LeaseRemainingMS: es.LeaseRemaining.Milliseconds(),
-		Security:         n.Security(),
-		VIP: api.VIPStatus{
-			Interface: n.cfg.VIP.Interface,
-			Lifetime:  n.cfg.VIP.Lifetime.String(),
-			Fencing:   n.cfg.VIP.Fencing,
-		},
+		Node:     n.cfg.Node.Name,
+		State:    strings.ToLower(role.String()),
+		Leader:   string(leader),
+		Term:     n.raft.CurrentTerm(),
+		Security: n.Security(),
 		Timing: api.TimingInfo{
-			Profile:      t.Profile,
-			HeartbeatMS:  t.HeartbeatTimeout.Milliseconds(),
-			VIPLeaseMS:   t.VIPLease.Milliseconds(),
-			ClaimDelayMS: effectiveClaimDelay(n.cfg).Milliseconds(),
+			Profile:     t.Profile,
+			HeartbeatMS: t.HeartbeatTimeout.Milliseconds(),
+			VIPLeaseMS:  t.VIPLease.Milliseconds(),
+			DeltaMS:     t.ClaimMargin.Milliseconds(),
 		},
+		Groups:  []api.GroupStatus{},
 		Members: []api.Member{},
 		Events:  []api.Event{},
 		Version: Version,
 	}
-	if es.Holding {
-		since := es.HeldSince
-		st.HeldSince = &since
-	}
-	if leader == "" && !es.Holding && es.Role != election.Shutdown {
-		st.Reason = ReasonNoQuorum
-	}
 	lh, states := n.local()
 	st.Priority, st.BasePriority = lh.Priority, n.basePriority()
-	st.Ineligible = es.Plan.Ineligible
+	standing := n.standing()
+	st.Ineligible = standing.Fault
+	if st.Ineligible == "" {
+		st.Ineligible = standing.Ineligible
+	}
 	st.Eligible = st.Ineligible == ""
 	st.Drained = n.fsm.Drained(n.cfg.Node.Name)
 	st.Checks = []api.Check{}
@@ -83,34 +78,76 @@ func (n *Node) Status() api.Status {
 		}
 		st.Checks = append(st.Checks, ck)
 	}
-	st.Policy = api.Policy{
-		Preferred:    es.Plan.Preferred,
-		NoneEligible: es.Plan.NoneEligible,
-		Pending:      es.Plan.Pending,
-		Preempt:      n.cfg.Preempt,
-		PreemptDelay: n.cfg.PreemptDelay.String(),
-		MinMoveEvery: n.cfg.MinMoveInterval.String(),
+	var differs map[string][]string
+	var outlook map[string]election.Outlook
+	if withDiffs {
+		differs, outlook = n.leaderPlacement()
 	}
-	if !es.LastMove.IsZero() {
-		lm := es.LastMove
-		st.Policy.LastMove = &lm
+	own := n.fsm.Ownership()
+	holder := map[string]election.GroupStatus{}
+	for _, hs := range n.holder.Status() {
+		holder[hs.Group] = hs
 	}
-	if es.Plan.NoneEligible != "" && !es.Holding && es.Role == election.Leader {
-		st.Reason = es.Plan.NoneEligible
+	for _, g := range n.groups {
+		name := g.cfg.Name
+		hs := holder[name]
+		gs := own.Group(name)
+		out := api.GroupStatus{
+			Name: name, Interface: g.cfg.Interface, Holding: hs.Holding, Assigned: hs.Assigned, Reason: string(hs.Reason),
+			LeaseRemainingMS: hs.LeaseRemaining.Milliseconds(), WaitMS: gs.Wait.Milliseconds(),
+			Priority: standing.Priority[name], Ineligible: standing.Why[name], Differs: differs[name], VRRP: n.vrrpStatus(g),
+		}
+		if b := standing.Blocked[name]; b != "" && out.Ineligible == "" {
+			out.Ineligible = b
+		}
+		o := outlook[name]
+		out.Policy = api.Policy{Preferred: o.Preferred, NoneEligible: o.NoneEligible, Pending: o.Pending,
+			Preempt: g.cfg.Preempt, PreemptDelay: g.cfg.PreemptDelay.String(), MinMoveEvery: g.cfg.MinMoveInterval.String()}
+		if gs.Active() {
+			out.Holder, out.Index = gs.Current.Node, gs.Current.Index
+		}
+		switch {
+		case hs.Holding:
+		case standing.Blocked[name] != "":
+			out.Reason = standing.Blocked[name] // a foreign VRRP master rules the VRID here
+		case leader == "" && role != raft.Shutdown:
+			out.Reason = ReasonNoQuorum
+		case out.Holder != "" && !hs.Assigned:
+			out.Reason = fmt.Sprintf("%s; %s holds it", hs.Reason, out.Holder)
+		case out.Holder == "":
+			out.Reason = fmt.Sprintf("%s; assigned to nobody: no eligible node", hs.Reason)
+		}
+		for _, a := range g.cfg.Addresses {
+			out.Addresses = append(out.Addresses, a.String())
+		}
+		st.Groups = append(st.Groups, out)
 	}
-	if st.Membership = n.membership(); st.Membership != "" && !es.Holding {
+	// The first group is the VIP of the top-level fields.
+	if len(st.Groups) > 0 {
+		g0, c0 := st.Groups[0], n.groups[0].cfg
+		st.Holding, st.Holder, st.Reason, st.LeaseRemainingMS = g0.Holding, g0.Holder, g0.Reason, g0.LeaseRemainingMS
+		st.Timing.WaitMS = g0.WaitMS
+		st.VIP = api.VIPStatus{Interface: c0.Interface, Addresses: g0.Addresses, Lifetime: c0.Lifetime.String(), Fencing: c0.Fencing}
+		st.VRRP = g0.VRRP
+		st.Policy = g0.Policy
+		if st.Ineligible == "" && g0.Ineligible != "" {
+			st.Ineligible = g0.Ineligible // FAULT of a check the first group tracks
+			st.Eligible = false
+		}
+		for _, hs := range n.holder.Status() {
+			if hs.Group == c0.Name && hs.Holding && !hs.Since.IsZero() {
+				since := hs.Since
+				st.HeldSince = &since
+			}
+		}
+	}
+	if st.Membership = n.membership(); st.Membership != "" && !st.Holding {
 		st.Reason = st.Membership
 	}
-	if last, ok := n.fsm.Last(); ok && last.Kind == store.KindClaim {
-		st.Holder = last.Node
-	}
-	for _, a := range n.cfg.VIP.Addresses {
-		st.VIP.Addresses = append(st.VIP.Addresses, a.String())
-	}
-	st.Members = n.members(leader, st.Holder, es.Candidates)
-	st.VRRP = n.vrrpStatus(es.Holding)
+	st.Members = n.members(leader, st.Holder)
 	for _, r := range n.fsm.History() {
-		e := api.Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason}
+		e := api.Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason,
+			Group: r.Group, Held: r.Held}
 		if r.Kind == store.KindDrain {
 			d := r.Drained
 			e.Drained = &d
@@ -120,17 +157,15 @@ func (n *Node) Status() api.Status {
 	return st
 }
 
-// members lists the Raft configuration with each server's health: from the elector's
-// last pass where it has one, from gossip and the FSM otherwise.
-func (n *Node) members(leader raft.ServerID, holder string, cands []election.Member) []api.Member {
+// members lists the Raft configuration with each server's health, from gossip and
+// the FSM.
+func (n *Node) members(leader raft.ServerID, holder string) []api.Member {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return []api.Member{}
 	}
-	if len(cands) == 0 {
-		cands = health{n}.Candidates()
-	}
-	byName := make(map[string]election.Member, len(cands))
+	cands := n.memberHealth()
+	byName := make(map[string]memberHealth, len(cands))
 	for _, c := range cands {
 		byName[c.Name] = c
 	}
@@ -139,7 +174,7 @@ func (n *Node) members(leader raft.ServerID, holder string, cands []election.Mem
 		name := string(s.ID)
 		c, ok := byName[name]
 		if !ok {
-			c = election.Member{Name: name, Voter: s.Suffrage == raft.Voter, Drained: n.fsm.Drained(name)}
+			c = memberHealth{Name: name, Drained: n.fsm.Drained(name)}
 		}
 		m := api.Member{
 			Name:       name,
@@ -241,7 +276,7 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 		return n.Leave(ctx, req.Force)
 	}))
 	mux.HandleFunc("POST /v1/transfer", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req api.TransferRequest) (api.TransferResponse, error) {
-		return n.Transfer(ctx, req.Node)
+		return n.Transfer(ctx, req.Group, req.Node)
 	}))
 	mux.HandleFunc("POST /v1/force-leave", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req api.ForceLeaveRequest) (api.ForceLeaveResponse, error) {
 		return n.ForceLeave(ctx, req.Node)

@@ -22,8 +22,8 @@ import (
 // the other nodes (Raft's transport and the cluster RPC). Start builds the host's; the
 // in-process tests build fakes, so the node core runs there without root or sockets.
 type edges interface {
-	// vip manages the VIP; gate tells it whether announcing is allowed now.
-	vip(cfg *config.Config, logger *slog.Logger, gate func() bool) (vipManager, error)
+	// vip manages a group's VIPs; gate tells it whether announcing is allowed now.
+	vip(g config.GroupConfig, logger *slog.Logger, gate func() bool) (vipManager, error)
 	// guard starts the process that removes the VIP when the agent dies (nil: none).
 	guard(cfg *config.Config, logger *slog.Logger) (*guard, error)
 	// network opens the Raft port.
@@ -62,24 +62,27 @@ type network struct {
 	raft  raft.Transport
 	close func() error // closes raft
 	rpc   net.Listener // the cluster RPC's connections to this node
-	// dial opens a cluster RPC connection to the node whose Raft address is addr.
-	dial func(addr string, timeout time.Duration) (net.Conn, error)
-	mux  *transport.Mux // the host's Raft port, for its TLS figures; nil in process
+	lease net.Listener // the ownership protocol's connections to this node
+	// dial opens a cluster RPC connection to the node whose Raft address is addr, and
+	// dialLease a connection of the ownership protocol.
+	dial      func(addr string, timeout time.Duration) (net.Conn, error)
+	dialLease func(addr string, timeout time.Duration) (net.Conn, error)
+	mux       *transport.Mux // the host's Raft port, for its TLS figures; nil in process
 }
 
 // hostEdges are the real ones: netlink, a guard process, TCP and memberlist.
 type hostEdges struct{}
 
-func (hostEdges) vip(cfg *config.Config, logger *slog.Logger, gate func() bool) (vipManager, error) {
+func (hostEdges) vip(g config.GroupConfig, logger *slog.Logger, gate func() bool) (vipManager, error) {
 	m, err := vip.New(vip.Config{
-		Interface: cfg.VIP.Interface,
-		Addresses: cfg.VIP.Addresses,
-		Lifetime:  cfg.VIP.Lifetime,
-		Drain:     cfg.VIP.Drain,
+		Interface: g.Interface,
+		Addresses: g.Addresses,
+		Lifetime:  g.Lifetime,
+		Drain:     g.Drain,
 		GARP: vip.GARPConfig{
-			Repeat:   cfg.VIP.GARP.Repeat,
-			Interval: cfg.VIP.GARP.Interval,
-			Refresh:  cfg.VIP.GARP.Refresh,
+			Repeat:   g.GARP.Repeat,
+			Interval: g.GARP.Interval,
+			Refresh:  g.GARP.Refresh,
 		},
 	}, vip.WithLogger(logger), vip.WithAnnounceGate(gate))
 	if err != nil {
@@ -89,7 +92,7 @@ func (hostEdges) vip(cfg *config.Config, logger *slog.Logger, gate func() bool) 
 }
 
 func (hostEdges) guard(cfg *config.Config, logger *slog.Logger) (*guard, error) {
-	return startGuard(GuardArgs{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, LogFormat: cfg.Log.Format}, logger)
+	return startGuard(guardArgs(cfg), logger)
 }
 
 func (hostEdges) network(cfg *config.Config, logger *slog.Logger) (*network, error) {
@@ -112,11 +115,15 @@ func (hostEdges) network(cfg *config.Config, logger *slog.Logger) (*network, err
 		Logger:  logging.HCLog(logger, "raft-net"),
 	})
 	return &network{
-		raft:  noPipeline{nt},
+		raft:  nt,
 		close: nt.Close,
 		rpc:   mux.RPC(),
+		lease: mux.Lease(),
 		dial: func(addr string, timeout time.Duration) (net.Conn, error) {
 			return mux.DialKind(addr, transport.KindRPC, timeout)
+		},
+		dialLease: func(addr string, timeout time.Duration) (net.Conn, error) {
+			return mux.DialKind(addr, transport.KindLease, timeout)
 		},
 		mux: mux,
 	}, nil
@@ -128,16 +135,4 @@ func (hostEdges) gossip(gc gossip.Config) (memberList, error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// noPipeline turns off AppendEntries pipelining. A pipelined response counts towards
-// VerifyLeader, but its read deadline starts when the decoder begins waiting for it, not
-// when the request was sent, so it can be older than the transport timeout T_rpc. The
-// claim delay D = L + T_rpc + δ assumes every acknowledgement that renews the lease is
-// at most T_rpc old; without the pipeline every RPC sets its deadline before it is
-// sent. raftvip's log is a few records an hour, so the pipeline buys nothing.
-type noPipeline struct{ *raft.NetworkTransport }
-
-func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -20,93 +20,107 @@ import (
 // who holds it, gossip as one shared table, and a network of raft.InmemTransports
 // with the cluster RPC over in-memory pipes.
 
-// fakeVIPs is the VIP as every node of a lab sees it: which nodes hold it now, every
-// change with its time, and every moment two held it at once.
+// fakeVIPs is the VIPs as every node of a lab sees them: which nodes hold each
+// group now, every change with its time, and every moment two held a group at once.
 type fakeVIPs struct {
 	mu         sync.Mutex
-	holding    map[string]time.Time // node -> since when
-	dead       map[string]bool      // crashed: its Set calls no longer reach a kernel
+	holding    map[string]map[string]time.Time // group → node → since when
+	dead       map[string]bool                 // crashed: its Set calls no longer reach a kernel
 	changes    []vipChange
 	violations []string
 }
 
-// vipChange is one node taking or letting go of the VIP.
+// vipChange is one node taking or letting go of a group.
 type vipChange struct {
-	At   time.Time
-	Node string
-	Hold bool
-	Why  string // "set", or "guard" for a crashed node's VIP removed by its guard
+	At    time.Time
+	Group string
+	Node  string
+	Hold  bool
+	Why   string // "set", or "guard" for a crashed node's VIP removed by its guard
 }
 
 func newFakeVIPs() *fakeVIPs {
-	return &fakeVIPs{holding: map[string]time.Time{}, dead: map[string]bool{}}
+	return &fakeVIPs{holding: map[string]map[string]time.Time{}, dead: map[string]bool{}}
 }
 
-// set is node's Set: it records the change and, on a hold, any other holder.
-func (v *fakeVIPs) set(node string, hold bool, why string) {
+// set is node's Set of group g: it records the change and, on a hold, any other holder.
+func (v *fakeVIPs) set(g, node string, hold bool, why string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.dead[node] && why == "set" {
 		return
 	}
-	_, held := v.holding[node]
+	hs := v.holding[g]
+	if hs == nil {
+		hs = map[string]time.Time{}
+		v.holding[g] = hs
+	}
+	_, held := hs[node]
 	switch {
 	case hold && !held:
 		now := time.Now()
-		for other := range v.holding {
-			v.violations = append(v.violations, fmt.Sprintf("%s: %s took the VIP while %s held it", now.Format("15:04:05.000"), node, other))
+		for other := range hs {
+			v.violations = append(v.violations, fmt.Sprintf("%s: %s took group %s while %s held it", now.Format("15:04:05.000"), node, g, other))
 		}
-		v.holding[node] = now
-		v.changes = append(v.changes, vipChange{At: now, Node: node, Hold: true, Why: why})
+		hs[node] = now
+		v.changes = append(v.changes, vipChange{At: now, Group: g, Node: node, Hold: true, Why: why})
 	case !hold && held:
-		delete(v.holding, node)
-		v.changes = append(v.changes, vipChange{At: time.Now(), Node: node, Why: why})
+		delete(hs, node)
+		v.changes = append(v.changes, vipChange{At: time.Now(), Group: g, Node: node, Why: why})
 	}
 }
 
-// crash cuts node's VIP off from its agent and removes it at once, as the guard does
-// when the agent dies.
+// crash cuts node's VIPs off from its agent and removes them at once, as the guard
+// does when the agent dies.
 func (v *fakeVIPs) crash(node string) {
-	v.set(node, false, "guard")
+	v.mu.Lock()
+	var groups []string
+	for g := range v.holding {
+		groups = append(groups, g)
+	}
+	v.mu.Unlock()
+	for _, g := range groups {
+		v.set(g, node, false, "guard")
+	}
 	v.mu.Lock()
 	v.dead[node] = true
 	v.mu.Unlock()
 }
 
-// revive lets a node that crashed set the VIP again, once it is started anew.
+// revive lets a node that crashed set its VIPs again, once it is started anew.
 func (v *fakeVIPs) revive(node string) {
 	v.mu.Lock()
 	delete(v.dead, node)
 	v.mu.Unlock()
 }
 
-// holders returns the nodes holding the VIP now, sorted.
-func (v *fakeVIPs) holders() []string {
+// holders returns the nodes holding group g now, sorted.
+func (v *fakeVIPs) holders(g string) []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var out []string
-	for n := range v.holding {
+	for n := range v.holding[g] {
 		out = append(out, n)
 	}
 	slices.Sort(out)
 	return out
 }
 
-// heldSince returns when node took the VIP, if it holds it.
-func (v *fakeVIPs) heldSince(node string) (time.Time, bool) {
+// heldSince returns when node took group g, if it holds it.
+func (v *fakeVIPs) heldSince(g, node string) (time.Time, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	at, ok := v.holding[node]
+	at, ok := v.holding[g][node]
 	return at, ok
 }
 
-// lastDrop returns when node last let go of the VIP.
-func (v *fakeVIPs) lastDrop(node string) time.Time {
+// lastDrop returns when node last let go of group g.
+func (v *fakeVIPs) lastDrop(g, node string) time.Time {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var at time.Time
 	for _, c := range v.changes {
-		if c.Node == node && !c.Hold {
+		if c.Group == g && c.Node == node && !c.Hold {
 			at = c.At
 		}
 	}
@@ -130,19 +144,19 @@ func (v *fakeVIPs) history() string {
 		if c.Hold {
 			what = "holds"
 		}
-		fmt.Fprintf(&b, "%s %s %s (%s)\n", c.At.Format("15:04:05.000"), c.Node, what, c.Why)
+		fmt.Fprintf(&b, "%s %s %s %s (%s)\n", c.At.Format("15:04:05.000"), c.Node, what, c.Group, c.Why)
 	}
 	return b.String()
 }
 
-// fakeVIP is one node's VIP manager.
+// fakeVIP is one node's VIP manager of one group.
 type fakeVIP struct {
-	node string
-	all  *fakeVIPs
+	group, node string
+	all         *fakeVIPs
 }
 
 func (f fakeVIP) Set(_ context.Context, hold bool) error {
-	f.all.set(f.node, hold, "set")
+	f.all.set(f.group, f.node, hold, "set")
 	return nil
 }
 func (fakeVIP) Cleanup() ([]netip.Prefix, error) { return nil, nil }
@@ -292,11 +306,13 @@ type memNet struct {
 	mu    sync.Mutex
 	raft  map[string]*raft.InmemTransport // by raft address
 	rpc   map[string]*memListener         // by raft address
+	lease map[string]*memListener         // by raft address
 	alone map[string]bool                 // raft addresses cut off from the rest
 }
 
 func newMemNet() *memNet {
-	return &memNet{raft: map[string]*raft.InmemTransport{}, rpc: map[string]*memListener{}, alone: map[string]bool{}}
+	return &memNet{raft: map[string]*raft.InmemTransport{}, rpc: map[string]*memListener{}, lease: map[string]*memListener{},
+		alone: map[string]bool{}}
 }
 
 // attach gives the node at addr a fresh transport connected to every other, and an
@@ -304,8 +320,9 @@ func newMemNet() *memNet {
 func (m *memNet) attach(addr string, timeout time.Duration) *network {
 	_, t := raft.NewInmemTransportWithTimeout(raft.ServerAddress(addr), timeout)
 	ln := &memListener{addr: memAddr(addr), conns: make(chan net.Conn), done: make(chan struct{})}
+	lease := &memListener{addr: memAddr(addr), conns: make(chan net.Conn), done: make(chan struct{})}
 	m.mu.Lock()
-	m.raft[addr], m.rpc[addr] = t, ln
+	m.raft[addr], m.rpc[addr], m.lease[addr] = t, ln, lease
 	delete(m.alone, addr)
 	m.mu.Unlock()
 	m.wire()
@@ -313,10 +330,13 @@ func (m *memNet) attach(addr string, timeout time.Duration) *network {
 		raft: t,
 		close: func() error {
 			ln.Close()
+			lease.Close()
 			return t.Close()
 		},
-		rpc:  ln,
-		dial: func(to string, timeout time.Duration) (net.Conn, error) { return m.dial(addr, to, timeout) },
+		rpc:       ln,
+		lease:     lease,
+		dial:      func(to string, timeout time.Duration) (net.Conn, error) { return m.dial(m.rpc, addr, to, timeout) },
+		dialLease: func(to string, timeout time.Duration) (net.Conn, error) { return m.dial(m.lease, addr, to, timeout) },
 	}
 }
 
@@ -354,16 +374,17 @@ func (m *memNet) rejoin(addr string) {
 	m.wire()
 }
 
-// dial opens an RPC connection from one node to another.
-func (m *memNet) dial(from, to string, timeout time.Duration) (net.Conn, error) {
+// dial opens a connection from one node to another's listener in lns.
+func (m *memNet) dial(lns map[string]*memListener, from, to string, timeout time.Duration) (net.Conn, error) {
 	m.mu.Lock()
-	ln, ok := m.rpc[to]
+	ln, ok := lns[to]
 	cut := m.alone[from] || m.alone[to]
 	m.mu.Unlock()
 	if !ok || cut {
 		return nil, &net.OpError{Op: "dial", Net: "mem", Err: errors.New("connection refused")}
 	}
-	client, server := net.Pipe()
+	c, s := net.Pipe()
+	client, server := &memConn{Conn: c, m: m, from: from, to: to}, &memConn{Conn: s, m: m, from: to, to: from}
 	select {
 	case ln.conns <- server:
 		return client, nil
@@ -373,6 +394,25 @@ func (m *memNet) dial(from, to string, timeout time.Duration) (net.Conn, error) 
 	client.Close()
 	server.Close()
 	return nil, &net.OpError{Op: "dial", Net: "mem", Err: errors.New("connection refused")}
+}
+
+// memConn is one end of a connection on a memNet: a write fails while its node is cut
+// off from the other, as a TCP connection's does once the network is gone.
+type memConn struct {
+	net.Conn
+	m        *memNet
+	from, to string
+}
+
+func (c *memConn) Write(b []byte) (int, error) {
+	c.m.mu.Lock()
+	cut := c.m.alone[c.from] || c.m.alone[c.to]
+	c.m.mu.Unlock()
+	if cut {
+		c.Conn.Close()
+		return 0, &net.OpError{Op: "write", Net: "mem", Err: errors.New("network unreachable")}
+	}
+	return c.Conn.Write(b)
 }
 
 // memListener is a node's cluster RPC listener on a memNet.

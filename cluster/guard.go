@@ -28,16 +28,33 @@ const guardRestart = time.Second
 
 // GuardArgs are what the guard process needs: where the VIPs are, and how to log.
 type GuardArgs struct {
-	Interface string
-	Addresses []netip.Prefix
+	VIPs      []GuardVIP
 	LogFormat string
+}
+
+// GuardVIP is one VIP on its interface, written IFACE=ADDR/LEN on the guard's command
+// line.
+type GuardVIP struct {
+	Interface string
+	Address   netip.Prefix
+}
+
+// guardArgs are the guard's arguments for every group of cfg.
+func guardArgs(cfg *config.Config) GuardArgs {
+	a := GuardArgs{LogFormat: cfg.Log.Format}
+	for _, g := range cfg.Groups {
+		for _, p := range g.Addresses {
+			a.VIPs = append(a.VIPs, GuardVIP{Interface: g.Interface, Address: p})
+		}
+	}
+	return a
 }
 
 // args renders a as the guard subcommand's flags.
 func (a GuardArgs) args() []string {
-	out := []string{GuardCommand, "--interface", a.Interface, "--log-format", a.LogFormat}
-	for _, p := range a.Addresses {
-		out = append(out, "--address", p.String())
+	out := []string{GuardCommand, "--log-format", a.LogFormat}
+	for _, v := range a.VIPs {
+		out = append(out, "--address", v.Interface+"="+v.Address.String())
 	}
 	return out
 }
@@ -49,15 +66,26 @@ func (a GuardArgs) args() []string {
 func RunGuard(stdin io.Reader, stderr io.Writer, a GuardArgs) error {
 	ossignal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	logger := logging.New(stderr, config.LogConfig{Format: a.LogFormat}).With("component", "vip-guard")
-	m, err := vip.New(vip.Config{Interface: a.Interface, Addresses: a.Addresses, Lifetime: time.Second},
-		vip.WithLogger(logger))
-	if err != nil {
-		return fmt.Errorf("vip guard: %w", err)
+	byIface := map[string][]netip.Prefix{}
+	var ifaces []string
+	for _, v := range a.VIPs {
+		if byIface[v.Interface] == nil {
+			ifaces = append(ifaces, v.Interface)
+		}
+		byIface[v.Interface] = append(byIface[v.Interface], v.Address)
 	}
-	defer m.Close()
-	removed, err := vip.Guard(stdin, m)
+	var ms []*vip.Manager
+	for _, iface := range ifaces {
+		m, err := vip.New(vip.Config{Interface: iface, Addresses: byIface[iface], Lifetime: time.Second}, vip.WithLogger(logger))
+		if err != nil {
+			return fmt.Errorf("vip guard: %w", err)
+		}
+		defer m.Close()
+		ms = append(ms, m)
+	}
+	removed, err := vip.Guard(stdin, ms...)
 	if len(removed) > 0 {
-		logger.Warn("the agent exited holding the VIP; removed it", "interface", a.Interface, "addresses", fmt.Sprint(removed))
+		logger.Warn("the agent exited holding VIPs; removed them", "addresses", fmt.Sprint(removed))
 	}
 	return err
 }
@@ -67,17 +95,20 @@ func RunGuard(stdin io.Reader, stderr io.Writer, a GuardArgs) error {
 // for systemd's ExecStopPost and for operators cleaning up after a crash. A holder
 // that still runs puts the addresses back at its next refresh.
 func ReleaseVIPs(cfg *config.Config, logger *slog.Logger) ([]netip.Prefix, error) {
-	m, err := vip.New(vip.Config{Interface: cfg.VIP.Interface, Addresses: cfg.VIP.Addresses, Lifetime: cfg.VIP.Lifetime},
-		vip.WithLogger(logger))
-	if err != nil {
-		return nil, fmt.Errorf("cluster: release VIPs: %w", err)
+	var all []netip.Prefix
+	for _, g := range cfg.Groups {
+		m, err := vip.New(vip.Config{Interface: g.Interface, Addresses: g.Addresses, Lifetime: g.Lifetime}, vip.WithLogger(logger))
+		if err != nil {
+			return all, fmt.Errorf("cluster: release VIPs of group %s: %w", g.Name, err)
+		}
+		removed, err := m.Cleanup()
+		m.Close()
+		all = append(all, removed...)
+		if err != nil {
+			return all, fmt.Errorf("cluster: release VIPs of group %s: %w", g.Name, err)
+		}
 	}
-	defer m.Close()
-	removed, err := m.Cleanup()
-	if err != nil {
-		return removed, fmt.Errorf("cluster: release VIPs: %w", err)
-	}
-	return removed, nil
+	return all, nil
 }
 
 // guard runs the agent's VIP guard process and restarts it if it dies. While the
@@ -200,15 +231,19 @@ func (g *guard) Close(timeout time.Duration) error {
 	}
 }
 
-// ParseGuardAddresses parses the guard's --address flags.
-func ParseGuardAddresses(ss []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(ss))
+// ParseGuardAddresses parses the guard's --address flags, IFACE=ADDR/LEN each.
+func ParseGuardAddresses(ss []string) ([]GuardVIP, error) {
+	out := make([]GuardVIP, 0, len(ss))
 	for _, s := range ss {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		iface, addr, ok := strings.Cut(strings.TrimSpace(s), "=")
+		if !ok || iface == "" {
+			return nil, fmt.Errorf("vip guard: --address %q: want IFACE=ADDR/LEN", s)
+		}
+		p, err := netip.ParsePrefix(addr)
 		if err != nil {
 			return nil, fmt.Errorf("vip guard: --address %q: %w", s, err)
 		}
-		out = append(out, p)
+		out = append(out, GuardVIP{Interface: iface, Address: p})
 	}
 	return out, nil
 }

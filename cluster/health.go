@@ -1,55 +1,47 @@
 package cluster
 
 import (
-	"context"
-	"fmt"
+	"strings"
 
 	"github.com/hashicorp/memberlist"
-	"github.com/hashicorp/raft"
 
 	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/election"
 )
 
-// health is this node's view of every voter's fitness to hold the VIP: its own checks,
-// the others' gossiped metadata and the drain flags in the replicated log. It is the
-// election's Cluster.
-type health struct{ n *Node }
+// memberHealth is one server of the configuration as this node's status shows it:
+// what gossip (or, for this node, its own checks) says about its health, and what the
+// replicated log says about its drain flag. The leader places by the renewals it
+// hears instead (election.Standing); this view is for people.
+type memberHealth struct {
+	Name     string
+	Known    bool // its health is known: this node, or gossip metadata has arrived
+	Alive    bool // gossip reaches it
+	Priority int  // effective priority, 1..254
+	Fault    bool // a weight-0 check fails
+	Failing  []string
+	Drained  bool // an operator drained it (replicated through Raft)
+	Leaving  bool // raftvip leave is under way on it
+}
 
-var (
-	_ election.Cluster   = health{}
-	_ election.Confirmer = health{}
-)
-
-// Confirm asks node for its health over the cluster RPC and puts the answer in place
-// of what gossip said, so the policy decides on what the node says now. A node that
-// does not answer is marked unreachable until the next change of leader.
-func (h health) Confirm(ctx context.Context, node string) error {
-	n := h.n
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return err
-	}
-	var addr string
-	for _, s := range f.Configuration().Servers {
-		if string(s.ID) == node {
-			addr = string(s.Address)
+// Ineligible says why m may not hold a group, or "" if it may.
+func (m memberHealth) Ineligible() string {
+	switch {
+	case !m.Known:
+		return "health unknown (no gossip from it yet)"
+	case !m.Alive:
+		return "unreachable by gossip"
+	case m.Leaving:
+		return "leaving the cluster"
+	case m.Drained:
+		return "drained"
+	case m.Fault:
+		if len(m.Failing) > 0 {
+			return "FAULT: check " + strings.Join(m.Failing, ", ") + " failing"
 		}
+		return "FAULT"
 	}
-	if addr == "" {
-		return fmt.Errorf("%s is not in the raft configuration", node)
-	}
-	var raw []byte
-	if err := n.rpcCall(ctx, addr, "/v1/rpc/health", struct{}{}, &raw); err != nil {
-		n.setUnreachable(node, true)
-		return err
-	}
-	meta, err := gossip.DecodeMeta(raw)
-	if err != nil {
-		return fmt.Errorf("health of %s: %w", node, err)
-	}
-	n.gossip.Override(node, meta)
-	return nil
+	return ""
 }
 
 // local is this node's effective priority and FAULT state from its own checks.
@@ -58,32 +50,25 @@ func (n *Node) local() (election.Health, []election.CheckState) {
 	return election.ComputeHealth(n.basePriority(), states), states
 }
 
-// Candidates returns every server of the Raft configuration with its latest health.
-func (h health) Candidates() []election.Member {
-	n := h.n
+// memberHealth returns every server of the Raft configuration with its latest health.
+func (n *Node) memberHealth() []memberHealth {
 	f := n.raft.GetConfiguration()
 	if f.Error() != nil {
 		return nil
 	}
-	_, leader := n.raft.LeaderWithID()
 	servers := f.Configuration().Servers
-	out := make([]election.Member, 0, len(servers))
+	out := make([]memberHealth, 0, len(servers))
 	for _, s := range servers {
 		name := string(s.ID)
-		m := election.Member{Name: name, Voter: s.Suffrage == raft.Voter, Drained: n.fsm.Drained(name)}
+		m := memberHealth{Name: name, Drained: n.fsm.Drained(name)}
 		if name == n.cfg.Node.Name {
 			lh, _ := n.local()
-			m.Known, m.Alive, m.Quorum = true, true, leader != ""
+			m.Known, m.Alive = true, true
 			m.Priority, m.Fault, m.Failing = lh.Priority, lh.Fault, lh.Failing
 			m.Leaving = n.leaving.Load()
 		} else if gm, ok := n.gossip.Member(name); ok && gm.MetaErr == nil {
 			m.Known = true
 			m.Alive = gm.State == gossip.Alive
-			// A member's own word on whether it sees a leader lags an election by a
-			// gossip round or two. The leader need not ask: a voter it cannot reach
-			// fails the leadership transfer, and the move is retried.
-			m.Quorum = gm.Meta.Quorum || leader == raft.ServerID(n.cfg.Node.Name)
-			m.Unreachable = leader == raft.ServerID(n.cfg.Node.Name) && n.isUnreachable(name)
 			m.Priority, m.Fault, m.Leaving = gm.Meta.Priority, gm.Meta.Fault, gm.Meta.Leaving
 			for _, c := range gm.Meta.Checks {
 				if c.State != gossip.CheckPassing {

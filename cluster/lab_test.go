@@ -174,19 +174,19 @@ func (l *lab) crash(name string) {
 	n.closeAll()
 }
 
-// holder waits up to within for exactly one node to hold the VIP and returns it.
-func (l *lab) holder(within time.Duration, not ...string) string {
+// holder waits up to within for exactly one node to hold group g and returns it.
+func (l *lab) holder(g string, within time.Duration, not ...string) string {
 	l.t.Helper()
 	var got []string
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		got = l.vips.holders()
+		got = l.vips.holders(g)
 		if len(got) == 1 && !containsString(not, got[0]) {
 			return got[0]
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	l.t.Fatalf("no single holder (other than %v) within %s: holding now %v", not, within, got)
+	l.t.Fatalf("no single holder of %s (other than %v) within %s: holding now %v", g, not, within, got)
 	return ""
 }
 
@@ -239,8 +239,8 @@ type labEdges struct {
 	name string
 }
 
-func (e labEdges) vip(*config.Config, *slog.Logger, func() bool) (vipManager, error) {
-	return fakeVIP{node: e.name, all: e.l.vips}, nil
+func (e labEdges) vip(g config.GroupConfig, _ *slog.Logger, _ func() bool) (vipManager, error) {
+	return fakeVIP{group: g.Name, node: e.name, all: e.l.vips}, nil
 }
 
 func (labEdges) guard(*config.Config, *slog.Logger) (*guard, error) { return nil, nil }
@@ -253,15 +253,18 @@ func (e labEdges) gossip(gc gossip.Config) (memberList, error) {
 	return e.l.gossip.join(gc), nil
 }
 
-// history returns the ownership records name's FSM holds, oldest first, as
-// "kind node" (a release with its hand-off: "release lb1 -> lb2").
-func (l *lab) history(name string) []string {
+// history returns the ownership records of group g name's FSM holds, oldest first,
+// as "assign lb1" or "release lb1" ("release lb1 held" when it held it).
+func (l *lab) history(name, g string) []string {
 	l.t.Helper()
 	var out []string
 	for _, ev := range l.node(name).fsm.History() {
+		if ev.Group != g {
+			continue
+		}
 		s := ev.Kind + " " + ev.Node
-		if ev.Handoff != "" {
-			s += " -> " + ev.Handoff
+		if ev.Held {
+			s += " held"
 		}
 		out = append(out, s)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
@@ -49,18 +50,29 @@ type metricsView struct {
 	Voters         int // voters in the elector's last pass, this node included
 	EligibleVoters int
 	Checks         []election.CheckState
-	VRRP           *vrrpcompat.Stats // nil unless vrrp.enabled
+	VRRP           *vrrpcompat.Stats // the first group's; nil unless its vrrp.enabled
+	Groups         []groupView
 	// TLSIn and TLSOut count failed handshakes on the Raft port by reason, accepted
 	// and dialled; both nil without cluster.tls.
 	TLSIn, TLSOut map[string]uint64
 }
 
+// groupView is one group's state at a scrape.
+type groupView struct {
+	Name           string
+	Holding        bool
+	Assigned       bool
+	LeaseRemaining time.Duration
+	Wait           time.Duration // what its assignee owes before holding
+	Priority       int
+}
+
 // metricsStatic is configuration the metrics report as gauges.
 type metricsStatic struct {
-	Node       string
-	ClaimDelay time.Duration // the effective claim delay
-	Lease      time.Duration // cluster.timing.vip_lease
-	Lifetime   time.Duration // vip.lifetime
+	Node     string
+	Delta    time.Duration // δ: cluster.timing.claim_margin
+	Lease    time.Duration // cluster.timing.vip_lease
+	Lifetime time.Duration // the first group's lifetime
 }
 
 // raftStates are the values of raftvip_raft_state's state label.
@@ -87,8 +99,7 @@ type nodeMetrics struct {
 	leaderChanges prometheus.Counter
 	moves         *prometheus.CounterVec
 	renew         prometheus.Histogram
-	renewFailures prometheus.Counter
-	claimWait     prometheus.Histogram
+	holdWait      *prometheus.HistogramVec
 
 	mu         sync.Mutex
 	leader     string // the leader last counted, and its term
@@ -110,24 +121,20 @@ func newNodeMetrics(view func() metricsView, static metricsStatic, logger *slog.
 		}),
 		moves: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "moves_total",
-			Help: "VIP moves this node took part in: direction in (it took the VIP) or out (it gave it up), by reason.",
-		}, []string{"direction", "reason"}),
+			Help: "Group moves this node took part in: direction in (it started holding the group) or out (it let it go), by group and reason.",
+		}, []string{"group", "direction", "reason"}),
 		renew: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: metricsNamespace, Name: "lease_renew_seconds",
-			Help:    "How long the leader's lease renewals took: VerifyLeader, confirmed by a quorum. Compare with raftvip_vip_lease_seconds.",
+			Help:    "How long this holder's renewal rounds took to reach a majority of voters, for rounds that extended a lease. Compare with raftvip_vip_lease_seconds.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
-		renewFailures: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: metricsNamespace, Name: "lease_renew_failures_total",
-			Help: "Lease renewals a quorum did not confirm.",
-		}),
-		claimWait: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: metricsNamespace, Name: "claim_wait_seconds",
-			Help:    "From becoming Raft leader to holding the VIP: a commit after a planned move, about the claim delay after a failover.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}),
+		holdWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Name: "hold_wait_seconds",
+			Help:    "From learning that a group's assignment to this node committed to holding it: W(g) after a failover, about 0 after a planned move.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"group"}),
 	}
-	m.reg.MustRegister(m.leaderChanges, m.moves, m.renew, m.renewFailures, m.claimWait,
+	m.reg.MustRegister(m.leaderChanges, m.moves, m.renew, m.holdWait,
 		newNodeCollector(view, static),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -149,86 +156,104 @@ func (m *nodeMetrics) leaderObserved(leader string, term uint64) {
 	}
 }
 
-// moved is the elector's OnMove.
-func (m *nodeMetrics) moved(ev election.MoveEvent) {
-	dir := "out"
-	if ev.Held {
-		dir = "in"
-		m.claimWait.Observe(ev.SinceLeader.Seconds())
+// groupMoved counts one change of a group's holding here. assigned is the reason of
+// the group's latest assignment (the placer's words), "" if unknown: it says why a
+// group came here, and why it left when it left because it moved.
+func (m *nodeMetrics) groupMoved(c election.GroupChange, assigned string) {
+	dir, reason := "in", assignReason(assigned)
+	if !c.Holding {
+		dir, reason = "out", letGoReason(c.Reason)
+		if c.Moved {
+			reason = moveMoved
+			if assigned != "" {
+				reason = assignReason(assigned)
+			}
+		}
 	}
-	m.moves.WithLabelValues(dir, moveReason(ev.Reason)).Inc()
+	m.moves.WithLabelValues(c.Group, dir, reason).Inc()
+	if c.Holding {
+		m.holdWait.WithLabelValues(c.Group).Observe(c.Waited.Seconds())
+	}
 }
 
-// renewed is the elector's OnRenew.
-func (m *nodeMetrics) renewed(took time.Duration, ok bool) {
-	if !ok {
-		m.renewFailures.Inc()
-		return
-	}
-	m.renew.Observe(took.Seconds())
-}
+// renewed is the holder's OnRenewed.
+func (m *nodeMetrics) renewed(took time.Duration) { m.renew.Observe(took.Seconds()) }
 
 // The values of raftvip_moves_total's reason label.
 const (
-	moveFirstClaim = "first-claim" // in: the first claim of the cluster's history
-	moveReElected  = "re-elected"  // in: the holder was elected again in a new term
-	moveLeaderLost = "leader-lost" // in: the holder died or was cut off (unplanned)
-	moveReleased   = "released"    // in: after a release that gave no reason
+	moveMoved      = "moved"       // out: moved away, for a reason this node had not applied yet
+	moveUnassigned = "unassigned"  // the group had no holder (first placement, or its holder let go)
+	moveLost       = "holder-lost" // its holder stopped reporting that it holds (died or cut off)
+	moveRestarted  = "restarted"   // its holder's agent restarted: a new incarnation holds nothing
 	moveTransfer   = "transfer"    // raftvip transfer
-	moveShutdown   = "shutdown"    // the holder stopped and handed off
-	moveLeave      = "leave"       // raftvip leave on the holder, or it is leaving
-	movePreemption = "preemption"  // a voter of higher priority took over
+	moveShutdown   = "shutdown"    // the holder stopped
+	moveLeave      = "leave"       // raftvip leave on the holder
+	movePreemption = "preemption"  // a node of higher priority for the group took over
 	moveDrain      = "drain"       // the holder was drained
 	moveFault      = "fault"       // a weight-0 check failed on the holder
 	moveIneligible = "ineligible"  // the holder became ineligible for another reason
-	moveLeaseLost  = "lease-lost"  // the holder's lease ran out: no quorum confirmed it
-	moveLeaderGone = "not-leader"  // the holder lost Raft leadership
+	moveLeaseLost  = "lease-lost"  // out: the holder's quorum lease ran out
 	moveVRRP       = "vrrp"        // a foreign VRRP master outranks the cluster
 	moveOther      = "other"
 )
 
-// moveReason maps a move's reason, free text naming nodes and priorities (a release
-// record's reason, a planned Move's, DescribeMove's, a decision's), to one of a few
-// label values.
-func moveReason(r string) string {
+// assignReason maps an assignment's reason, as election.Place and the operator verbs
+// word it ("lb1 may not hold it: drained", "lb2 has priority 150 > 100 on lb1"), to
+// one of a few label values.
+func assignReason(r string) string {
 	switch {
-	case r == "first claim":
-		return moveFirstClaim
-	case r == "re-elected":
-		return moveReElected
-	case r == "leader lost":
-		return moveLeaderLost
-	case r == "released" || r == "":
-		return moveReleased
-	case r == "shutdown" || r == string(election.ReasonShuttingDown):
-		return moveShutdown
-	case r == "leave":
-		return moveLeave
-	case strings.HasPrefix(r, "operator transfer"):
+	case r == "unassigned":
+		return moveUnassigned
+	case strings.HasPrefix(r, "no holding report from "):
+		return moveLost
+	case strings.HasPrefix(r, store.OperatorTransfer):
 		return moveTransfer
-	case r == string(election.ReasonNoLease):
-		return moveLeaseLost
-	case r == string(election.ReasonNotLeader):
-		return moveLeaderGone
-	case strings.HasPrefix(r, vrrpBackupWord):
-		return moveVRRP
 	case strings.Contains(r, " has priority "):
 		return movePreemption
-	}
-	// Health: the policy's "lb1 is FAULT: check haproxy failing; moving to lb2
-	// (priority 100)", or the decision's "not eligible: drained".
-	if strings.Contains(r, "; moving to ") || strings.HasPrefix(r, string(election.ReasonIneligible)) {
+	case strings.Contains(r, " may not hold it: "):
+		_, why, _ := strings.Cut(r, " may not hold it: ")
 		switch {
-		case strings.Contains(r, "drained"):
-			return moveDrain
-		case strings.Contains(r, "FAULT"):
-			return moveFault
-		case strings.Contains(r, "leaving the cluster"):
-			return moveLeave
+		case why == "it restarted":
+			return moveRestarted
+		case why == "not heard from" || why == "gone":
+			return moveLost
 		}
-		return moveIneligible
+		return ineligibleReason(why)
 	}
 	return moveOther
+}
+
+// letGoReason maps why a holder let a group go without a move (election.Holder's
+// words) to a label value.
+func letGoReason(r string) string {
+	switch {
+	case r == "agent stops":
+		return moveShutdown
+	case r == string(election.ReasonNoGroupLease):
+		return moveLeaseLost
+	case strings.HasPrefix(r, string(election.ReasonIneligible)):
+		return ineligibleReason(strings.TrimPrefix(r, string(election.ReasonIneligible)))
+	case strings.HasPrefix(r, vrrpBackupWord):
+		return moveVRRP
+	}
+	return moveOther
+}
+
+// ineligibleReason maps why a node may not hold a group to a label value.
+func ineligibleReason(why string) string {
+	switch {
+	case why == "drained":
+		return moveDrain
+	case strings.HasPrefix(why, "FAULT"):
+		return moveFault
+	case why == "leaving the cluster":
+		return moveLeave
+	case why == "stopping":
+		return moveShutdown
+	case strings.HasPrefix(why, vrrpBackupWord):
+		return moveVRRP
+	}
+	return moveIneligible
 }
 
 // nodeCollector turns a metricsView, read at scrape time, into series.
@@ -238,7 +263,8 @@ type nodeCollector struct {
 
 	buildInfo, holding, heldSince, leaseRemaining, raftState, term, hasLeader *prometheus.Desc
 	priority, basePriority, eligible, drained, fault, voters, eligibleVoters  *prometheus.Desc
-	claimDelay, lease, lifetime                                               *prometheus.Desc
+	delta, lease, lifetime                                                    *prometheus.Desc
+	groupHolding, groupAssigned, groupLease, groupWait, groupPriority         *prometheus.Desc
 	checkUp, checkWeight, checkRuns                                           *prometheus.Desc
 	vrrpSent, vrrpReceived, vrrpAccepted, vrrpDropped, vrrpForeign            *prometheus.Desc
 	tlsRejected                                                               *prometheus.Desc
@@ -253,9 +279,9 @@ func newNodeCollector(view func() metricsView, static metricsStatic) *nodeCollec
 		static: static,
 
 		buildInfo:      d("build_info", "Always 1; the labels say which raftvip runs here.", "version", "goversion", "node"),
-		holding:        d("holding", "1 while this node holds the VIP. sum() over the cluster should be 1."),
-		heldSince:      d("held_since_timestamp_seconds", "When this node started holding the VIP (only while it does)."),
-		leaseRemaining: d("lease_remaining_seconds", "How long the holder's lease still covers the VIP; 0 unless leader with a lease."),
+		holding:        d("holding", "1 while this node holds the first group (the VIP of a vip: block). sum() over the cluster should be at most 1."),
+		heldSince:      d("held_since_timestamp_seconds", "When this node started holding the first group (only while it does)."),
+		leaseRemaining: d("lease_remaining_seconds", "How long this node's quorum lease of the first group still runs; 0 unless it holds it."),
 		raftState:      d("raft_state", "1 for this node's current Raft state.", "state"),
 		term:           d("raft_term", "This node's current Raft term."),
 		hasLeader:      d("raft_has_leader", "1 while this node knows a Raft leader (is in a quorum)."),
@@ -266,8 +292,13 @@ func newNodeCollector(view func() metricsView, static metricsStatic) *nodeCollec
 		fault:          d("fault", "1 while a weight-0 check fails on this node."),
 		voters:         d("voters", "Voters in the Raft configuration, this node included."),
 		eligibleVoters: d("eligible_voters", "Voters that may hold the VIP, as this node sees them."),
-		claimDelay:     d("claim_delay_seconds", "The claim delay: how long a new leader waits before it holds after an unplanned change."),
-		lease:          d("vip_lease_seconds", "The holder's lease after each confirmed renewal (cluster.timing.vip_lease)."),
+		delta:          d("delta_seconds", "δ: the margin for clock-rate drift and a removal's delay that every assignment records (cluster.timing.claim_margin)."),
+		lease:          d("vip_lease_seconds", "L: a holder's lease from one renewal round a majority of voters acknowledged (cluster.timing.vip_lease)."),
+		groupHolding:   d("group_holding", "1 while this node holds the group. sum() over the cluster should be at most 1 per group.", "group"),
+		groupAssigned:  d("group_assigned", "1 while the group is assigned to this node (held, or waiting to).", "group"),
+		groupLease:     d("group_lease_remaining_seconds", "How long this node's quorum lease of the group still runs; 0 unless it holds it.", "group"),
+		groupWait:      d("group_wait_seconds", "W(g): what the group's current assignee owes before it may hold.", "group"),
+		groupPriority:  d("group_priority", "This node's effective priority for the group; 0 while it may not hold it.", "group"),
 		lifetime:       d("vip_lifetime_seconds", "The lifetime of the VIP addresses on the interface (vip.lifetime)."),
 		checkUp:        d("check_up", "1 while the check passes, 0 while it fails or has no result yet.", "check"),
 		checkWeight:    d("check_weight", "The check's weight (0: FAULT while it fails).", "check"),
@@ -286,7 +317,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.buildInfo, c.holding, c.heldSince, c.leaseRemaining, c.raftState, c.term, c.hasLeader,
 		c.priority, c.basePriority, c.eligible, c.drained, c.fault, c.voters, c.eligibleVoters,
-		c.claimDelay, c.lease, c.lifetime, c.checkUp, c.checkWeight, c.checkRuns,
+		c.delta, c.lease, c.lifetime, c.checkUp, c.checkWeight, c.checkRuns,
+		c.groupHolding, c.groupAssigned, c.groupLease, c.groupWait, c.groupPriority,
 		c.vrrpSent, c.vrrpReceived, c.vrrpAccepted, c.vrrpDropped, c.vrrpForeign, c.tlsRejected,
 	} {
 		ch <- d
@@ -320,7 +352,14 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.fault, b2f(v.Fault))
 	gauge(c.voters, float64(v.Voters))
 	gauge(c.eligibleVoters, float64(v.EligibleVoters))
-	gauge(c.claimDelay, c.static.ClaimDelay.Seconds())
+	gauge(c.delta, c.static.Delta.Seconds())
+	for _, g := range v.Groups {
+		gauge(c.groupHolding, b2f(g.Holding), g.Name)
+		gauge(c.groupAssigned, b2f(g.Assigned), g.Name)
+		gauge(c.groupLease, g.LeaseRemaining.Seconds(), g.Name)
+		gauge(c.groupWait, g.Wait.Seconds(), g.Name)
+		gauge(c.groupPriority, float64(g.Priority), g.Name)
+	}
 	gauge(c.lease, c.static.Lease.Seconds())
 	gauge(c.lifetime, c.static.Lifetime.Seconds())
 	for _, s := range v.Checks {
@@ -366,38 +405,43 @@ func b2f(b bool) float64 {
 }
 
 // metricsView gathers what the collector reports, without Raft round trips: the
-// elector's snapshot, this node's checks, the FSM's drain flag, the VRRP counters.
+// holder's view of the groups, this node's checks, the FSM's drain flag, the VRRP
+// counters.
 func (n *Node) metricsView() metricsView {
-	es := n.elector.Status()
-	_, leader := n.raft.LeaderWithID()
+	st := n.status(false)
 	lh, states := n.local()
 	v := metricsView{
-		Role:           es.Role.String(),
-		Term:           es.Term,
-		HasLeader:      leader != "",
-		Holding:        es.Holding,
-		LeaseRemaining: es.LeaseRemaining,
+		Role:           st.State,
+		Term:           st.Term,
+		HasLeader:      st.Leader != "",
+		Holding:        st.Holding,
+		LeaseRemaining: time.Duration(st.LeaseRemainingMS) * time.Millisecond,
 		Priority:       lh.Priority,
 		BasePriority:   n.basePriority(),
-		Eligible:       es.Plan.Ineligible == "",
-		Drained:        n.fsm.Drained(n.cfg.Node.Name),
+		Eligible:       st.Eligible,
+		Drained:        st.Drained,
 		Fault:          lh.Fault,
 		Checks:         states,
 	}
-	if es.Holding {
-		v.HeldSince = es.HeldSince
+	if st.HeldSince != nil {
+		v.HeldSince = *st.HeldSince
 	}
-	for _, c := range es.Candidates {
-		if c.Voter {
+	for _, m := range st.Members {
+		if m.Voter {
 			v.Voters++
-			if c.Eligible() {
+			if m.Eligible {
 				v.EligibleVoters++
 			}
 		}
 	}
-	if n.vrrp != nil {
-		st := n.vrrp.Stats()
-		v.VRRP = &st
+	for _, g := range st.Groups {
+		v.Groups = append(v.Groups, groupView{Name: g.Name, Holding: g.Holding, Assigned: g.Assigned,
+			LeaseRemaining: time.Duration(g.LeaseRemainingMS) * time.Millisecond, Wait: time.Duration(g.WaitMS) * time.Millisecond,
+			Priority: g.Priority})
+	}
+	if len(n.groups) > 0 && n.groups[0].vrrp != nil {
+		vs := n.groups[0].vrrp.sp.Stats()
+		v.VRRP = &vs
 	}
 	if n.mux != nil {
 		v.TLSIn, v.TLSOut = n.mux.Rejects()
@@ -408,10 +452,10 @@ func (n *Node) metricsView() metricsView {
 // newMetrics makes the node's metrics; they are served by serveMetrics.
 func (n *Node) newMetrics() *nodeMetrics {
 	return newNodeMetrics(n.metricsView, metricsStatic{
-		Node:       n.cfg.Node.Name,
-		ClaimDelay: effectiveClaimDelay(n.cfg),
-		Lease:      n.cfg.Cluster.Timing.VIPLease,
-		Lifetime:   n.cfg.VIP.Lifetime,
+		Node:     n.cfg.Node.Name,
+		Delta:    n.cfg.Cluster.Timing.ClaimMargin,
+		Lease:    n.cfg.Cluster.Timing.VIPLease,
+		Lifetime: n.cfg.Groups[0].Lifetime,
 	}, n.log.With("component", "metrics"))
 }
 

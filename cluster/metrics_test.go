@@ -18,12 +18,13 @@ import (
 	"github.com/raftvip/raftvip/cluster/logging"
 	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-var testStatic = metricsStatic{Node: "lb1", ClaimDelay: 300 * time.Millisecond, Lease: 120 * time.Millisecond, Lifetime: 2 * time.Second}
+var testStatic = metricsStatic{Node: "lb1", Delta: 80 * time.Millisecond, Lease: 120 * time.Millisecond, Lifetime: 2 * time.Second}
 
 // A holder's view becomes the series an operator alerts on: holding, the Raft state
 // with one state at 1, term, priorities, checks with their run counts, VRRP counters
@@ -46,10 +47,10 @@ func TestNodeCollectorHolder(t *testing.T) {
 	}
 	c := newNodeCollector(func() metricsView { return view }, testStatic)
 	want := `
-# HELP raftvip_holding 1 while this node holds the VIP. sum() over the cluster should be 1.
+# HELP raftvip_holding 1 while this node holds the first group (the VIP of a vip: block). sum() over the cluster should be at most 1.
 # TYPE raftvip_holding gauge
 raftvip_holding 1
-# HELP raftvip_held_since_timestamp_seconds When this node started holding the VIP (only while it does).
+# HELP raftvip_held_since_timestamp_seconds When this node started holding the first group (only while it does).
 # TYPE raftvip_held_since_timestamp_seconds gauge
 raftvip_held_since_timestamp_seconds 1.7000000005e+09
 # HELP raftvip_raft_state 1 for this node's current Raft state.
@@ -67,9 +68,9 @@ raftvip_effective_priority 110
 # HELP raftvip_eligible_voters Voters that may hold the VIP, as this node sees them.
 # TYPE raftvip_eligible_voters gauge
 raftvip_eligible_voters 2
-# HELP raftvip_claim_delay_seconds The claim delay: how long a new leader waits before it holds after an unplanned change.
-# TYPE raftvip_claim_delay_seconds gauge
-raftvip_claim_delay_seconds 0.3
+# HELP raftvip_delta_seconds δ: the margin for clock-rate drift and a removal's delay that every assignment records (cluster.timing.claim_margin).
+# TYPE raftvip_delta_seconds gauge
+raftvip_delta_seconds 0.08
 # HELP raftvip_check_up 1 while the check passes, 0 while it fails or has no result yet.
 # TYPE raftvip_check_up gauge
 raftvip_check_up{check="api"} 0
@@ -119,7 +120,7 @@ raftvip_tls_rejected_total{direction="out",reason="tls_version"} 0
 raftvip_tls_rejected_total{direction="out",reason="unknown_ca"} 0
 `
 	names := []string{"raftvip_holding", "raftvip_held_since_timestamp_seconds", "raftvip_raft_state", "raftvip_raft_term",
-		"raftvip_effective_priority", "raftvip_eligible_voters", "raftvip_claim_delay_seconds", "raftvip_check_up",
+		"raftvip_effective_priority", "raftvip_eligible_voters", "raftvip_delta_seconds", "raftvip_check_up",
 		"raftvip_check_runs_total", "raftvip_vrrp_adverts_sent_total", "raftvip_vrrp_adverts_dropped_total",
 		"raftvip_tls_rejected_total"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
@@ -137,7 +138,7 @@ func TestNodeCollectorFollowerWithoutVRRP(t *testing.T) {
 	view := metricsView{Role: "follower", Term: 8, HasLeader: true, Priority: 100, BasePriority: 100, Eligible: true}
 	c := newNodeCollector(func() metricsView { return view }, testStatic)
 	want := `
-# HELP raftvip_holding 1 while this node holds the VIP. sum() over the cluster should be 1.
+# HELP raftvip_holding 1 while this node holds the first group (the VIP of a vip: block). sum() over the cluster should be at most 1.
 # TYPE raftvip_holding gauge
 raftvip_holding 0
 # HELP raftvip_raft_state 1 for this node's current Raft state.
@@ -146,7 +147,7 @@ raftvip_raft_state{state="candidate"} 0
 raftvip_raft_state{state="follower"} 1
 raftvip_raft_state{state="leader"} 0
 raftvip_raft_state{state="shutdown"} 0
-# HELP raftvip_lease_remaining_seconds How long the holder's lease still covers the VIP; 0 unless leader with a lease.
+# HELP raftvip_lease_remaining_seconds How long this node's quorum lease of the first group still runs; 0 unless it holds it.
 # TYPE raftvip_lease_remaining_seconds gauge
 raftvip_lease_remaining_seconds 0
 `
@@ -163,8 +164,7 @@ raftvip_lease_remaining_seconds 0
 }
 
 // Events between scrapes: leader changes (a new leader or a new term; an election under
-// way is not one), moves by direction and reason, lease renewals and their failures,
-// the time from leadership to holding.
+// way is not one), and group moves by group, direction and reason.
 func TestNodeMetricsEvents(t *testing.T) {
 	m := newNodeMetrics(func() metricsView { return metricsView{Role: "follower"} }, testStatic, discardLogger())
 	for _, o := range []struct {
@@ -177,36 +177,19 @@ func TestNodeMetricsEvents(t *testing.T) {
 		t.Errorf("leader changes: %v, want 3 (lb1@2, lb2@3, lb2@4)", got)
 	}
 
-	m.moved(election.MoveEvent{Held: true, Reason: "first claim", SinceLeader: 300 * time.Millisecond})
-	m.moved(election.MoveEvent{Reason: "operator transfer (raftvip transfer via lb1)", Planned: true})
-	m.moved(election.MoveEvent{Held: true, Reason: "operator transfer (raftvip transfer via lb3)", SinceLeader: 20 * time.Millisecond})
-	m.moved(election.MoveEvent{Reason: string(election.ReasonNoLease)})
+	m.groupMoved(election.GroupChange{Group: "web", Holding: true}, "unassigned")
+	m.groupMoved(election.GroupChange{Group: "web", Reason: "not assigned here", Moved: true}, "")
+	m.groupMoved(election.GroupChange{Group: "api", Holding: true}, "no holding report from lb2")
+	m.groupMoved(election.GroupChange{Group: "api", Reason: string(election.ReasonNoGroupLease)}, "")
 	want := `
-# HELP raftvip_moves_total VIP moves this node took part in: direction in (it took the VIP) or out (it gave it up), by reason.
+# HELP raftvip_moves_total Group moves this node took part in: direction in (it started holding the group) or out (it let it go), by group and reason.
 # TYPE raftvip_moves_total counter
-raftvip_moves_total{direction="in",reason="first-claim"} 1
-raftvip_moves_total{direction="in",reason="transfer"} 1
-raftvip_moves_total{direction="out",reason="lease-lost"} 1
-raftvip_moves_total{direction="out",reason="transfer"} 1
+raftvip_moves_total{direction="in",group="api",reason="holder-lost"} 1
+raftvip_moves_total{direction="in",group="web",reason="unassigned"} 1
+raftvip_moves_total{direction="out",group="api",reason="lease-lost"} 1
+raftvip_moves_total{direction="out",group="web",reason="moved"} 1
 `
 	if err := testutil.CollectAndCompare(m.moves, strings.NewReader(want)); err != nil {
-		t.Error(err)
-	}
-
-	m.renewed(2*time.Millisecond, true)
-	m.renewed(40*time.Millisecond, true)
-	m.renewed(100*time.Millisecond, false)
-	if err := testutil.CollectAndCompare(m.renew, strings.NewReader(histogramText("raftvip_lease_renew_seconds",
-		"How long the leader's lease renewals took: VerifyLeader, confirmed by a quorum. Compare with raftvip_vip_lease_seconds.",
-		[]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}, 0.002, 0.04))); err != nil {
-		t.Error(err)
-	}
-	if got := testutil.ToFloat64(m.renewFailures); got != 1 {
-		t.Errorf("renew failures: %v, want 1", got)
-	}
-	if err := testutil.CollectAndCompare(m.claimWait, strings.NewReader(histogramText("raftvip_claim_wait_seconds",
-		"From becoming Raft leader to holding the VIP: a commit after a planned move, about the claim delay after a failover.",
-		[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}, 0.3, 0.02))); err != nil {
 		t.Error(err)
 	}
 	if problems, err := testutil.GatherAndLint(m.reg); err != nil || len(problems) > 0 {
@@ -235,53 +218,61 @@ func histogramText(name, help string, buckets []float64, obs ...float64) string 
 	return b.String()
 }
 
-// Every reason the code gives for a move maps to a small label value; the policy's
-// and DescribeMove's own strings are produced by the real functions, so a change of
-// wording there shows up here.
+// Every reason the code gives for a move maps to a small label value; the placer's
+// own strings are produced by election.Place, so a change of wording there shows up
+// here.
 func TestMoveReason(t *testing.T) {
 	now := time.Unix(1000, 0)
-	policyReason := func(self election.Member) string {
-		other := election.Member{Name: "lb2", Voter: true, Known: true, Alive: true, Quorum: true, Priority: 150}
-		p := election.Evaluate(election.PolicyConfig{Preempt: true}, election.PolicyInputs{
-			Now: now, Self: "lb1", Leader: true, Members: []election.Member{self, other}})
-		if p.Move == "" {
-			t.Fatalf("no move for %+v: %+v", self, p)
+	long := now.Add(-time.Hour)
+	place := func(g election.PlaceGroup, lb1 election.PlaceNode) string {
+		lb2 := election.PlaceNode{Name: "lb2", Incarnation: "b", Groups: map[string]election.NodeGroup{"web": {Priority: 150, StableSince: long}}}
+		g.Name, g.Preempt = "web", true
+		moves := election.Place([]election.PlaceGroup{g}, []election.PlaceNode{lb1, lb2}, now, election.PlacePolicy{})
+		if len(moves) != 1 {
+			t.Fatalf("moves %+v for %+v and %+v", moves, g, lb1)
 		}
-		return p.Reason
+		return moves[0].Reason
 	}
-	self := election.Member{Name: "lb1", Voter: true, Known: true, Alive: true, Quorum: true, Priority: 100}
-	fault, drained, leaving := self, self, self
-	fault.Fault, fault.Failing = true, []string{"haproxy"}
-	drained.Drained = true
-	leaving.Leaving = true
-	describe := func(prev election.Record, ok bool) string {
-		return election.DescribeMove("lb1", prev, ok, now.Add(-time.Second), now).Reason
+	onLB1 := election.PlaceGroup{Assignee: "lb1", Incarnation: "a"}
+	lb1 := election.PlaceNode{Name: "lb1", Incarnation: "a", Groups: map[string]election.NodeGroup{"web": {Priority: 100, StableSince: long}}}
+	with := func(f func(*election.PlaceNode)) election.PlaceNode {
+		n := lb1
+		f(&n)
+		return n
 	}
+	lost := onLB1
+	lost.Lost = true
 
-	for _, tt := range []struct{ reason, want string }{
-		{describe(election.Record{}, false), "first-claim"},
-		{describe(election.Record{Kind: election.KindClaim, Node: "lb1", At: now.Add(-time.Minute)}, true), "re-elected"},
-		{describe(election.Record{Kind: election.KindClaim, Node: "lb2", At: now.Add(-time.Minute)}, true), "leader-lost"},
-		{describe(election.Record{Kind: election.KindRelease, Node: "lb2", At: now.Add(-time.Minute)}, true), "released"},
-		{describe(election.Record{Kind: election.KindRelease, Node: "lb2", Reason: "shutdown", At: now}, true), "shutdown"},
-		{"operator transfer (raftvip transfer via lb3)", "transfer"},
-		{"shutdown", "shutdown"},
-		{"leave", "leave"},
-		{policyReason(self), "preemption"},
-		{policyReason(fault), "fault"},
-		{policyReason(drained), "drain"},
-		{policyReason(leaving), "leave"},
-		{string(election.ReasonNoLease), "lease-lost"},
-		{string(election.ReasonNotLeader), "not-leader"},
-		{string(election.ReasonShuttingDown), "shutdown"},
-		{string(election.ReasonIneligible) + "drained", "drain"},
-		{string(election.ReasonIneligible) + "FAULT: check haproxy failing", "fault"},
-		{string(election.ReasonIneligible) + "no quorum: it sees no raft leader", "ineligible"},
-		{"VRRP backup: 198.18.0.14 is master with priority 200 > 100", "vrrp"},
-		{"something new", "other"},
+	for _, tt := range []struct {
+		reason, want string
+		assigned     bool // an assignment's reason, not a holder's
+	}{
+		{place(election.PlaceGroup{}, lb1), "unassigned", true},
+		{place(onLB1, lb1), "preemption", true},
+		{place(lost, lb1), "holder-lost", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Incarnation = "a2" })), "restarted", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Ineligible = "drained" })), "drain", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Ineligible = "FAULT: check haproxy failing" })), "fault", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Ineligible = "leaving the cluster" })), "leave", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Ineligible = "stopping" })), "shutdown", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Ineligible = "not heard from" })), "holder-lost", true},
+		{place(onLB1, with(func(n *election.PlaceNode) { n.Groups = nil })), "ineligible", true},
+		{store.OperatorTransfer + " (raftvip transfer via lb3)", "transfer", true},
+		{"something new", "other", true},
+		{"agent stops", "shutdown", false},
+		{string(election.ReasonNoGroupLease), "lease-lost", false},
+		{string(election.ReasonIneligible) + "drained", "drain", false},
+		{string(election.ReasonIneligible) + "FAULT: check haproxy failing", "fault", false},
+		{string(election.ReasonIneligible) + "not eligible for this group", "ineligible", false},
+		{vrrpBackupWord + " 198.18.0.14 is master with priority 200 > 100", "vrrp", false},
+		{"something new", "other", false},
 	} {
-		if got := moveReason(tt.reason); got != tt.want {
-			t.Errorf("moveReason(%q) = %q, want %q", tt.reason, got, tt.want)
+		got := letGoReason(tt.reason)
+		if tt.assigned {
+			got = assignReason(tt.reason)
+		}
+		if got != tt.want {
+			t.Errorf("reason %q = %q, want %q", tt.reason, got, tt.want)
 		}
 	}
 }
@@ -311,7 +302,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	for _, want := range []string{
 		"raftvip_holding 1\n", "raftvip_raft_term 3\n", `raftvip_raft_state{state="leader"} 1` + "\n",
-		`raftvip_build_info{goversion="go`, "raftvip_claim_delay_seconds 0.3\n", "raftvip_vip_lifetime_seconds 2\n",
+		`raftvip_build_info{goversion="go`, "raftvip_delta_seconds 0.08\n", "raftvip_vip_lifetime_seconds 2\n",
 		"raft_test_bridged 2\n", "memberlist_test_bridged 5\n", "go_goroutines ", "process_start_time_seconds ",
 	} {
 		if !strings.Contains(body, want) {

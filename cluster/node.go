@@ -21,7 +21,6 @@ import (
 	"github.com/raftvip/raftvip/cluster/transport"
 	"github.com/raftvip/raftvip/election"
 	"github.com/raftvip/raftvip/store"
-	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
 // historyLimit bounds the ownership history kept in the FSM and shown by status.
@@ -33,15 +32,16 @@ type Node struct {
 	log *slog.Logger
 
 	edges     edges
-	vip       vipManager
+	groups    []*groupRT          // the VIP groups, in config order
+	byName    map[string]*groupRT // the same, by name
+	inc       string              // this start's incarnation: its assignments name it
 	guard     *guard
 	sd        *sdNotifier     // nil unless started by systemd with Type=notify
-	prio      atomic.Int64    // base priority; a reload changes it
 	runCtx    context.Context // ends when the node stops
 	liveMu    sync.Mutex      // guards checker and stopChecker, which a reload replaces
 	stopCheck context.CancelFunc
-	reloadMu  sync.Mutex     // one reload at a time
-	live      *config.Config // the configuration in force: cfg plus what reloads applied
+	reloadMu  sync.Mutex                    // one reload at a time
+	live      atomic.Pointer[config.Config] // the configuration in force: cfg plus what reloads applied
 	stores    *store.Stores
 	fsm       *store.FSM
 	net       *network
@@ -51,8 +51,9 @@ type Node struct {
 	checker   *election.Checker
 	gossip    memberList
 	notifier  *notify.Notifier
-	elector   *election.Elector
-	entitled  atomic.Pointer[election.Elector] // the announce gate's view of elector
+	holder    *election.Holder
+	placer    *election.Placer
+	lease     *leaseNet
 	admin     *adminServer
 	metrics   *nodeMetrics
 
@@ -64,23 +65,19 @@ type Node struct {
 	healthCh    chan struct{}         // a check or a member's gossip changed
 	metaCh      chan struct{}         // our gossip metadata may have changed
 	reconcileCh chan struct{}         // gossip changed: the leader reconciles membership
-	vrrpCh      chan struct{}         // the VRRP speaker heard something new
-	vrrp        *vrrpcompat.Speaker   // nil unless vrrp.enabled
-	// vrrpListenUntil: until then the leader listens for a VRRP master before holding.
-	vrrpListenUntil time.Time
-	vrrpHeardMember atomic.Bool // a cluster member's advert was heard since start
+	vrrpCh      chan struct{}         // a VRRP speaker heard something new
+	leaderSince atomic.Int64          // unix nanoseconds this node became leader; 0: it does not lead
 
 	mem        *memberState
 	leaving    atomic.Bool   // raftvip leave is under way or done
 	leaveOnce  atomic.Bool   // a leave request is being served
+	stopping   atomic.Bool   // Stop is moving this node's groups away
 	ready      atomic.Bool   // Start has wired everything up: the cluster RPC may use it
 	startState bool          // the data dir had Raft state at start
 	left       chan struct{} // closed once this node has left the cluster
 
 	mu          sync.Mutex
 	unreachable map[string]bool // peers whose heartbeats from this leader fail
-	holding     bool            // as the elector last reported it
-	notified    notify.State    // the state the notify hooks last heard
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -98,33 +95,38 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Node, error) {
 // start is Start with the node's I/O built by e.
 func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: logger, edges: e, done: make(chan struct{}), unreachable: map[string]bool{},
-		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1), vrrpCh: make(chan struct{}, 1)}
+		mem: newMemberState(), left: make(chan struct{}), reconcileCh: make(chan struct{}, 1), vrrpCh: make(chan struct{}, 1),
+		byName: map[string]*groupRT{}}
 	defer func() {
 		if err != nil {
 			n.closeAll()
 		}
 	}()
 	warnInsecure(cfg, logger)
-	if err := Runnable(cfg); err != nil {
+	if n.inc, err = newIncarnation(); err != nil {
 		return nil, err
 	}
+	n.live.Store(cfg)
 
-	// Before anything else: a VIP left behind by a crashed agent must not linger.
-	n.vip, err = e.vip(cfg, logger.With("component", "vip"), func() bool {
-		e := n.entitled.Load()
-		return e != nil && e.Entitled()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: start: %w", err)
+	// Before anything else: VIPs left behind by a crashed agent must not linger.
+	for _, gc := range cfg.Groups {
+		g := &groupRT{cfg: gc}
+		name := gc.Name
+		g.vip, err = e.vip(gc, logger.With("component", "vip", "group", name), func() bool { return n.holder != nil && n.holder.Entitled(name) })
+		if err != nil {
+			return nil, fmt.Errorf("cluster: start group %s: %w", name, err)
+		}
+		n.groups = append(n.groups, g)
+		n.byName[name] = g
+		removed, err := g.vip.Cleanup()
+		if err != nil {
+			return nil, fmt.Errorf("cluster: remove stale VIPs of group %s: %w", name, err)
+		}
+		if len(removed) > 0 {
+			logger.Warn("removed VIP addresses left on the interface at start-up", "group", name, "interface", gc.Interface, "addresses", fmt.Sprint(removed))
+		}
 	}
-	removed, err := n.vip.Cleanup()
-	if err != nil {
-		return nil, fmt.Errorf("cluster: remove stale VIPs: %w", err)
-	}
-	if len(removed) > 0 {
-		logger.Warn("removed VIP addresses left on the interface at start-up", "interface", cfg.VIP.Interface, "addresses", fmt.Sprint(removed))
-	}
-	// From here on, however this process ends, the guard removes the VIP at once.
+	// From here on, however this process ends, the guard removes the VIPs at once.
 	n.guard, err = e.guard(cfg, logger.With("component", "vip-guard"))
 	if err != nil {
 		return nil, err
@@ -137,8 +139,6 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 	n.healthCh = make(chan struct{}, 1)
 	n.metaCh = make(chan struct{}, 1)
 	n.metrics = n.newMetrics()
-	n.prio.Store(int64(cfg.Priority))
-	n.live = cfg
 	n.checker, err = n.newChecker(cfg.Checks)
 	if err != nil {
 		return nil, err
@@ -166,38 +166,11 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 	if err != nil {
 		return nil, err
 	}
+	n.startOwnership()
 
-	t := cfg.Cluster.Timing
-	claimDelay := effectiveClaimDelay(cfg)
-	n.elector = election.New(election.Config{
-		Node:         cfg.Node.Name,
-		Raft:         n.raft,
-		Ledger:       ledger{raft: n.raft, fsm: n.fsm},
-		VIP:          n.vip,
-		Logger:       logger.With("component", "election"),
-		Lease:        t.VIPLease,
-		Renew:        t.RenewInterval(),
-		ClaimDelay:   claimDelay,
-		ApplyTimeout: applyTimeout(t),
-		Cluster:      health{n},
-		Policy: election.PolicyConfig{
-			Preempt:         cfg.Preempt,
-			PreemptDelay:    cfg.PreemptDelay,
-			Hysteresis:      policyHysteresis,
-			MinMoveInterval: cfg.MinMoveInterval,
-		},
-		OnChange: n.holdingChanged,
-		Gate:     n.vrrpGate,
-		OnDrop:   n.vrrpDropped,
-		OnMove:   n.metrics.moved,
-		OnRenew:  n.metrics.renewed,
-	})
-
-	n.entitled.Store(n.elector)
 	if err := n.metrics.serve(cfg.Metrics.Listen); err != nil {
 		return nil, err
 	}
-
 	n.admin, err = startAdmin(cfg.Admin.Socket, n, logger.With("component", "admin"))
 	if err != nil {
 		return nil, err
@@ -222,26 +195,20 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 	go n.form(ctx)
 	go n.reconcile(ctx)
 	go n.runVRRP(ctx)
+	go n.lease.serve(n.net.lease)
+	go n.placer.Run(ctx, cfg.Cluster.Timing.RenewInterval())
+	go n.preferLeader(ctx)
 	n.ready.Store(true)
 	go func() {
-		n.runErr = n.elector.Run(ctx)
+		n.runErr = n.holder.Run(ctx)
 		close(n.done)
 	}()
 	n.sd = newSDNotifier(os.Getenv)
 	go n.superviseSystemd(ctx, n.sd, watchdogInterval(os.Getenv, os.Getpid()))
-	logger.Info("agent started", "node", cfg.Node.Name, "raft", cfg.RaftAddr().String(),
-		"vip", fmt.Sprint(cfg.VIP.Addresses), "interface", cfg.VIP.Interface,
-		"timing", t.Profile, "claim_delay", claimDelay, "fencing", cfg.VIP.Fencing)
+	t := cfg.Cluster.Timing
+	logger.Info("agent started", "node", cfg.Node.Name, "incarnation", n.inc, "raft", cfg.RaftAddr().String(),
+		"groups", len(n.groups), "timing", t.Profile, "lease", t.VIPLease, "delta", t.ClaimMargin)
 	return n, nil
-}
-
-// Runnable says whether this version of the agent can run cfg: today one VIP group
-// (the vip: block, or groups: with one group).
-func Runnable(cfg *config.Config) error {
-	if len(cfg.Groups) > 1 {
-		return fmt.Errorf("cluster: groups: has %d groups, but this version of the agent holds one group of VIPs; keep one group (or the vip: block) until an agent with several groups is installed", len(cfg.Groups))
-	}
-	return nil
 }
 
 // policyHysteresis is how long a voter's gossiped priority and eligibility must hold
@@ -285,20 +252,6 @@ func (b *broadcast) signal() {
 	}
 }
 
-// kernelExpirySlack covers the kernel's late firing of address expiry (IPv4 rounds the
-// check up by up to a quarter second) plus scheduling.
-const kernelExpirySlack = 500 * time.Millisecond
-
-// effectiveClaimDelay is D, plus under strict fencing the address lifetime and the
-// kernel's expiry slack, so a frozen holder's kernel has dropped the VIP too.
-func effectiveClaimDelay(cfg *config.Config) time.Duration {
-	d := cfg.Cluster.Timing.ClaimDelay()
-	if cfg.VIP.Fencing == "strict" {
-		d += cfg.VIP.Lifetime + kernelExpirySlack
-	}
-	return d
-}
-
 // applyTimeout bounds record commits: a few election timeouts.
 func applyTimeout(t config.Timing) time.Duration { return 3 * t.ElectionTimeout }
 
@@ -327,6 +280,11 @@ func (n *Node) startRaft() error {
 	n.fsm = store.NewFSM(historyLimit, func() {
 		signal(n.appliedCh)
 		n.applied.signal()
+	})
+	n.stores.Log.OnChange(func() {
+		if h := n.holder; h != nil {
+			h.Wake()
+		}
 	})
 	var err error
 	if n.net, err = n.edges.network(cfg, n.log.With("component", "raft-port")); err != nil {
@@ -396,16 +354,20 @@ func (n *Node) pump(ctx context.Context) {
 			return
 		case leader := <-n.notifyCh:
 			n.log.Debug("raft leadership changed", "leader", leader)
+			if leader {
+				n.leaderSince.Store(time.Now().UnixNano())
+			} else {
+				n.leaderSince.Store(0)
+			}
 			n.raftChanged.signal()
-			n.elector.Wake()
+			n.holder.Wake()
+			n.placer.Wake()
 		case <-n.healthCh:
 			signal(n.metaCh)
-			n.elector.Wake()
+			n.holder.Wake()
+			n.placer.Wake()
 			n.refreshNotify()
-			if n.vrrp != nil {
-				lh, _ := n.local()
-				n.vrrp.SetPriority(lh.Priority)
-			}
+			n.vrrpPriorities()
 		case <-n.vrrpCh:
 			n.vrrpChanged()
 		case <-tick.C:
@@ -421,8 +383,10 @@ func (n *Node) pump(ctx context.Context) {
 				// A peer cut off from the holder answers again: the network on its
 				// side may have cached another MAC for the VIP. Announce does
 				// nothing unless the VIP is held here.
-				n.log.Info("peer reachable again; re-announcing the VIP if held", "peer", string(r.PeerID))
-				n.vip.Announce()
+				n.log.Info("peer reachable again; re-announcing the VIPs held", "peer", string(r.PeerID))
+				for _, g := range n.groups {
+					g.vip.Announce()
+				}
 				continue
 			}
 			n.raftChanged.signal()
@@ -434,9 +398,10 @@ func (n *Node) pump(ctx context.Context) {
 				n.mu.Unlock()
 				signal(n.metaCh)
 			}
-			n.elector.Wake()
+			n.holder.Wake()
 		case <-n.appliedCh:
-			n.elector.Wake()
+			n.holder.Wake()
+			n.placer.Wake()
 		}
 	}
 }
@@ -453,7 +418,7 @@ func (n *Node) setUnreachable(peer string, down bool) {
 	}
 	n.mu.Unlock()
 	if changed {
-		n.elector.Wake()
+		n.placer.Wake()
 	}
 }
 
@@ -477,79 +442,21 @@ func (n *Node) publish(ctx context.Context) {
 	}
 }
 
-// holdingChanged is the elector's OnChange: it runs, in order, after every pass that
-// changed holding or eligibility.
-func (n *Node) holdingChanged(holding bool) {
-	n.mu.Lock()
-	n.holding = holding
-	n.mu.Unlock()
-	if holding && n.vrrp != nil {
-		lh, _ := n.local()
-		n.vrrp.SetMaster(true, lh.Priority)
-	}
-	n.refreshNotify()
-}
-
-// refreshNotify tells the notify hooks about a change of state: MASTER while holding
-// the VIP, FAULT while a weight-0 check fails, BACKUP otherwise (drained included).
-// Transition only queues, so this never waits for a hook.
-func (n *Node) refreshNotify() {
-	lh, states := n.local()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	state := notify.Backup
-	switch {
-	case n.holding:
-		state = notify.Master
-	case knownFault(states):
-		// A check that has not answered yet keeps the node from holding, but, as in
-		// keepalived, only a failure that was seen is a FAULT.
-		state = notify.Fault
-	}
-	if state == n.notified {
-		return
-	}
-	n.notified = state
-	n.notifier.Transition(state, lh.Priority)
-}
-
-// knownFault reports whether a weight-0 check has been seen failing.
-func knownFault(states []election.CheckState) bool {
-	for _, s := range states {
-		if s.Weight == 0 && s.Known && !s.Passing {
-			return true
-		}
-	}
-	return false
-}
-
-// Stop shuts the node down: a holder hands the VIP to another voter by a planned move,
-// the VIP is removed, Raft stops and the data dir is closed. Stop is safe to call twice.
+// Stop shuts the node down: the groups it holds move to other nodes by planned moves,
+// its VIPs are removed, Raft stops and the data dir is closed. Stop is safe to call
+// twice.
 func (n *Node) Stop(ctx context.Context) error {
 	var err error
 	n.stopOnce.Do(func() {
 		systemdStopping(n.sd)
-		heldAtStop := n.elector != nil && n.elector.Status().Holding
-		handedOff := true
-		if n.raft != nil && n.raft.State() == raft.Leader {
-			// To the node the policy would pick; with none eligible, raft picks the
-			// most up-to-date voter, which then waits for one.
-			target := ""
-			if best, ok := election.BestTarget(health{n}.Candidates(), n.cfg.Node.Name); ok {
-				target = best.Name
-			}
-			n.log.Info("shutting down: handing off leadership and the VIP", "to", target)
-			if herr := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "shutdown", Retire: true}); herr != nil && !errors.Is(herr, election.ErrNotHolder) {
-				n.log.Warn("planned hand-off failed; removing the VIP anyway", "err", herr)
-				handedOff = false
-			}
-		}
-		n.vrrpStopped(heldAtStop, handedOff)
+		n.moveAway(ctx, "shutdown")
+		n.handOffLeadership(ctx)
 		n.cancel()
 		<-n.done
 		err = n.runErr
-		lh, _ := n.local()
-		n.notifier.Transition(notify.Stop, lh.Priority)
+		for _, g := range n.groups {
+			n.notifier.Transition(notify.Stop, notifyInstance(n.live.Load(), g.cfg.Name), n.groupPriority(g.cfg.Name))
+		}
 		nctx, ncancel := context.WithTimeout(context.Background(), 2*time.Second)
 		n.notifier.Close(nctx)
 		ncancel()
@@ -567,10 +474,15 @@ func (n *Node) closeAll() {
 		n.admin.Close()
 	}
 	n.metrics.close()
-	if n.vrrp != nil {
-		if err := n.vrrp.Close(); err != nil {
-			n.log.Debug("close vrrp socket", "err", err)
+	for _, g := range n.groups {
+		if g.vrrp != nil {
+			if err := g.vrrp.sp.Close(); err != nil {
+				n.log.Debug("close vrrp socket", "group", g.cfg.Name, "err", err)
+			}
 		}
+	}
+	if n.lease != nil {
+		n.lease.close()
 	}
 	if n.gossip != nil {
 		// No gossip leave: a member that left is removed from the Raft
@@ -594,58 +506,17 @@ func (n *Node) closeAll() {
 			n.log.Warn("close data dir", "err", err)
 		}
 	}
-	if n.vip != nil {
+	for _, g := range n.groups {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := n.vip.Set(ctx, false); err != nil {
-			n.log.Error("remove VIP", "err", err)
+		if err := g.vip.Set(ctx, false); err != nil {
+			n.log.Error("remove VIP", "group", g.cfg.Name, "err", err)
 		}
 		cancel()
-		n.vip.Close()
+		g.vip.Close()
 	}
 	if n.guard != nil {
 		if err := n.guard.Close(2 * time.Second); err != nil {
 			n.log.Warn("stop vip guard", "err", err)
 		}
 	}
-}
-
-// ledger commits ownership records through Raft and reads them from the FSM.
-type ledger struct {
-	raft *raft.Raft
-	fsm  *store.FSM
-}
-
-func (l ledger) Last() (election.Record, bool) {
-	r, ok := l.fsm.Last()
-	return election.Record{Kind: r.Kind, Node: r.Node, Term: r.Term, Handoff: r.Handoff, Reason: r.Reason, At: r.At}, ok
-}
-
-func (l ledger) Claim(node string, term uint64, timeout time.Duration) (election.Record, bool, error) {
-	res, err := l.apply(store.EncodeClaim(node, term, time.Now()), timeout)
-	if err != nil {
-		return election.Record{}, false, err
-	}
-	p := res.Previous
-	return election.Record{Kind: p.Kind, Node: p.Node, Term: p.Term, Handoff: p.Handoff, Reason: p.Reason, At: p.At}, res.HadPrevious, nil
-}
-
-func (l ledger) Release(node string, term uint64, handoff, reason string, pin bool, timeout time.Duration) error {
-	_, err := l.apply(store.EncodeRelease(node, term, handoff, reason, pin, time.Now()), timeout)
-	return err
-}
-
-func (l ledger) Pinned() string { return l.fsm.Pinned() }
-
-func (l ledger) apply(entry []byte, timeout time.Duration) (store.Applied, error) {
-	f := l.raft.Apply(entry, timeout)
-	if err := f.Error(); err != nil {
-		return store.Applied{}, fmt.Errorf("cluster: commit ownership record: %w", err)
-	}
-	switch resp := f.Response().(type) {
-	case store.Applied:
-		return resp, nil
-	case error:
-		return store.Applied{}, fmt.Errorf("cluster: apply ownership record: %w", resp)
-	}
-	return store.Applied{}, fmt.Errorf("cluster: apply ownership record: unexpected response %T", f.Response())
 }

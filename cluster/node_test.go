@@ -2,33 +2,43 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/store"
 )
 
 // The node core in process: three Nodes over raft.InmemTransport with fake VIPs and
 // fake gossip (lab_test.go). Every test also checks, at every change of the fake VIPs,
-// that no two nodes held the VIP at once.
+// that no two nodes held a group at once.
 
-// strictFencing makes the claim delay long and easy to tell apart: the address
-// lifetime (1 s) and the kernel's expiry slack come on top of D.
+// strictFencing makes the wait W long and easy to tell apart: under strict fencing an
+// assignee owes its address lifetime (1 s) plus the kernel's expiry slack.
 func strictFencing(c *config.Config) {
-	c.VIP.Fencing = "strict"
-	c.VIP.Lifetime = time.Second
+	for i := range c.Groups {
+		c.Groups[i].Fencing = "strict"
+		c.Groups[i].Lifetime = time.Second
+	}
+}
+
+// owed is the wait a new assignee owes after an assignment of group g by node n.
+func owed(n *Node, g string) time.Duration {
+	t := n.cfg.Cluster.Timing
+	gc := n.byName[g].cfg
+	return store.Assignment{Lease: t.VIPLease, Delta: t.ClaimMargin, Lifetime: gc.Lifetime, Strict: gc.Fencing == "strict"}.Owes()
 }
 
 func TestNodeHolderEmerges(t *testing.T) {
 	l := newLab(t, 3, nil)
 	l.startAll()
-	h := l.holder(15 * time.Second)
-	if leader := l.leader(5 * time.Second); leader != h {
-		t.Fatalf("%s holds the VIP, but %s leads", h, leader)
-	}
+	h := l.holder("vip", 15*time.Second)
 	st := l.node(h).Status()
 	if !st.Holding || st.Holder != h || st.Reason != "holding" {
 		t.Errorf("status of the holder: holding %v, holder %q, reason %q", st.Holding, st.Holder, st.Reason)
@@ -37,115 +47,118 @@ func TestNodeHolderEmerges(t *testing.T) {
 		if name == h {
 			continue
 		}
-		// A follower learns of the claim with the next entries or heartbeat.
 		waitUntil(t, name+" reports "+h+" as the holder", func() bool { return l.node(name).Status().Holder == h })
 		if st := l.node(name).Status(); st.Holding {
 			t.Errorf("status of %s: holding, reason %q; want %s alone holding", name, st.Reason, h)
 		}
 	}
-	// It stays put: the lease is renewed, nobody else claims.
-	time.Sleep(500 * time.Millisecond)
-	if got := l.vips.holders(); !slices.Equal(got, []string{h}) {
-		t.Errorf("holders after a while: %v, want [%s]", got, h)
+	// Leadership goes where it holds nothing, so the holder's death never waits for
+	// an election.
+	waitUntil(t, "a leader that holds nothing", func() bool { return l.leader(5*time.Second) != h })
+	if got := l.vips.holders("vip"); !slices.Equal(got, []string{h}) {
+		t.Errorf("holders after the leadership moved: %v, want [%s]", got, h)
 	}
-	if got := l.history(h); !slices.Equal(got, []string{"claim " + h}) {
-		t.Errorf("ownership history %q, want one claim by %s", got, h)
+	if got := l.history(h, "vip"); !slices.Equal(got, []string{"assign " + h}) {
+		t.Errorf("ownership history %q, want one assignment to %s", got, h)
 	}
 }
 
-// A holder that dies without a release record leaves the next leader to wait out the
-// claim delay: the dead holder's lease, and with strict fencing its address lifetime,
-// must have run out before anyone else holds.
-func TestNodeCrashedHolderIsReplacedAfterClaimDelay(t *testing.T) {
+// A holder that dies without a release leaves the next assignee to wait out W: the
+// dead holder's lease, and with strict fencing its address lifetime, must have run out
+// before anyone else holds.
+func TestNodeCrashedHolderIsReplacedAfterItsWait(t *testing.T) {
 	l := newLab(t, 3, strictFencing)
 	l.startAll()
-	h := l.holder(15 * time.Second)
-	delay := effectiveClaimDelay(l.node(h).cfg)
+	h := l.holder("vip", 15*time.Second)
+	wait := owed(l.node(h), "vip")
 	crashed := time.Now()
 	l.crash(h)
-	next := l.holder(20*time.Second, h)
-	since, _ := l.vips.heldSince(next)
-	if waited := since.Sub(crashed); waited < delay {
-		t.Errorf("%s held the VIP %s after %s crashed, before the claim delay (%s) was out", next, waited.Round(time.Millisecond), h, delay)
+	next := l.holder("vip", 20*time.Second, h)
+	since, _ := l.vips.heldSince("vip", next)
+	if waited := since.Sub(crashed); waited < wait {
+		t.Errorf("%s held the group %s after %s crashed, before its wait (%s) was out", next, waited.Round(time.Millisecond), h, wait)
 	}
-	// No release: the new claim follows the dead holder's claim.
-	want := []string{"claim " + h, "claim " + next}
-	if got := l.history(next); !slices.Equal(got, want) {
+	// No release: the new assignment follows the dead holder's.
+	want := []string{"assign " + h, "assign " + next}
+	if got := l.history(next, "vip"); !slices.Equal(got, want) {
 		t.Errorf("ownership history %q, want %q", got, want)
 	}
 }
 
-// A holder cut off from the others cannot renew its lease: it lets the VIP go
-// before the new leader, which waits out the claim delay, takes it. Put back, it
-// follows the new leader.
+// A holder cut off from the others cannot renew its lease: it lets the group go, and
+// another node holds it once its wait is out. Put back, the cut-off node follows the
+// log.
 func TestNodeIsolatedHolderLetsGo(t *testing.T) {
 	l := newLab(t, 3, nil)
 	l.startAll()
-	h := l.holder(15 * time.Second)
+	h := l.holder("vip", 15*time.Second)
 	addr := l.node(h).cfg.RaftAddr().String()
 	l.net.isolate(addr)
-	next := l.holder(20*time.Second, h)
+	next := l.holder("vip", 20*time.Second, h)
 	if st := l.node(h).Status(); st.Holding {
 		t.Errorf("cut-off %s still says it holds (reason %q)", h, st.Reason)
 	}
 	l.net.rejoin(addr)
-	waitUntil(t, h+" follows "+next+"'s log", func() bool {
-		hist := l.history(h)
-		return len(hist) > 0 && hist[len(hist)-1] == "claim "+next
+	waitUntil(t, h+" follows the log", func() bool {
+		hist := l.history(h, "vip")
+		return slices.Contains(hist, "assign "+next)
 	})
-	if got := l.vips.holders(); !slices.Equal(got, []string{next}) {
+	if got := l.vips.holders("vip"); !slices.Equal(got, []string{next}) {
 		t.Errorf("holders once %s is back: %v, want [%s]", h, got, next)
 	}
 }
 
 // raftvip transfer, asked of a node that does not lead, reaches the leader over the
-// cluster RPC; the holder releases to the target, which holds without waiting out the
-// claim delay.
+// cluster RPC; the holder lets go and releases, held, and the target holds without
+// waiting out W.
 func TestNodeTransfer(t *testing.T) {
 	l := newLab(t, 3, strictFencing)
 	l.startAll()
-	h := l.holder(15 * time.Second)
+	h := l.holder("vip", 15*time.Second)
+	leader := l.leader(5 * time.Second)
 	var target, asker string
 	for _, name := range []string{"lb1", "lb2", "lb3"} {
 		switch {
 		case name == h:
 		case target == "":
 			target = name
-		default:
+		}
+	}
+	for _, name := range []string{"lb1", "lb2", "lb3"} {
+		if name != leader {
 			asker = name
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	resp, err := l.node(asker).Transfer(ctx, target)
+	resp, err := l.node(asker).Transfer(ctx, "", target)
 	if err != nil {
 		t.Fatalf("transfer to %s, asked of %s: %v", target, asker, err)
 	}
 	if resp.From != h || resp.To != target {
 		t.Errorf("transfer answered %+v, want from %s to %s", resp, h, target)
 	}
-	if got := l.holder(10 * time.Second); got != target {
+	if got := l.holder("vip", 10*time.Second, h); got != target {
 		t.Fatalf("%s holds after the transfer, want %s", got, target)
 	}
-	want := []string{"claim " + h, "release " + h + " -> " + target, "claim " + target}
-	if got := l.history(target); !slices.Equal(got, want) {
-		t.Errorf("ownership history %q, want %q", got, want)
-	}
-	// The release lets the target claim at once: its wait is nowhere near the claim
-	// delay.
-	dropped := l.vips.lastDrop(h)
-	since, _ := l.vips.heldSince(target)
-	if gap, delay := since.Sub(dropped), effectiveClaimDelay(l.node(target).cfg); gap >= delay {
-		t.Errorf("the VIP was off for %s in a planned move; the claim delay (%s) was waited out", gap.Round(time.Millisecond), delay)
+	waitUntil(t, "the held release committed", func() bool {
+		return slices.Contains(l.history(target, "vip"), "release "+h+" held")
+	})
+	// The held release, told directly, lets the target hold at once: nowhere near W.
+	dropped := l.vips.lastDrop("vip", h)
+	since, _ := l.vips.heldSince("vip", target)
+	if gap, wait := since.Sub(dropped), owed(l.node(target), "vip"); gap >= wait {
+		t.Errorf("the group was off for %s in a planned move; its wait (%s) was waited out", gap.Round(time.Millisecond), wait)
 	}
 }
 
-// The holder leaves: it hands the VIP over, takes itself out of the Raft
-// configuration, and the two that remain carry on.
+// The holder leaves: its group moves by a planned move, it hands leadership on if it
+// has it, takes itself out of the Raft configuration, and the two that remain carry
+// on.
 func TestNodeLeave(t *testing.T) {
 	l := newLab(t, 3, nil)
 	l.startAll()
-	h := l.holder(15 * time.Second)
+	h := l.holder("vip", 15*time.Second)
 	n := l.node(h)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -162,9 +175,9 @@ func TestNodeLeave(t *testing.T) {
 		t.Fatal("the node never said it left")
 	}
 	l.stop(h)
-	next := l.holder(10*time.Second, h)
+	next := l.holder("vip", 10*time.Second, h)
 	if next != resp.HandedTo {
-		t.Errorf("%s holds; the leave handed the VIP to %s", next, resp.HandedTo)
+		t.Errorf("%s holds; the leave handed the group to %s", next, resp.HandedTo)
 	}
 	if got := l.voters(next); len(got) != 2 || slices.Contains(got, h) {
 		t.Errorf("voters after the leave: %v", got)
@@ -173,11 +186,11 @@ func TestNodeLeave(t *testing.T) {
 
 // A node stopped and started again on its data dir is the same member: it does not
 // bootstrap, it keeps what it had (a drain flag, the ownership history) and catches up
-// on what it missed. A holder that restarts hands the VIP over first.
+// on what it missed. A holder that stops moves its group by a planned move first.
 func TestNodeRestartOnItsData(t *testing.T) {
 	l := newLab(t, 3, nil)
 	l.startAll()
-	h := l.holder(15 * time.Second)
+	h := l.holder("vip", 15*time.Second)
 	other := "lb1"
 	if other == h {
 		other = "lb2"
@@ -188,18 +201,14 @@ func TestNodeRestartOnItsData(t *testing.T) {
 		t.Fatalf("drain %s: %v", other, err)
 	}
 
-	// The holder restarts: a planned move, then it comes back as a follower.
 	idx := int(h[len(h)-1] - '0')
 	l.stop(h)
-	next := l.holder(10*time.Second, h)
+	next := l.holder("vip", 10*time.Second, h)
 	restarted := l.start(idx)
 	if !restarted.startState {
 		t.Errorf("%s found no raft state on its data dir", h)
 	}
-	waitUntil(t, h+" catches up", func() bool {
-		hist := l.history(h)
-		return len(hist) > 0 && hist[len(hist)-1] == "claim "+next
-	})
+	waitUntil(t, h+" catches up", func() bool { return slices.Contains(l.history(h, "vip"), "assign "+next) })
 	if !restarted.fsm.Drained(other) {
 		t.Errorf("%s lost the drain flag of %s over its restart", h, other)
 	}
@@ -208,9 +217,61 @@ func TestNodeRestartOnItsData(t *testing.T) {
 	}
 	waitUntil(t, h+" sees a leader", func() bool {
 		_, id := restarted.raft.LeaderWithID()
-		return id != "" && restarted.raft.State() == raft.Follower
+		return id != "" && restarted.raft.State() != raft.Candidate
 	})
-	if got := l.vips.holders(); !slices.Equal(got, []string{next}) {
+	if got := l.vips.holders("vip"); !slices.Equal(got, []string{next}) {
 		t.Errorf("holders after %s came back: %v, want [%s]", h, got, next)
 	}
+}
+
+// threeGroups gives every node three groups, web, api and db, each topped by another
+// node: lb1 prefers web, lb2 api, lb3 db.
+func threeGroups(c *config.Config) {
+	base := c.Groups[0]
+	var groups []config.GroupConfig
+	for i, name := range []string{"web", "api", "db"} {
+		g := base
+		g.Name = name
+		g.Addresses = []netip.Prefix{netip.MustParsePrefix(fmt.Sprintf("198.18.1.%d/24", 10+i))}
+		g.Priority = 100
+		if c.Node.Name == fmt.Sprintf("lb%d", i+1) {
+			g.Priority = 150
+		}
+		groups = append(groups, g)
+	}
+	c.Groups, c.GroupsSection = groups, true
+}
+
+// Groups spread over the nodes by priority, and a crash moves only the crashed node's
+// group.
+func TestNodeGroupsSpread(t *testing.T) {
+	l := newLab(t, 3, threeGroups)
+	l.startAll()
+	want := map[string]string{"web": "lb1", "api": "lb2", "db": "lb3"}
+	for g, n := range want {
+		waitUntil(t, n+" holds "+g, func() bool { return slices.Equal(l.vips.holders(g), []string{n}) })
+	}
+	stay := map[string]string{"web": "lb1", "db": "lb3"}
+	assigns := func(g, n string) []string {
+		return slices.DeleteFunc(l.history(n, g), func(e string) bool { return !strings.HasPrefix(e, "assign ") })
+	}
+	before := map[string][]string{}
+	for g, n := range stay {
+		waitUntil(t, n+" has applied its assignment of "+g, func() bool {
+			a := assigns(g, n)
+			return len(a) > 0 && a[len(a)-1] == "assign "+n
+		})
+		before[g] = assigns(g, n)
+	}
+	l.crash("lb2")
+	next := l.holder("api", 20*time.Second, "lb2")
+	for g, n := range stay {
+		if got := l.vips.holders(g); !slices.Equal(got, []string{n}) {
+			t.Errorf("%s: holders %v after lb2 crashed, want [%s]", g, got, n)
+		}
+		if hist := assigns(g, n); !slices.Equal(hist, before[g]) {
+			t.Errorf("%s moved when lb2 crashed: assignments %q, were %q", g, hist, before[g])
+		}
+	}
+	t.Logf("api moved to %s", next)
 }

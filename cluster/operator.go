@@ -176,29 +176,24 @@ func (n *Node) Leave(ctx context.Context, force bool) (api.LeaveResponse, error)
 		}
 	}
 	n.log.Info("leaving the cluster", "force", force)
-	// A leader hands off before it calls itself leaving: otherwise its own policy
-	// sees an ineligible leader and starts the same move.
-	markLeaving := func() {
-		n.leaving.Store(true)
-		signal(n.metaCh)
-		signal(n.healthCh)
-	}
-	if n.raft.State() != raft.Leader {
-		markLeaving()
-	} else {
-		target := ""
-		if best, ok := election.BestTarget(health{n}.Candidates(), self); ok {
-			target = best.Name
-		}
-		err := n.elector.Handoff(ctx, election.Move{Target: target, Reason: "leave", Retire: true})
-		if err != nil && !errors.Is(err, election.ErrNotHolder) && !n.handedOff(ctx) {
+	// Groups move first, by planned moves; then leadership; then the node is marked
+	// leaving for gossip.
+	n.leaving.Store(true)
+	signal(n.metaCh)
+	signal(n.healthCh)
+	n.moveAway(ctx, "leave")
+	if n.raft.State() == raft.Leader {
+		if err := n.raft.LeadershipTransfer().Error(); err != nil || !n.handedOff(ctx) {
 			n.leaving.Store(false)
 			signal(n.metaCh)
-			return resp, fmt.Errorf("leave: hand off leadership and the VIP: %w", err)
+			return resp, fmt.Errorf("leave: hand off leadership: %v", err)
 		}
-		markLeaving()
-		_, leader := n.raft.LeaderWithID()
-		resp.HandedTo = string(leader)
+	}
+	for _, g := range n.groups {
+		// The log, not the FSM: the move may not be applied here yet.
+		if h := n.stores.Log.Group(g.cfg.Name); h.Active() && h.Current.Node != self {
+			resp.HandedTo = h.Current.Node
+		}
 	}
 	if member {
 		if err := n.forwardRemove(ctx, self, "leave"); err != nil {
@@ -350,101 +345,208 @@ func isLeadershipErr(err error) bool {
 	return errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress)
 }
 
-// Transfer makes a planned move of the VIP to node, or with node "" to the best
-// eligible voter other than the holder. The target stays holder until something
-// else moves the VIP: priority preemption does not pull it back.
-func (n *Node) Transfer(ctx context.Context, node string) (api.TransferResponse, error) {
+// Transfer makes a planned move of group g to node: with g "" the only group, or
+// every group this node holds; with node "" to the best other node for each group.
+// The target keeps the group until something else moves it: priority preemption does
+// not pull it back.
+func (n *Node) Transfer(ctx context.Context, g, node string) (api.TransferResponse, error) {
 	var resp api.TransferResponse
+	if g == "" && len(n.groups) > 1 {
+		for _, s := range n.holder.Status() {
+			if s.Holding || s.Assigned {
+				if g != "" {
+					g += ","
+				}
+				g += s.Group
+			}
+		}
+		if g == "" {
+			return resp, fmt.Errorf("%w: this node holds no group; name the group to move with --group (groups: %s)", errBadRequest, strings.Join(n.groupNames(), ", "))
+		}
+	}
 	err := n.onLeader(ctx, func() error {
 		var err error
-		resp, err = n.transfer(ctx, node, n.cfg.Node.Name)
+		resp, err = n.transfer(ctx, g, node, n.cfg.Node.Name)
 		return err
 	}, func(addr string) error {
-		return n.rpcCall(ctx, addr, "/v1/rpc/transfer", rpcTransferRequest{Node: node, By: n.cfg.Node.Name}, &resp)
+		return n.rpcCall(ctx, addr, "/v1/rpc/transfer", rpcTransferRequest{Node: node, Group: g, By: n.cfg.Node.Name}, &resp)
 	})
 	return resp, err
 }
 
-// transfer runs a transfer on the leader.
-func (n *Node) transfer(ctx context.Context, node, by string) (api.TransferResponse, error) {
-	self := n.cfg.Node.Name
-	resp := api.TransferResponse{From: self}
+// groupNames are the groups' names, in config order.
+func (n *Node) groupNames() []string {
+	var out []string
+	for _, g := range n.groups {
+		out = append(out, g.cfg.Name)
+	}
+	return out
+}
+
+// transfer runs a transfer on the leader: groups is one group, or several separated
+// by commas, or "" for the only one.
+// heldWithFirst is what transfer moves without --group: the first group and every
+// other group its holder holds (all groups of a one-group cluster: the VIP).
+func (n *Node) heldWithFirst() []string {
+	names := n.groupNames()
+	first := n.fsm.Group(names[0])
+	out := names[:1]
+	if !first.Active() {
+		return out
+	}
+	for _, g := range names[1:] {
+		if s := n.fsm.Group(g); s.Active() && s.Current.Node == first.Current.Node {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.TransferResponse, error) {
+	resp := api.TransferResponse{}
 	if n.raft.State() != raft.Leader {
 		return resp, errNotLeader
 	}
-	if last, ok := n.fsm.Last(); ok && last.Kind == store.KindClaim {
-		resp.From = last.Node
+	names := strings.Split(groups, ",")
+	if groups == "" {
+		names = n.heldWithFirst()
 	}
-	cands := health{n}.Candidates()
-	if node == "" {
-		best, ok := election.BestTarget(cands, resp.From)
-		if !ok {
-			return resp, fmt.Errorf("%w: no other node can hold the VIP: %s", errBadRequest, ineligibleList(cands, resp.From))
-		}
-		node = best.Name
-	}
-	resp.To = node
-	i := slices.IndexFunc(cands, func(c election.Member) bool { return c.Name == node })
-	if i < 0 {
-		names := make([]string, 0, len(cands))
-		for _, c := range cands {
-			names = append(names, c.Name)
-		}
-		slices.Sort(names)
-		return resp, fmt.Errorf("%w: no member named %q; members are %s", errBadRequest, node, strings.Join(names, ", "))
-	}
-	if !cands[i].Voter {
-		return resp, fmt.Errorf("%w: %s is a non-voter: it is still catching up, or was added as one; wait until raftvip members shows it as a voter", errBadRequest, node)
-	}
-	if node == resp.From && n.elector.Status().Holding {
-		resp.AlreadyHeld = true
-		return resp, nil
-	}
-	if node != self {
-		// Ask the target itself: gossip can be a round or two behind.
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := health{n}.Confirm(cctx, node)
-		cancel()
-		if err != nil {
-			return resp, fmt.Errorf("%w: %s does not answer: %v", errBadRequest, node, err)
-		}
-		cands = health{n}.Candidates()
-		i = slices.IndexFunc(cands, func(c election.Member) bool { return c.Name == node })
-	}
-	if i < 0 {
-		return resp, fmt.Errorf("%w: %s left the configuration", errBadRequest, node)
-	}
-	if why := cands[i].Ineligible(); why != "" {
-		return resp, fmt.Errorf("%w: %s cannot hold the VIP: %s", errBadRequest, node, why)
-	}
-	if node == self {
-		// The leader holds as soon as it is eligible; nothing to hand off.
-		resp.AlreadyHeld = n.elector.Status().Holding
-		return resp, nil
-	}
-	n.log.Info("operator transfer", "to", node, "by", by)
-	err := n.elector.Handoff(ctx, election.Move{Target: node, Reason: "operator transfer (raftvip transfer via " + by + ")", Pin: true})
-	if errors.Is(err, election.ErrNotHolder) {
-		return resp, errNotLeader
-	}
+	standings := n.placer.Standings()
+	servers, err := n.configuration()
 	if err != nil {
-		return resp, fmt.Errorf("transfer to %s: %w", node, err)
+		return resp, err
+	}
+	members := map[string]raft.ServerSuffrage{}
+	var all []string
+	for _, s := range servers {
+		members[string(s.ID)] = s.Suffrage
+		all = append(all, string(s.ID))
+	}
+	slices.Sort(all)
+	if suffrage, ok := members[node]; node != "" && !ok {
+		return resp, fmt.Errorf("%w: no member named %q; members are %s", errBadRequest, node, strings.Join(all, ", "))
+	} else if node != "" && suffrage != raft.Voter {
+		return resp, fmt.Errorf("%w: %s is a non-voter: a node joins as one and is promoted to voter once it has caught up with the log; try again when raftvip members lists it as a voter", errBadRequest, node)
+	}
+	type move struct{ group, to string }
+	var moves []move
+	for _, g := range names {
+		rt := n.byName[g]
+		if rt == nil {
+			return resp, fmt.Errorf("%w: no group named %q; groups are %s", errBadRequest, g, strings.Join(n.groupNames(), ", "))
+		}
+		cur := n.fsm.Group(g)
+		from := ""
+		if cur.Active() {
+			from = cur.Current.Node
+		}
+		if resp.From == "" {
+			resp.From = from
+		}
+		to := node
+		if to == "" {
+			to = bestFor(g, config.IdentityDigest(rt.cfg), standings, from)
+			if to == "" {
+				return resp, fmt.Errorf("%w: no other node can hold %s: %s", errBadRequest, g, standingList(g, standings, from))
+			}
+		}
+		st, heard := standings[to]
+		switch {
+		case !heard:
+			return resp, fmt.Errorf("%w: %s has not been heard from: is its agent running?", errBadRequest, to)
+		case st.Fault != "":
+			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Fault)
+		case st.Ineligible != "":
+			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Ineligible)
+		case st.Priority[g] <= 0:
+			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, firstOr([]string{st.Why[g]}, "not eligible for it"))
+		case st.Digest[g] != config.IdentityDigest(rt.cfg):
+			return resp, fmt.Errorf("%w: %s's copy of group %s differs from the leader's; raftvip status on %s names the settings", errBadRequest, to, g, to)
+		case st.Blocked[g] != "":
+			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Blocked[g])
+		}
+		resp.To = to
+		if from == to {
+			if at := n.placer.Holding(g, cur.Current.Index); time.Since(at) < time.Second {
+				resp.AlreadyHeld = true
+				continue
+			}
+		}
+		moves = append(moves, move{g, to})
+	}
+	for _, m := range moves {
+		n.log.Info("operator transfer", "group", m.group, "to", m.to, "by", by)
+		idx, err := n.placer.MoveNow(ctx, m.group, m.to, store.OperatorTransfer+" (raftvip transfer via "+by+")")
+		if err != nil {
+			return resp, fmt.Errorf("transfer of %s to %s: %w", m.group, m.to, err)
+		}
+		n.waitHeld(ctx, m.group, idx)
 	}
 	return resp, nil
 }
 
-// ineligibleList says why each node but exclude cannot hold the VIP.
-func ineligibleList(cands []election.Member, exclude string) string {
-	var parts []string
-	for _, c := range cands {
-		if c.Name == exclude {
+// waitHeld waits until the holder of group g's assignment at idx reports holding it,
+// for a few lease lengths at most: a planned move's target holds at once.
+func (n *Node) waitHeld(ctx context.Context, g string, idx uint64) {
+	giveUp := time.NewTimer(max(2*time.Second, 8*n.cfg.Cluster.Timing.VIPLease))
+	defer giveUp.Stop()
+	tick := time.NewTicker(n.cfg.Cluster.Timing.RenewInterval())
+	defer tick.Stop()
+	for {
+		if !n.placer.Holding(g, idx).IsZero() {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-giveUp.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// bestFor is the node with the highest priority for group g, other than not, whose
+// copy of the group matches digest.
+func bestFor(g, digest string, standings map[string]election.Standing, not string) string {
+	best, prio := "", 0
+	var names []string
+	for name := range standings {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		st := standings[name]
+		if name == not || st.Fault != "" || st.Ineligible != "" || st.Digest[g] != digest || st.Blocked[g] != "" {
 			continue
 		}
-		why := c.Ineligible()
-		if why == "" {
+		if p := st.Priority[g]; p > prio {
+			best, prio = name, p
+		}
+	}
+	return best
+}
+
+// standingList says why each node but exclude cannot hold group g.
+func standingList(g string, standings map[string]election.Standing, exclude string) string {
+	var parts []string
+	for name, st := range standings {
+		if name == exclude {
+			continue
+		}
+		why := firstOr([]string{st.Fault}, "")
+		switch {
+		case why != "":
+		case st.Ineligible != "":
+			why = st.Ineligible
+		case st.Priority[g] <= 0:
+			why = firstOr([]string{st.Why[g]}, "not eligible")
+		case st.Blocked[g] != "":
+			why = st.Blocked[g]
+		default:
 			why = "eligible"
 		}
-		parts = append(parts, c.Name+": "+why)
+		parts = append(parts, name+": "+why)
 	}
 	if len(parts) == 0 {
 		return "there is no other member"

@@ -36,24 +36,28 @@ func TestExplainJoinError(t *testing.T) {
 	}
 }
 
-func TestVoterNamesAndIneligibleList(t *testing.T) {
+func TestVoterNamesAndStandingList(t *testing.T) {
 	servers := []raft.Server{
 		{ID: "lb3", Suffrage: raft.Voter}, {ID: "lb4", Suffrage: raft.Nonvoter}, {ID: "lb1", Suffrage: raft.Voter},
 	}
 	if got := strings.Join(voterNames(servers), ","); got != "lb1,lb3" {
 		t.Errorf("voterNames = %s", got)
 	}
-	cands := []election.Member{
-		{Name: "lb1", Voter: true, Known: true, Alive: true, Quorum: true, Priority: 100},
-		{Name: "lb2", Voter: true, Known: true, Alive: true, Quorum: true, Priority: 90, Drained: true},
-		{Name: "lb3", Voter: false},
+	standings := map[string]election.Standing{
+		"lb1": {Priority: map[string]int{"web": 100}},
+		"lb2": {Ineligible: "drained", Priority: map[string]int{"web": 90}},
+		"lb3": {Priority: map[string]int{}, Why: map[string]string{"web": "FAULT: check haproxy failing"}},
+		"lb4": {Priority: map[string]int{"web": 80}, Blocked: map[string]string{"web": "VRRP backup: 198.18.0.9 has priority 200"}},
 	}
-	want := "lb2: drained; lb3: not a voter"
-	if got := ineligibleList(cands, "lb1"); got != want {
-		t.Errorf("ineligibleList = %q, want %q", got, want)
+	want := "lb2: drained; lb3: FAULT: check haproxy failing; lb4: VRRP backup: 198.18.0.9 has priority 200"
+	if got := standingList("web", standings, "lb1"); got != want {
+		t.Errorf("standingList = %q, want %q", got, want)
 	}
-	if got := ineligibleList(cands[:1], "lb1"); got != "there is no other member" {
-		t.Errorf("ineligibleList alone = %q", got)
+	if got := standingList("web", map[string]election.Standing{"lb1": {}}, "lb1"); got != "there is no other member" {
+		t.Errorf("standingList alone = %q", got)
+	}
+	if got := bestFor("web", "", standings, ""); got != "lb1" {
+		t.Errorf("bestFor = %q, want lb1", got)
 	}
 }
 

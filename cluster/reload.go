@@ -20,7 +20,7 @@ import (
 func (n *Node) Reload(next *config.Config, level *slog.LevelVar) (config.Changes, error) {
 	n.reloadMu.Lock()
 	defer n.reloadMu.Unlock()
-	cur := n.live
+	cur := n.live.Load()
 	r := config.Diff(cur, next)
 	if slices.Contains(r.Applied, "checks") {
 		c, err := n.newChecker(next.Checks)
@@ -36,7 +36,6 @@ func (n *Node) Reload(next *config.Config, level *slog.LevelVar) (config.Changes
 	if slices.Contains(r.Applied, "log.level") && level != nil {
 		level.Set(logging.Level(next.Log.Level))
 	}
-	n.prio.Store(int64(next.Priority))
 	// What was applied is now the running configuration; the rest waits for a restart.
 	applied := *cur
 	applied.Priority, applied.Checks, applied.Notify, applied.Log.Level = next.Priority, next.Checks, next.Notify, next.Log.Level
@@ -46,7 +45,7 @@ func (n *Node) Reload(next *config.Config, level *slog.LevelVar) (config.Changes
 			applied.Groups[i].Priority = next.Groups[i].Priority
 		}
 	}
-	n.live = &applied
+	n.live.Store(&applied)
 	if len(r.Applied) > 0 {
 		signal(n.healthCh) // effective priority, gossip, VRRP priority, notify state
 	}
@@ -91,4 +90,4 @@ func (n *Node) checks() *election.Checker {
 }
 
 // basePriority is the configured priority, as last loaded.
-func (n *Node) basePriority() int { return int(n.prio.Load()) }
+func (n *Node) basePriority() int { return n.live.Load().Priority }

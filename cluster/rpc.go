@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/cluster/api"
+	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/cluster/transport"
+	"github.com/raftvip/raftvip/election"
+	"github.com/raftvip/raftvip/store"
 )
 
 // The cluster RPC carries requests that only the Raft leader can carry out (changing a
@@ -61,10 +64,27 @@ type rpcRemoveRequest struct {
 	By   string `json:"by"`
 }
 
-// rpcTransferRequest asks the leader for a planned move.
+// rpcTransferRequest asks the leader for a planned move of Group ("": the groups the
+// asking node holds, or the only group) to Node ("": the best other node).
 type rpcTransferRequest struct {
-	Node string `json:"node"`
-	By   string `json:"by"`
+	Node  string `json:"node"`
+	Group string `json:"group,omitempty"`
+	By    string `json:"by"`
+}
+
+// rpcReleaseRequest asks the leader to commit a node's release of a group.
+type rpcReleaseRequest struct {
+	Group   string        `json:"group"`
+	Release store.Release `json:"release"`
+	Reason  string        `json:"reason"`
+}
+
+// rpcPlacementResponse is the leader's side of placement, for status: its copy of
+// every group's shared settings, and its outlook per group (nil from a node that
+// does not lead).
+type rpcPlacementResponse struct {
+	Groups  map[string][]config.IdentityField `json:"groups"`
+	Outlook []election.Outlook                `json:"outlook,omitempty"`
 }
 
 type rpcError struct {
@@ -113,8 +133,14 @@ func serveRPC(ln net.Listener, n *Node, logger *slog.Logger) *http.Server {
 		return n.forceLeave(req.Node, req.By)
 	}))
 	mux.HandleFunc("POST /v1/rpc/transfer", jsonHandler(10*time.Second, writeRPC, func(ctx context.Context, req rpcTransferRequest) (api.TransferResponse, error) {
-		return n.transfer(ctx, req.Node, req.By)
+		return n.transfer(ctx, req.Group, req.Node, req.By)
 	}))
+	mux.HandleFunc("POST /v1/rpc/release", jsonHandler(10*time.Second, writeRPC, func(_ context.Context, req rpcReleaseRequest) (struct{}, error) {
+		return struct{}{}, n.applyRelease(req.Group, req.Release, req.Reason)
+	}))
+	mux.HandleFunc("POST /v1/rpc/placement", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, n.placementView())
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, rpcError{Error: fmt.Sprintf("no such cluster RPC: %s %s (is this node running an older raftvip?)", r.Method, r.URL.Path)})
 	})

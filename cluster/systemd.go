@@ -119,7 +119,7 @@ func (n *Node) superviseSystemd(ctx context.Context, sd *sdNotifier, watchdog ti
 			lastStatus = status
 		}
 		if watchdog > 0 && now.Sub(lastFeed) >= watchdog/2 {
-			if last := n.elector.Status().LastPass; now.Sub(last) < watchdog/2 {
+			if last := n.holder.LastPass(); now.Sub(last) < watchdog/2 {
 				state = append(state, "WATCHDOG=1")
 				lastFeed = now
 			} else {
@@ -146,19 +146,34 @@ func (n *Node) joined() (bool, string) {
 
 // systemdStatus is the one-line STATUS= systemctl status shows.
 func (n *Node) systemdStatus() string {
-	st := n.elector.Status()
 	_, leader := n.raft.LeaderWithID()
+	var held []string
+	for _, s := range n.holder.Status() {
+		if s.Holding {
+			held = append(held, s.Group)
+		}
+	}
+	term := n.raft.CurrentTerm()
 	switch {
-	case st.Holding:
-		return fmt.Sprintf("holding the VIP (leader, term %d)", st.Term)
+	case len(held) > 0 && len(n.groups) == 1:
+		return fmt.Sprintf("holding the VIP (term %d, %s leads)", term, orNoLeader(string(leader)))
+	case len(held) > 0:
+		return fmt.Sprintf("holding %s (term %d, %s leads)", strings.Join(held, ", "), term, orNoLeader(string(leader)))
 	case leader == "":
 		return "backup; no leader"
 	default:
-		return fmt.Sprintf("backup; %s leads (term %d): %s", leader, st.Term, st.Reason)
+		return fmt.Sprintf("backup; %s leads (term %d)", leader, term)
 	}
 }
 
 // systemdStopping tells systemd the agent is stopping.
 func systemdStopping(sd *sdNotifier) {
 	_ = sd.notify("STOPPING=1\nSTATUS=stopping: handing off the VIP")
+}
+
+func orNoLeader(s string) string {
+	if s == "" {
+		return "no node"
+	}
+	return s
 }

@@ -5,54 +5,67 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftvip/raftvip/cluster/api"
 	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/election"
-	"github.com/raftvip/raftvip/store"
 	"github.com/raftvip/raftvip/vrrpcompat"
 )
 
-// The cluster as one VRRP router: the holder advertises with its
-// effective priority, every node listens, and a foreign master that outranks the
-// cluster keeps the leader from holding until its master-down timer fires.
+// Each group with vrrp.enabled is one VRRP router next to keepalived (DESIGN §4, §9.2):
+// every node listens on the group's VRID, the holder advertises with its effective
+// priority, and a foreign master that outranks the cluster keeps the group from being
+// held (the holder's gate) and from being placed (the verdict travels in the
+// standing) until its master-down timer fires.
 
-// startVRRP opens the VRRP speaker when vrrp.enabled.
+// groupVRRP is one group's VRRP speaker.
+type groupVRRP struct {
+	sp *vrrpcompat.Speaker
+	vc config.VRRPConfig
+	// listenUntil: until then the group is not held, while the node listens for a
+	// VRRP master.
+	listenUntil time.Time
+	heardMember atomic.Bool // a cluster member's advert was heard since start
+}
+
+// startVRRP opens a speaker for every group with vrrp.enabled.
 func (n *Node) startVRRP() error {
-	vc := n.cfg.VRRP
-	if !vc.Enabled {
-		return nil
-	}
-	family := 4
-	var addrs []netip.Addr
-	for _, p := range n.cfg.VIP.Addresses {
-		addrs = append(addrs, p.Addr())
-		if p.Addr().Is6() {
-			family = 6
+	for _, g := range n.groups {
+		vc := g.cfg.VRRP
+		if !vc.Enabled {
+			continue
 		}
+		family := 4
+		var addrs []netip.Addr
+		for _, p := range g.cfg.Addresses {
+			addrs = append(addrs, p.Addr())
+			if p.Addr().Is6() {
+				family = 6
+			}
+		}
+		src := vc.UnicastSrc
+		if (family == 6) != src.Is6() {
+			src = netip.Addr{} // the speaker picks the interface's address of the family
+		}
+		sp, err := vrrpcompat.NewSpeaker(vrrpcompat.Config{
+			Instance: vrrpcompat.Instance{Version: vc.Version, VRID: uint8(vc.VRID), AuthPass: vc.AuthPass, Interval: vc.Interval},
+			Conn:     vrrpcompat.ConnConfig{Interface: vc.Interface, Family: family, Src: src, Peers: vc.UnicastPeers},
+			Addrs:    addrs,
+			Checksum: vrrpcompat.ChecksumPseudoHeader,
+			IsMember: func(a netip.Addr) bool { return n.isMemberAddr(vc, a) },
+			Logger:   n.log.With("component", "vrrp", "group", g.cfg.Name),
+			OnChange: func() { signal(n.vrrpCh) },
+		})
+		if err != nil {
+			return fmt.Errorf("cluster: group %s: vrrp (vrrp.interface %s): %w", g.cfg.Name, vc.Interface, err)
+		}
+		// Like a VRRP router that starts as backup (RFC 3768 §6.4.1, keepalived),
+		// listen for one master-down interval before holding: a foreign master of
+		// higher priority must be heard before this node holds, not after.
+		g.vrrp = &groupVRRP{sp: sp, vc: vc, listenUntil: time.Now().Add(masterDownInterval(vc, g.cfg.Priority))}
 	}
-	src := vc.UnicastSrc
-	if (family == 6) != src.Is6() {
-		src = netip.Addr{} // the speaker picks the interface's address of the family
-	}
-	sp, err := vrrpcompat.NewSpeaker(vrrpcompat.Config{
-		Instance: vrrpcompat.Instance{Version: vc.Version, VRID: uint8(vc.VRID), AuthPass: vc.AuthPass, Interval: vc.Interval},
-		Conn:     vrrpcompat.ConnConfig{Interface: vc.Interface, Family: family, Src: src, Peers: vc.UnicastPeers},
-		Addrs:    addrs,
-		Checksum: vrrpcompat.ChecksumPseudoHeader,
-		IsMember: n.isMemberAddr,
-		Logger:   n.log.With("component", "vrrp"),
-		OnChange: func() { signal(n.vrrpCh) },
-	})
-	if err != nil {
-		return fmt.Errorf("cluster: vrrp (vrrp.interface %s): %w", vc.Interface, err)
-	}
-	n.vrrp = sp
-	// Like a VRRP router that starts as backup (RFC 3768 §6.4.1, keepalived), listen
-	// for one master-down interval before holding: a foreign master of higher
-	// priority must be heard before this node claims, not after.
-	n.vrrpListenUntil = time.Now().Add(masterDownInterval(vc, n.basePriority()))
 	return nil
 }
 
@@ -65,36 +78,37 @@ func masterDownInterval(vc config.VRRPConfig, priority int) time.Duration {
 	return 3*vc.Interval + time.Duration(256-priority)*unit/256
 }
 
-// vrrpSelf is the cluster as a VRRP router, for the foreign-master rules.
-func (n *Node) vrrpSelf() vrrpcompat.Self {
-	lh, _ := n.local()
+// vrrpSelf is the cluster as group g's VRRP router, for the foreign-master rules.
+func (n *Node) vrrpSelf(g *groupRT) vrrpcompat.Self {
 	return vrrpcompat.Self{
-		Priority: lh.Priority,
-		Addr:     n.cfg.VRRP.UnicastSrc,
-		Preempt:  n.cfg.Preempt,
-		Interval: n.cfg.VRRP.Interval,
-		Version:  n.cfg.VRRP.Version,
+		Priority: n.groupPriority(g.cfg.Name),
+		Addr:     g.vrrp.vc.UnicastSrc,
+		Preempt:  g.cfg.Preempt,
+		Interval: g.vrrp.vc.Interval,
+		Version:  g.vrrp.vc.Version,
 	}
 }
 
-// vrrpGate is the elector's Gate: a foreign master that outranks the cluster keeps
-// the leader from holding until its master-down timer fires.
-func (n *Node) vrrpGate(now time.Time) (string, time.Time) {
-	if n.vrrp == nil {
+// vrrpGate is the holder's Gate: a foreign master that outranks the cluster keeps
+// group g from being held until its master-down timer fires.
+func (n *Node) vrrpGate(name string, now time.Time) (string, time.Time) {
+	g := n.byName[name]
+	if g == nil || g.vrrp == nil {
 		return "", time.Time{}
 	}
-	v := n.vrrp.Verdict(n.vrrpSelf(), now)
+	v := g.vrrp.sp.Verdict(n.vrrpSelf(g), now)
 	if v.Blocked {
 		return v.Reason, v.Until
 	}
 	// A cluster member's adverts mean the cluster was master, so no foreign router
 	// outranked it: a node that heard one need not wait (rolling restarts).
-	if now.Before(n.vrrpListenUntil) && !n.vrrpHeardMember.Load() && n.vrrp.Stats().Dropped[vrrpcompat.ReasonMember] > 0 {
-		n.vrrpHeardMember.Store(true)
+	gv := g.vrrp
+	if now.Before(gv.listenUntil) && !gv.heardMember.Load() && gv.sp.Stats().Dropped[vrrpcompat.ReasonMember] > 0 {
+		gv.heardMember.Store(true)
 	}
-	if now.Before(n.vrrpListenUntil) && !n.vrrpHeardMember.Load() {
+	if now.Before(gv.listenUntil) && !gv.heardMember.Load() {
 		return fmt.Sprintf("%s listening for a VRRP master for one master-down interval after start (until %s)",
-			vrrpBackupWord, n.vrrpListenUntil.Format("15:04:05.000")), n.vrrpListenUntil
+			vrrpBackupWord, gv.listenUntil.Format("15:04:05.000")), gv.listenUntil
 	}
 	return "", time.Time{}
 }
@@ -102,77 +116,51 @@ func (n *Node) vrrpGate(now time.Time) (string, time.Time) {
 // vrrpBackupWord starts every reason the VRRP gate gives.
 const vrrpBackupWord = "VRRP backup:"
 
-// vrrpChanged runs when the speaker heard something new: the elector re-decides, and a
-// holder facing a lower-priority foreign master preempts it at once (advert + GARP).
+// vrrpChanged runs when a speaker heard something new: the holder decides again, the
+// leader hears of the verdict, and a holder facing a lower-priority foreign master
+// preempts it at once (advert + GARP).
 func (n *Node) vrrpChanged() {
-	n.elector.Wake()
-	n.mu.Lock()
-	holding := n.holding
-	n.mu.Unlock()
-	if !holding {
-		return
-	}
-	if v := n.vrrp.Verdict(n.vrrpSelf(), time.Now()); v.Preempt && v.Master != nil {
-		n.log.Info("preempting a lower-priority VRRP master", "router", v.Master.Addr.String(), "priority", v.Master.Priority)
-		n.vrrp.AdvertNow()
-		n.vip.Announce()
+	n.holder.Wake()
+	n.holder.Renew()
+	for _, g := range n.groups {
+		if g.vrrp == nil || !n.holder.Entitled(g.cfg.Name) {
+			continue
+		}
+		if v := g.vrrp.sp.Verdict(n.vrrpSelf(g), time.Now()); v.Preempt && v.Master != nil {
+			n.log.Info("preempting a lower-priority VRRP master", "group", g.cfg.Name, "router", v.Master.Addr.String(), "priority", v.Master.Priority)
+			g.vrrp.sp.AdvertNow()
+			g.vip.Announce()
+		}
 	}
 }
 
-// vrrpDropped is the elector's OnDrop: a holder that gives up the VIP with no other
-// cluster node taking over resigns (a priority-0 advert), so the keepalived backups
-// take over after their skew time rather than their whole master-down interval. A
-// planned move, whose target advertises in a few milliseconds, and a drop because a
-// foreign master outranks the cluster, do not resign.
-func (n *Node) vrrpDropped(reason election.Reason, planned bool) {
-	if n.vrrp == nil {
-		return
+// vrrpPriorities gives every speaker the group's effective priority.
+func (n *Node) vrrpPriorities() {
+	for _, g := range n.groups {
+		if g.vrrp != nil {
+			g.vrrp.sp.SetPriority(n.groupPriority(g.cfg.Name))
+		}
 	}
-	n.vrrp.SetMaster(false, 0)
-	if planned || n.vrrp.Verdict(n.vrrpSelf(), time.Now()).Blocked {
-		return
-	}
-	n.log.Info("released the VIP with no cluster successor; resigning as VRRP master", "reason", string(reason))
-	n.vrrp.Resign()
 }
 
-// vrrpTakeoverWait is how long a stopping holder waits for another member's claim
-// before it resigns as VRRP master.
-const vrrpTakeoverWait = 500 * time.Millisecond
-
-// vrrpStopped resigns for a node that held the VIP when it stopped, unless another
-// cluster node claimed it after a successful hand-off.
-func (n *Node) vrrpStopped(heldAtStop, handedOff bool) {
-	if n.vrrp == nil || !heldAtStop {
+// vrrpDropped runs when this node lets group g go: it stops advertising, and when no
+// cluster node takes over (not a planned move) and no foreign master outranks the
+// cluster, it resigns (a priority-0 advert), so the keepalived backups take over
+// after their skew time rather than their whole master-down interval.
+func (n *Node) vrrpDropped(g *groupRT, c election.GroupChange) {
+	g.vrrp.sp.SetMaster(false, 0)
+	if c.Moved || g.vrrp.sp.Verdict(n.vrrpSelf(g), time.Now()).Blocked {
 		return
 	}
-	if !handedOff {
-		n.log.Info("hand-off failed; resigning as VRRP master")
-		n.vrrp.Resign()
-		return
-	}
-	giveUp := time.NewTimer(vrrpTakeoverWait)
-	defer giveUp.Stop()
-	for {
-		applied := n.applied.wait()
-		if r, ok := n.fsm.Last(); ok && r.Kind == store.KindClaim && r.Node != n.cfg.Node.Name {
-			return
-		}
-		select {
-		case <-applied:
-		case <-giveUp.C:
-			n.log.Info("no cluster node took the VIP over; resigning as VRRP master")
-			n.vrrp.Resign()
-			return
-		}
-	}
+	n.log.Info("let the group go with no cluster successor; resigning as VRRP master", "group", g.cfg.Name, "reason", c.Reason)
+	g.vrrp.sp.Resign()
 }
 
 // isMemberAddr reports whether addr belongs to a cluster member: their adverts are
 // the cluster's own.
-func (n *Node) isMemberAddr(addr netip.Addr) bool {
+func (n *Node) isMemberAddr(vc config.VRRPConfig, addr netip.Addr) bool {
 	addr = addr.Unmap()
-	if addr == n.cfg.Node.Bind || addr == n.cfg.VRRP.UnicastSrc {
+	if addr == n.cfg.Node.Bind || addr == vc.UnicastSrc {
 		return true
 	}
 	if n.raft != nil {
@@ -194,23 +182,23 @@ func (n *Node) isMemberAddr(addr netip.Addr) bool {
 	return false
 }
 
-// vrrpStatus is the vrrp part of status.
-func (n *Node) vrrpStatus(holding bool) api.VRRPStatus {
+// vrrpStatus is the vrrp part of status for group g.
+func (n *Node) vrrpStatus(g *groupRT) api.VRRPStatus {
 	st := api.VRRPStatus{Role: "disabled", Foreign: []api.VRRPRouter{}, Dropped: map[string]uint64{}}
-	if n.vrrp == nil {
+	if g == nil || g.vrrp == nil {
 		return st
 	}
-	vc := n.cfg.VRRP
+	vc := g.vrrp.vc
 	st.Enabled, st.Version, st.VRID, st.Role = true, vc.Version, vc.VRID, "backup"
-	if holding {
+	if n.holds(g.cfg.Name) {
 		st.Role = "master"
 	}
 	now := time.Now()
-	v := n.vrrp.Verdict(n.vrrpSelf(), now)
+	v := g.vrrp.sp.Verdict(n.vrrpSelf(g), now)
 	if v.Blocked {
 		st.Reason = v.Reason
 	}
-	stats := n.vrrp.Stats()
+	stats := g.vrrp.sp.Stats()
 	st.Sent, st.Received, st.Accepted = stats.Sent, stats.Received, stats.Accepted
 	for r, c := range stats.Dropped {
 		st.Dropped[string(r)] = c
@@ -225,12 +213,16 @@ func (n *Node) vrrpStatus(holding bool) api.VRRPStatus {
 	return st
 }
 
-// runVRRP runs the speaker until ctx ends.
+// runVRRP runs every speaker until ctx ends.
 func (n *Node) runVRRP(ctx context.Context) {
-	if n.vrrp == nil {
-		return
-	}
-	if err := n.vrrp.Run(ctx); err != nil && ctx.Err() == nil {
-		n.log.Error("vrrp speaker stopped", "err", err)
+	for _, g := range n.groups {
+		if g.vrrp == nil {
+			continue
+		}
+		go func() {
+			if err := g.vrrp.sp.Run(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("vrrp speaker stopped", "group", g.cfg.Name, "err", err)
+			}
+		}()
 	}
 }

@@ -1,17 +1,24 @@
-// Package election decides whether this node may hold the VIP: the lease watchdog,
-// the claim and release protocol over the Raft log, the pure decision function that
-// turns Raft state, lease and ownership records into a desired VIP state, the health
-// checks that set this node's effective priority, and the pure leadership policy that
-// moves the VIP to the best eligible voter (DESIGN §3).
+// Package election decides who holds each VIP group (DESIGN §9): the leader's pure
+// placement of groups on nodes (Place) and the loop that commits it (Placer); the
+// holder's side of the quorum-lease protocol (Holder), with its pure decision per group
+// (DecideGroup); a voter's answer to a renewal (Answer) and the lease a holder builds
+// from the answers (Leases, over Configuration); and the health checks that set a
+// node's effective priority (Checker, ComputeHealth).
 //
-// The safety argument is DESIGN §2: a holder drops the VIP the moment its lease runs out,
-// its term changes or it stops being leader; a new leader waits the claim delay
-// D = L + T_rpc + δ before it holds, unless the last committed record is a release.
-// Health only ever narrows that: an ineligible leader never claims, and every move for
-// health or priority is a planned move (release, then leadership transfer).
+// The safety argument is DESIGN §9.3 and docs/safety.md: a node holds a group only
+// under an assignment that names its incarnation, that it knows committed, after the
+// wait W(g) the group owes, and while a majority of one configuration's voters vouched
+// for that assignment in a round sent less than its lease L ago. A voter vouches only
+// for the assignment newest in its own log. Health only ever narrows that: an
+// ineligible node holds nothing, and a move for health or priority is a new
+// assignment, planned (the old holder drains and releases) when it can be.
 //
-// It must not touch netlink or sockets directly: it drives the small interfaces it
-// declares (a Raft view, a ledger of ownership records, a VIP setter, a cluster view of
-// every voter's health, check probers and a clock), and the caller wires them to the
-// kernel.
+// The simulation in sim_*_test.go (DESIGN §8) runs the pure cores the Holder uses
+// (DecideGroup, Vouch, Leases) and the store's Ownership over a simulated Raft with
+// message loss, partitions, crashes and clock drift, and checks that no two nodes ever
+// hold one group; it replays the four overlap cases of the quorum-lease notes.
+//
+// It must not touch netlink or sockets: it drives the small interfaces it declares
+// (the log, a VIP setter, message senders, check probers and a clock), and the caller
+// wires them to the kernel and the network.
 package election

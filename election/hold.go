@@ -2,8 +2,15 @@ package election
 
 import "time"
 
+// Reason says why a group is, or is not, held here. The strings appear in status and
+// logs.
+type Reason string
+
 // The reasons a group is, or is not, held by its assignee.
 const (
+	ReasonHolding Reason = "holding"
+	// ReasonIneligible prefixes why this node may not hold: FAULT, drained.
+	ReasonIneligible   Reason = "not eligible: "
 	ReasonNotAssigned  Reason = "not assigned here"
 	ReasonUncommitted  Reason = "assigned: waiting to learn that the assignment committed"
 	ReasonOwedWait     Reason = "assigned: waiting out the previous holders' leases"

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type PlaceGroup struct {
 	Lost bool
 	// LastMove is when the group last moved automatically; zero: never.
 	LastMove time.Time
+	// Pinned: an operator's transfer put it on its assignee, and it does not move
+	// back by preemption (Preempt is false too); for Explain's words.
+	Pinned bool
 }
 
 // PlaceNode is one node as the placer sees it.
@@ -68,25 +72,9 @@ type PlacePolicy struct {
 // Place returns the moves that make the placement right at now. The result is in
 // the order of groups; groups of one together set move in the same pass.
 func Place(groups []PlaceGroup, nodes []PlaceNode, now time.Time, p PlacePolicy) []Placement {
-	load := map[string]int{} // node → groups assigned to it, as this pass leaves them
-	for _, g := range groups {
-		if g.Assignee != "" {
-			load[g.Assignee]++
-		}
-	}
+	load := loadOf(groups) // as this pass leaves it
 	var out []Placement
-	done := map[string]bool{}
-	for _, g := range groups {
-		if done[g.Name] {
-			continue
-		}
-		unit := []PlaceGroup{g}
-		if g.Together != "" {
-			unit = slices.DeleteFunc(slices.Clone(groups), func(o PlaceGroup) bool { return o.Together != g.Together })
-		}
-		for _, u := range unit {
-			done[u.Name] = true
-		}
+	for _, unit := range units(groups) {
 		moves := placeUnit(unit, nodes, load, now, p)
 		for _, m := range moves {
 			for _, u := range unit {
@@ -101,6 +89,17 @@ func Place(groups []PlaceGroup, nodes []PlaceNode, now time.Time, p PlacePolicy)
 	return out
 }
 
+// loadOf counts the groups assigned to each node.
+func loadOf(groups []PlaceGroup) map[string]int {
+	load := map[string]int{}
+	for _, g := range groups {
+		if g.Assignee != "" {
+			load[g.Assignee]++
+		}
+	}
+	return load
+}
+
 // standing is a node's fitness for a unit of groups.
 type standing struct {
 	node        PlaceNode
@@ -108,8 +107,8 @@ type standing struct {
 	stableSince time.Time // the latest over the unit's groups
 }
 
-// placeUnit places one unit: a group, or a together set.
-func placeUnit(unit []PlaceGroup, nodes []PlaceNode, load map[string]int, now time.Time, p PlacePolicy) []Placement {
+// rank returns the nodes that may hold every group of unit, best first.
+func rank(unit []PlaceGroup, nodes []PlaceNode, load map[string]int) []standing {
 	var fit []standing
 	for _, n := range nodes {
 		if n.Ineligible != "" {
@@ -131,29 +130,62 @@ func placeUnit(unit []PlaceGroup, nodes []PlaceNode, load map[string]int, now ti
 			fit = append(fit, s)
 		}
 	}
-	if len(fit) == 0 {
-		return nil // nobody may hold it; the assignee, if any, will not hold it either
-	}
 	slices.SortFunc(fit, func(a, b standing) int {
 		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(load[a.node.Name], load[b.node.Name]),
 			cmp.Compare(a.node.Name, b.node.Name))
 	})
+	return fit
+}
+
+// units splits groups into placement units: a group alone, or a together set, in the
+// order of their first group.
+func units(groups []PlaceGroup) [][]PlaceGroup {
+	var out [][]PlaceGroup
+	done := map[string]bool{}
+	for _, g := range groups {
+		if done[g.Name] {
+			continue
+		}
+		unit := []PlaceGroup{g}
+		if g.Together != "" {
+			unit = slices.DeleteFunc(slices.Clone(groups), func(o PlaceGroup) bool { return o.Together != g.Together })
+		}
+		for _, u := range unit {
+			done[u.Name] = true
+		}
+		out = append(out, unit)
+	}
+	return out
+}
+
+// assigneeIn returns the unit's assignee among fit, if all its groups are on that node
+// in that incarnation and it may still hold them, and whether the unit is together.
+func assigneeIn(unit []PlaceGroup, fit []standing) (*standing, bool) {
+	lead := unit[0]
+	for _, g := range unit {
+		if g.Assignee != lead.Assignee || g.Incarnation != lead.Incarnation {
+			return nil, false
+		}
+	}
+	for i := range fit {
+		if lead.Assignee != "" && fit[i].node.Name == lead.Assignee && fit[i].node.Incarnation == lead.Incarnation {
+			return &fit[i], true
+		}
+	}
+	return nil, true
+}
+
+// placeUnit places one unit: a group, or a together set.
+func placeUnit(unit []PlaceGroup, nodes []PlaceNode, load map[string]int, now time.Time, p PlacePolicy) []Placement {
+	fit := rank(unit, nodes, load)
+	if len(fit) == 0 {
+		return nil // nobody may hold it; the assignee, if any, will not hold it either
+	}
 	best := fit[0]
 
 	// Where the unit is now: one node in one incarnation for all its groups, or not.
 	lead := unit[0]
-	together := true
-	for _, g := range unit {
-		if g.Assignee != lead.Assignee || g.Incarnation != lead.Incarnation {
-			together = false
-		}
-	}
-	var current *standing
-	for i := range fit {
-		if together && lead.Assignee != "" && fit[i].node.Name == lead.Assignee && fit[i].node.Incarnation == lead.Incarnation {
-			current = &fit[i]
-		}
-	}
+	current, together := assigneeIn(unit, fit)
 	reason := ""
 	switch {
 	case lead.Assignee == "" && together:
@@ -197,10 +229,10 @@ func whyNot(lead PlaceGroup, unit []PlaceGroup, nodes []PlaceNode) string {
 			continue
 		}
 		switch {
-		case n.Incarnation != lead.Incarnation:
-			return "it restarted"
 		case n.Ineligible != "":
 			return n.Ineligible
+		case n.Incarnation != lead.Incarnation:
+			return "it restarted"
 		}
 		for _, g := range unit {
 			if ng, ok := n.Groups[g.Name]; !ok || ng.Priority <= 0 {
@@ -209,4 +241,92 @@ func whyNot(lead PlaceGroup, unit []PlaceGroup, nodes []PlaceNode) string {
 		}
 	}
 	return "gone"
+}
+
+// Outlook is how placement stands for one group, for people: the node it prefers,
+// why no node may hold it, or the move it is waiting to make.
+type Outlook struct {
+	Group        string `json:"group"`
+	Preferred    string `json:"preferred,omitempty"`
+	NoneEligible string `json:"none_eligible,omitempty"`
+	Pending      string `json:"pending,omitempty"`
+}
+
+// Explain says, per group, what Place makes of the same inputs and why: the node it
+// prefers, and the move it waits for (preempt off, an operator's pin, the preempt
+// delay and hysteresis, min_move_interval). It is pure, like Place.
+func Explain(groups []PlaceGroup, nodes []PlaceNode, now time.Time, p PlacePolicy) []Outlook {
+	load := loadOf(groups)
+	var out []Outlook
+	for _, unit := range units(groups) {
+		o := explainUnit(unit, nodes, load, now, p)
+		for _, g := range unit {
+			o.Group = g.Name
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func explainUnit(unit []PlaceGroup, nodes []PlaceNode, load map[string]int, now time.Time, p PlacePolicy) Outlook {
+	fit := rank(unit, nodes, load)
+	if len(fit) == 0 {
+		return Outlook{NoneEligible: noneEligible(unit, nodes)}
+	}
+	best := fit[0]
+	lead := unit[0]
+	cur, together := assigneeIn(unit, fit)
+	o := Outlook{Preferred: best.node.Name}
+	switch {
+	case lead.Assignee == "" && together:
+		o.Pending = "placing it on " + best.node.Name
+	case !together:
+		o.Pending = "placing its together set on one node: " + best.node.Name
+	case cur == nil:
+		o.Pending = fmt.Sprintf("moving it to %s: %s may not hold it: %s", best.node.Name, lead.Assignee, whyNot(lead, unit, nodes))
+	case best.priority <= cur.priority:
+		o.Preferred = cur.node.Name
+	case lead.Pinned:
+		o.Pending = fmt.Sprintf("%s has priority %d > %d on %s, but an operator's transfer put it there; it stays while %s may hold it",
+			best.node.Name, best.priority, cur.priority, cur.node.Name, cur.node.Name)
+	case !lead.Preempt:
+		o.Pending = fmt.Sprintf("preempt is off: %s has priority %d > %d on %s; it stays", best.node.Name, best.priority,
+			cur.priority, cur.node.Name)
+	default:
+		at := best.stableSince.Add(lead.PreemptDelay + p.Hysteresis)
+		why := "once that has been steady for preempt_delay plus hysteresis"
+		if lead.MinMoveInterval > 0 && !lead.LastMove.IsZero() {
+			if next := lead.LastMove.Add(lead.MinMoveInterval); next.After(at) {
+				at, why = next, "min_move_interval after its last move"
+			}
+		}
+		o.Pending = fmt.Sprintf("%s has priority %d > %d on %s; moving at %s (%s) unless that changes", best.node.Name,
+			best.priority, cur.priority, cur.node.Name, at.Format("15:04:05.000"), why)
+		if !at.After(now) {
+			o.Pending = fmt.Sprintf("%s has priority %d > %d on %s; moving now", best.node.Name, best.priority,
+				cur.priority, cur.node.Name)
+		}
+	}
+	return o
+}
+
+// noneEligible says why no node may hold the unit.
+func noneEligible(unit []PlaceGroup, nodes []PlaceNode) string {
+	if len(nodes) == 0 {
+		return "no node is known"
+	}
+	var whys []string
+	for _, n := range nodes {
+		why := n.Ineligible
+		if why == "" {
+			for _, g := range unit {
+				if ng, ok := n.Groups[g.Name]; !ok || ng.Priority <= 0 {
+					why = "not eligible for " + g.Name
+					break
+				}
+			}
+		}
+		whys = append(whys, n.Name+": "+why)
+	}
+	return "no node may hold it (" + strings.Join(whys, "; ") + ")"
 }

@@ -81,3 +81,56 @@ func TestPlace(t *testing.T) {
 		})
 	}
 }
+
+func TestExplain(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := t0.Add(500 * time.Millisecond)
+	pol := PlacePolicy{Hysteresis: time.Second}
+	node := func(name string, prio int, since time.Time) PlaceNode {
+		return PlaceNode{Name: name, Incarnation: name + "#1", Groups: map[string]NodeGroup{"web": {Priority: prio, StableSince: since}}}
+	}
+	on := func(assignee string, f func(*PlaceGroup)) PlaceGroup {
+		g := PlaceGroup{Name: "web", Preempt: true}
+		if assignee != "" {
+			g.Assignee, g.Incarnation = assignee, assignee+"#1"
+		}
+		if f != nil {
+			f(&g)
+		}
+		return g
+	}
+	lb1, lb2 := node("lb1", 150, t0), node("lb2", 100, t0.Add(-time.Hour))
+	drained := lb2
+	drained.Ineligible = "drained"
+	for _, tc := range []struct {
+		name  string
+		group PlaceGroup
+		nodes []PlaceNode
+		want  Outlook
+	}{
+		{"the best node holds it", on("lb1", nil), []PlaceNode{lb1, lb2}, Outlook{Preferred: "lb1"}},
+		{"unassigned", on("", nil), []PlaceNode{lb1, lb2}, Outlook{Preferred: "lb1", Pending: "placing it on lb1"}},
+		{"a better node, not steady yet", on("lb2", nil), []PlaceNode{lb1, lb2},
+			Outlook{Preferred: "lb1", Pending: "lb1 has priority 150 > 100 on lb2; moving at 12:00:01.000 (once that has been steady for preempt_delay plus hysteresis) unless that changes"}},
+		{"held back by min_move_interval", on("lb2", func(g *PlaceGroup) { g.MinMoveInterval, g.LastMove = 10*time.Second, t0 }), []PlaceNode{lb1, lb2},
+			Outlook{Preferred: "lb1", Pending: "lb1 has priority 150 > 100 on lb2; moving at 12:00:10.000 (min_move_interval after its last move) unless that changes"}},
+		{"steady: moving now", on("lb2", nil), []PlaceNode{node("lb1", 150, t0.Add(-time.Hour)), lb2},
+			Outlook{Preferred: "lb1", Pending: "lb1 has priority 150 > 100 on lb2; moving now"}},
+		{"preempt off", on("lb2", func(g *PlaceGroup) { g.Preempt = false }), []PlaceNode{lb1, lb2},
+			Outlook{Preferred: "lb1", Pending: "preempt is off: lb1 has priority 150 > 100 on lb2; it stays"}},
+		{"pinned by a transfer", on("lb2", func(g *PlaceGroup) { g.Preempt, g.Pinned = false, true }), []PlaceNode{lb1, lb2},
+			Outlook{Preferred: "lb1", Pending: "lb1 has priority 150 > 100 on lb2, but an operator's transfer put it there; it stays while lb2 may hold it"}},
+		{"its assignee may not hold it", on("lb2", nil), []PlaceNode{lb1, drained},
+			Outlook{Preferred: "lb1", Pending: "moving it to lb1: lb2 may not hold it: drained"}},
+		{"nobody may hold it", on("lb2", nil), []PlaceNode{drained},
+			Outlook{NoneEligible: "no node may hold it (lb2: drained)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Explain([]PlaceGroup{tc.group}, tc.nodes, now, pol)
+			tc.want.Group = "web"
+			if len(got) != 1 || got[0] != tc.want {
+				t.Errorf("Explain = %+v\nwant       %+v", got, tc.want)
+			}
+		})
+	}
+}

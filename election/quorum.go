@@ -159,6 +159,15 @@ func majorityOf(cfg Configuration, ackers []string) bool {
 	return 2*n > len(cfg.Voters)
 }
 
+// Sent is when round n was sent, if it is still remembered.
+func (l *Leases) Sent(n uint64) (time.Time, bool) {
+	r, ok := l.rounds[n]
+	if !ok {
+		return time.Time{}, false
+	}
+	return r.sent, true
+}
+
 // Until is when group g's lease runs out; the zero time if it never had one.
 func (l *Leases) Until(g string) time.Time { return l.until[g] }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -124,6 +125,26 @@ func (f *FSM) applyLegacy(r Record) {
 		}
 	}
 }
+
+// PinnedTo returns the node an operator's transfer put group g on, while that
+// assignment stands: a pinned group does not move back by preemption. "" if none.
+func (f *FSM) PinnedTo(g string) string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	cur := f.own.Group(g)
+	if !cur.Active() {
+		return ""
+	}
+	for _, r := range f.history.records() {
+		if r.Kind == KindAssign && r.Index == cur.Current.Index && strings.HasPrefix(r.Reason, OperatorTransfer) {
+			return r.Node
+		}
+	}
+	return ""
+}
+
+// OperatorTransfer starts the reason of an assignment an operator asked for.
+const OperatorTransfer = "operator transfer"
 
 // LegacyGroup is the group the old records belong to: the one a vip: block makes.
 const LegacyGroup = "vip"

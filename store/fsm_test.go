@@ -630,7 +630,7 @@ func TestFSMGroups(t *testing.T) {
 	f := NewFSM(0, nil)
 	a := Assignment{Node: "lb1", Incarnation: "i1", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond, Lifetime: 2 * time.Second}
 	b := Assignment{Node: "lb2", Incarnation: "i2", Lease: 500 * time.Millisecond, Delta: 200 * time.Millisecond, Lifetime: 2 * time.Second}
-	applyAll(t, f, EncodeAssign("web", a, t0), EncodeAssign("web", b, t0))
+	applyAll(t, f, EncodeAssign("web", a, "", t0), EncodeAssign("web", b, "", t0))
 	if s := f.Group("web"); s.Current.Index != 2 || s.Current.Node != "lb2" || s.Wait != 200*time.Millisecond {
 		t.Fatalf("web after two assignments: %+v", s)
 	}
@@ -668,7 +668,7 @@ func TestFSMRestoresVersion2AsGroupVIP(t *testing.T) {
 		t.Errorf("group vip after a version 2 snapshot: %+v", s)
 	}
 	// The first new assignment waits out more than any old lease could run.
-	if resp := f.Apply(&raft.Log{Index: 2, Data: EncodeAssign("vip", Assignment{Node: "lb2", Incarnation: "i", Lease: time.Second, Lifetime: 2 * time.Second}, t0)}); resp == nil {
+	if resp := f.Apply(&raft.Log{Index: 2, Data: EncodeAssign("vip", Assignment{Node: "lb2", Incarnation: "i", Lease: time.Second, Lifetime: 2 * time.Second}, "", t0)}); resp == nil {
 		t.Fatal("no response")
 	} else if err, ok := resp.(error); ok {
 		t.Fatal(err)

@@ -33,6 +33,9 @@ type Assignment struct {
 	Delta       time.Duration `json:"delta,omitempty"`       // δ: its margin for clock-rate drift and the delay of a removal
 	Lifetime    time.Duration `json:"lifetime,omitempty"`    // its address lifetime
 	Strict      bool          `json:"strict,omitempty"`      // fencing: strict, so a frozen assignee's kernel must have let go too
+	// Reason is why the leader made the assignment, in its words; for status and
+	// metrics only: no rule reads it.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Owes is how long past the commit of the next assignment this assignment's holder

@@ -65,7 +65,7 @@ type Record struct {
 // Assignment returns an assign record as Ownership takes it.
 func (r Record) Assignment() Assignment {
 	return Assignment{Index: r.Index, Node: r.Node, Incarnation: r.Incarnation, Lease: r.Lease, Delta: r.Delta,
-		Lifetime: r.Lifetime, Strict: r.Strict}
+		Lifetime: r.Lifetime, Strict: r.Strict, Reason: r.Reason}
 }
 
 // Release returns a group's release record as Ownership takes it.
@@ -151,7 +151,7 @@ func EncodeDrain(node string, drained bool, reason string, at time.Time) []byte 
 // assignPayload is the payload of an assign entry (type 4):
 //
 //	{"kind":"assign","group":"web","node":"lb1","incarnation":"5f0c…","lease_ms":120,"delta_ms":80,
-//	 "lifetime_ms":2000,"strict":false,"at":"…"}
+//	 "lifetime_ms":2000,"strict":false,"reason":"operator transfer (…)","at":"…"}
 //
 // Durations are whole milliseconds. A group name, a node and an incarnation are
 // required, and a lease and a lifetime greater than zero.
@@ -164,6 +164,7 @@ type assignPayload struct {
 	DeltaMS     int64     `json:"delta_ms"`
 	LifetimeMS  int64     `json:"lifetime_ms"`
 	Strict      bool      `json:"strict"`
+	Reason      string    `json:"reason,omitempty"`
 	At          time.Time `json:"at"`
 }
 
@@ -183,11 +184,11 @@ type letGoPayload struct {
 }
 
 // EncodeAssign returns the log entry that assigns group to a.Node in a.Incarnation
-// with a's settings (a.Index is not stored: Raft assigns it), stamped at.
-func EncodeAssign(group string, a Assignment, at time.Time) []byte {
+// with a's settings (a.Index is not stored: Raft assigns it), for reason, stamped at.
+func EncodeAssign(group string, a Assignment, reason string, at time.Time) []byte {
 	return encode(TypeAssign, assignPayload{Kind: KindAssign, Group: group, Node: a.Node, Incarnation: a.Incarnation,
 		LeaseMS: a.Lease.Milliseconds(), DeltaMS: a.Delta.Milliseconds(), LifetimeMS: a.Lifetime.Milliseconds(),
-		Strict: a.Strict, At: storedTime(at)})
+		Strict: a.Strict, Reason: reason, At: storedTime(at)})
 }
 
 // EncodeLetGo returns the log entry of r.Node releasing its assignment of group at
@@ -307,7 +308,7 @@ func decodeAssign(b []byte) (Record, error) {
 	}
 	return Record{Kind: KindAssign, Group: p.Group, Node: p.Node, Incarnation: p.Incarnation,
 		Lease: time.Duration(p.LeaseMS) * time.Millisecond, Delta: time.Duration(p.DeltaMS) * time.Millisecond,
-		Lifetime: time.Duration(p.LifetimeMS) * time.Millisecond, Strict: p.Strict, At: at}, nil
+		Lifetime: time.Duration(p.LifetimeMS) * time.Millisecond, Strict: p.Strict, Reason: p.Reason, At: at}, nil
 }
 
 // decodeLetGo reads the payload of a group's release.

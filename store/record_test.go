@@ -225,7 +225,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"term":1,"handoff":"lb2"}`))
 	f.Add([]byte("\x01" + `{"kind":"claim","node":"lb1","drained":false}`))
 	f.Add([]byte("\x03" + `{"kind":"drain","node":"lb1","drained":true,"DRAINED":false,"Reason":"x"}`))
-	f.Add(EncodeAssign("web", Assignment{Node: "lb1", Incarnation: "b1", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond, Lifetime: 2 * time.Second}, t0))
+	f.Add(EncodeAssign("web", Assignment{Node: "lb1", Incarnation: "b1", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond, Lifetime: 2 * time.Second}, "", t0))
 	f.Add(EncodeLetGo("web", Release{Node: "lb1", Incarnation: "b1", AssignIndex: 9, Held: true}, "transfer", t0))
 	f.Add([]byte("\x04" + `{"kind":"assign","group":"g","node":"n","incarnation":"i","lease_ms":-1,"delta_ms":0,"lifetime_ms":1,"strict":false,"at":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte("\x05" + `{"kind":"release","group":"g","node":"n","incarnation":"i","assign_index":0,"held":true}`))
@@ -242,7 +242,7 @@ func FuzzDecode(f *testing.F) {
 		case KindClaim:
 			again = EncodeClaim(r.Node, r.Term, r.At)
 		case KindAssign:
-			again = EncodeAssign(r.Group, r.Assignment(), r.At)
+			again = EncodeAssign(r.Group, r.Assignment(), r.Reason, r.At)
 		case KindRelease:
 			if r.Group != "" {
 				again = EncodeLetGo(r.Group, r.Release(), r.Reason, r.At)
@@ -276,7 +276,7 @@ func FuzzDecode(f *testing.F) {
 func TestAssignAndLetGoRoundTrip(t *testing.T) {
 	a := Assignment{Node: "lb1", Incarnation: "5f0c", Lease: 120 * time.Millisecond, Delta: 80 * time.Millisecond,
 		Lifetime: 2 * time.Second, Strict: true}
-	r, err := Decode(EncodeAssign("web", a, t0))
+	r, err := Decode(EncodeAssign("web", a, "", t0))
 	if err != nil {
 		t.Fatal(err)
 	}

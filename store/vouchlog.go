@@ -22,7 +22,11 @@ type VouchLog struct {
 	raft.LogStore
 	snaps raft.SnapshotStore
 
-	mu sync.RWMutex
+	// wmu serialises the writers (StoreLogs, DeleteRange: Raft calls them from one
+	// goroutine anyway). mu guards what readers see; a writer holds it only to change
+	// that, never across disk I/O, so an answer to a renewal never waits on an fsync.
+	wmu sync.Mutex
+	mu  sync.RWMutex
 	// base is the ownership as of baseIndex, and baseCfg the configuration then: the
 	// latest snapshot's, moved forward as Raft compacts the log.
 	base      *Ownership
@@ -31,6 +35,25 @@ type VouchLog struct {
 	own       *Ownership         // base with the log's entries after baseIndex applied
 	last      uint64             // the last index applied to own
 	cfgs      []LogConfiguration // the configuration entries after baseIndex, in order
+
+	onChange func() // called after every change, outside the lock
+}
+
+// OnChange sets f to be called after every change of the log (it must not block).
+func (v *VouchLog) OnChange(f func()) {
+	v.mu.Lock()
+	v.onChange = f
+	v.mu.Unlock()
+}
+
+// changed calls onChange. v.mu is not held.
+func (v *VouchLog) changed() {
+	v.mu.RLock()
+	f := v.onChange
+	v.mu.RUnlock()
+	if f != nil {
+		f()
+	}
 }
 
 // LogConfiguration is a configuration entry of the log: its index and term, and its
@@ -49,8 +72,8 @@ func NewVouchLog(inner raft.LogStore, snaps raft.SnapshotStore) (*VouchLog, erro
 	return v, nil
 }
 
-// reload rebuilds everything from the latest snapshot and the log after it. v.mu is
-// held or v is new.
+// reload rebuilds everything from the latest snapshot and the log after it. v.mu and
+// v.wmu are held or v is new.
 func (v *VouchLog) reload() error {
 	v.base, v.baseIndex, v.baseCfg = &Ownership{}, 0, LogConfiguration{}
 	metas, err := v.snaps.List()
@@ -85,8 +108,12 @@ func voters(c raft.Configuration) []string {
 	return out
 }
 
-// rebuild applies the log after baseIndex to a copy of base. v.mu is held or v is new.
-func (v *VouchLog) rebuild() error {
+// rebuild applies the log after baseIndex to a copy of base. v.mu and v.wmu are held
+// or v is new.
+func (v *VouchLog) rebuild() error { return v.rebuildTo(0) }
+
+// rebuildTo is rebuild up to index upTo at most (0: the whole log).
+func (v *VouchLog) rebuildTo(upTo uint64) error {
 	v.own, v.last, v.cfgs = v.base.Clone(), v.baseIndex, nil
 	first, err := v.LogStore.FirstIndex()
 	if err != nil {
@@ -95,6 +122,9 @@ func (v *VouchLog) rebuild() error {
 	last, err := v.LogStore.LastIndex()
 	if err != nil {
 		return fmt.Errorf("store: vouch log: %w", err)
+	}
+	if upTo != 0 {
+		last = min(last, upTo)
 	}
 	for i := max(first, v.baseIndex+1); i <= last && i != 0; i++ {
 		var l raft.Log
@@ -133,13 +163,17 @@ func applyEntry(own *Ownership, cfgs []LogConfiguration, l *raft.Log) []LogConfi
 func (v *VouchLog) StoreLog(l *raft.Log) error { return v.StoreLogs([]*raft.Log{l}) }
 
 // StoreLogs stores entries, then takes them into account: what this node vouches for
-// changes before Raft acknowledges them.
+// changes before Raft acknowledges them. Until it does, answers vouch as before the
+// entries: safe, since no reply that counts them has left.
 func (v *VouchLog) StoreLogs(logs []*raft.Log) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer v.changed()
+	v.wmu.Lock()
+	defer v.wmu.Unlock()
 	if err := v.LogStore.StoreLogs(logs); err != nil {
 		return err
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	for _, l := range logs {
 		if l.Index != v.last+1 {
 			// Entries this log never had (Raft installed a snapshot), or an index
@@ -153,32 +187,51 @@ func (v *VouchLog) StoreLogs(logs []*raft.Log) error {
 }
 
 // DeleteRange deletes entries min to max. A deleted tail takes its assignments and
-// configurations back with it; a deleted head (compaction after a snapshot) is folded
-// into the base first.
+// configurations back with it, before the entries go; a deleted head (compaction
+// after a snapshot) is folded into the base first.
 func (v *VouchLog) DeleteRange(min, max uint64) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	defer v.changed()
+	v.wmu.Lock()
+	defer v.wmu.Unlock()
+	// Only writers change the fields below, and this is the writer: it may read them
+	// without mu.
+	base, baseIndex, baseCfg := v.base, v.baseIndex, v.baseCfg
 	folded := true
-	for i := v.baseIndex + 1; min <= v.baseIndex+1 && i <= max && i <= v.last; i++ {
-		var l raft.Log
-		if err := v.LogStore.GetLog(i, &l); err != nil {
-			folded = false
-			break
+	if min <= baseIndex+1 {
+		base = base.Clone()
+		for i := baseIndex + 1; i <= max && i <= v.last; i++ {
+			var l raft.Log
+			if err := v.LogStore.GetLog(i, &l); err != nil {
+				folded = false
+				break
+			}
+			if cfgs := applyEntry(base, nil, &l); len(cfgs) > 0 {
+				baseCfg = cfgs[0]
+			}
+			baseIndex = i
 		}
-		cfgs := applyEntry(v.base, nil, &l)
-		if len(cfgs) > 0 {
-			v.baseCfg = cfgs[0]
+	}
+	tail := folded && max <= v.last && min > baseIndex
+	if tail {
+		// Stop vouching for the tail's assignments before they are gone.
+		v.mu.Lock()
+		err := v.rebuildTo(min - 1)
+		v.mu.Unlock()
+		if err != nil {
+			return err
 		}
-		v.baseIndex = i
 	}
 	if err := v.LogStore.DeleteRange(min, max); err != nil {
 		return err
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.base, v.baseIndex, v.baseCfg = base, baseIndex, baseCfg
 	switch {
 	case !folded || max > v.last:
 		return v.reload() // entries this log never had: a snapshot covers them
-	case min > v.baseIndex:
-		return v.rebuild() // a truncated tail
+	case tail:
+		return nil // rebuilt to min-1 above, which is now the end of the log
 	}
 	v.cfgs = slices.DeleteFunc(v.cfgs, func(c LogConfiguration) bool { return c.Index <= v.baseIndex })
 	return nil

@@ -19,7 +19,7 @@ func cfgLog(index, term uint64, voters ...string) *raft.Log {
 
 func assignLog(index, term uint64, group, node string) *raft.Log {
 	a := Assignment{Node: node, Incarnation: node + "#1", Lease: 120 * time.Millisecond, Lifetime: 2 * time.Second}
-	return &raft.Log{Index: index, Term: term, Type: raft.LogCommand, Data: EncodeAssign(group, a, time.Time{})}
+	return &raft.Log{Index: index, Term: term, Type: raft.LogCommand, Data: EncodeAssign(group, a, "", time.Time{})}
 }
 
 func releaseLog(index, term uint64, group, node string, of uint64) *raft.Log {

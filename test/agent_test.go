@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -37,6 +38,16 @@ func startCluster(t *testing.T, opts Options) (*Lab, *Node) {
 		t.Fatal(err)
 	}
 	t.Logf("holder: %s", h.Name)
+	// Leadership follows placement (DESIGN §9.2): wait, briefly, for it to settle on a
+	// node that holds nothing, so that tests start from the steady state.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := l.Status(h); err == nil && st.Leader != "" && st.Leader != h.Name {
+			t.Logf("leader: %s", st.Leader)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	return l, h
 }
 
@@ -184,6 +195,23 @@ func newHolder(t *testing.T, l *Lab, old *Node) *Node {
 	return h
 }
 
+// waitFor polls check until it returns "" and fails the test with its last word if
+// that takes longer than timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		why := check()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v: %s", what, timeout, why)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Three nodes form; exactly one holds; the client gets 200 through the VIP.
 func TestFormAndServe(t *testing.T) {
 	l, h := startCluster(t, Options{})
@@ -199,13 +227,29 @@ func TestFormAndServe(t *testing.T) {
 	if sum.MaxHolders != 1 || !slices.Equal(s.Holders(l.VIP4.Addr()), []string{h.Name}) {
 		t.Errorf("kernel holders: want exactly %s: %v", h.Name, sum)
 	}
-	sts, errs := l.Statuses(context.Background())
-	for n, err := range errs {
-		t.Errorf("status of %s: %v", n.Name, err)
+	// Leadership follows placement (DESIGN §9.2): the leader moves to a voter that
+	// holds nothing.
+	var sts map[*Node]Status
+	waitFor(t, 10*time.Second, "the leader to sit where nothing is held", func() string {
+		var errs map[*Node]error
+		sts, errs = l.Statuses(context.Background())
+		for n, err := range errs {
+			return fmt.Sprintf("status of %s: %v", n.Name, err)
+		}
+		if st := sts[h]; st.State == "leader" {
+			return h.Name + " holds the VIP and leads"
+		}
+		return ""
+	})
+	leader := ""
+	for _, st := range sts {
+		if st.State == "leader" {
+			leader = st.Node
+		}
 	}
 	for n, st := range sts {
-		if (st.State == "leader") != (n == h) || st.Holding != (n == h) || st.Leader != h.Name {
-			t.Errorf("status of %s: state %s holding %v leader %q; holder is %s", n.Name, st.State, st.Holding, st.Leader, h.Name)
+		if st.Holding != (n == h) || st.Holder != h.Name || st.Leader != leader || leader == "" {
+			t.Errorf("status of %s: state %s holding %v holder %q leader %q; holder is %s, leader %q", n.Name, st.State, st.Holding, st.Holder, st.Leader, h.Name, leader)
 		}
 		voters := 0
 		for _, m := range st.Members {

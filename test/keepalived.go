@@ -471,14 +471,15 @@ func (l *Lab) TermAgents(timeout time.Duration, nodes ...*Node) (time.Time, erro
 	return last, errors.Join(errs...)
 }
 
-// WaitVRRPBackup waits until the cluster's leader holds back for a foreign VRRP
+// WaitVRRPBackup waits until a node of the cluster holds back for a foreign VRRP
 // master (its status reason starts "VRRP backup") and returns it with its status.
+// Every node that hears the master says so; the leader places the VIP nowhere.
 func (l *Lab) WaitVRRPBackup(ctx context.Context, timeout time.Duration) (*Node, Status, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		sts, _ := l.Statuses(ctx)
 		for _, n := range l.Nodes {
-			if st, ok := sts[n]; ok && st.State == "leader" && strings.HasPrefix(st.Reason, "VRRP backup") {
+			if st, ok := sts[n]; ok && strings.HasPrefix(st.Reason, "VRRP backup") {
 				return n, st, nil
 			}
 		}
@@ -487,7 +488,7 @@ func (l *Lab) WaitVRRPBackup(ctx context.Context, timeout time.Duration) (*Node,
 			for n, st := range sts {
 				parts = append(parts, fmt.Sprintf("%s=%s/%q", n.Name, st.State, st.Reason))
 			}
-			return nil, Status{}, fmt.Errorf("lab: no leader says VRRP backup after %v: %s", timeout, strings.Join(parts, " "))
+			return nil, Status{}, fmt.Errorf("lab: no node says VRRP backup after %v: %s", timeout, strings.Join(parts, " "))
 		}
 		if err := SleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return nil, Status{}, err

@@ -491,7 +491,7 @@ func foreignTakeover(t *testing.T, g VRRPOptions, backup bool) (afterKill, after
 	if err := l.StartAgents(); err != nil {
 		t.Fatal(err)
 	}
-	// The cluster forms, and its leader holds back with the reason.
+	// The cluster forms, and holds back with the reason.
 	leader, _, err := l.WaitVRRPBackup(context.Background(), formTimeout)
 	if err != nil {
 		t.Fatal(err)
@@ -508,8 +508,8 @@ func foreignTakeover(t *testing.T, g VRRPOptions, backup bool) (afterKill, after
 	// VIP again within milliseconds is in the event history even when the sampler
 	// missed it.
 	for _, e := range st.Events {
-		if e.Kind == "claim" {
-			t.Errorf("%s claimed the VIP at %s (+%v after the agents started, term %d) while keepalived at 200 was MASTER; %s has sent %d adverts",
+		if e.Kind == "assign" {
+			t.Errorf("%s was assigned the VIP at %s (+%v after the agents started, term %d) while keepalived at 200 was MASTER; %s has sent %d adverts",
 				e.Node, e.At.Format("15:04:05.000"), e.At.Sub(agents).Round(time.Millisecond), e.Term, leader.Name, v.Sent)
 		}
 	}

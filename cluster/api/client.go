@@ -158,9 +158,10 @@ func (c *Client) Leave(ctx context.Context, force bool) (*LeaveResponse, error) 
 	return post[LeaveResponse](ctx, c, "/v1/leave", LeaveRequest{Force: force})
 }
 
-// Transfer moves the VIP to node ("" = the best eligible node).
-func (c *Client) Transfer(ctx context.Context, node string) (*TransferResponse, error) {
-	return post[TransferResponse](ctx, c, "/v1/transfer", TransferRequest{Node: node})
+// Transfer moves group to node ("" = the best eligible node; group "" = the only
+// group, or every group the agent's node holds).
+func (c *Client) Transfer(ctx context.Context, group, node string) (*TransferResponse, error) {
+	return post[TransferResponse](ctx, c, "/v1/transfer", TransferRequest{Node: node, Group: group})
 }
 
 // ForceLeave removes node from the cluster without its cooperation.

@@ -42,7 +42,7 @@ func TestClientErrorBody(t *testing.T) {
 	}))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err := NewClient(sock).Transfer(ctx, "lb9")
+	_, err := NewClient(sock).Transfer(ctx, "", "lb9")
 	if err == nil || err.Error() != `no member named "lb9"; members are lb1, lb2, lb3` {
 		t.Errorf("transfer error %v", err)
 	}

@@ -61,9 +61,11 @@ type LeaveResponse struct {
 	Voters   int    `json:"voters"`
 }
 
-// TransferRequest asks for the VIP on a node ("" = the best eligible) (POST /v1/transfer).
+// TransferRequest asks for a group on a node (POST /v1/transfer): Node "" is the
+// best eligible; Group "" is the only group, or every group the asked node holds.
 type TransferRequest struct {
-	Node string `json:"node"`
+	Node  string `json:"node"`
+	Group string `json:"group,omitempty"`
 }
 
 // TransferResponse confirms a transfer once leadership moved.

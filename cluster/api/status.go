@@ -5,12 +5,14 @@ import "time"
 // Status is what `raftvip status --json` prints. Field names are a contract other tools
 // rely on: add fields, never rename them.
 type Status struct {
-	Node             string         `json:"node"`
-	State            string         `json:"state"` // leader, follower, candidate, shutdown
-	Leader           string         `json:"leader"`
-	Term             uint64         `json:"term"`
+	Node   string `json:"node"`
+	State  string `json:"state"` // leader, follower, candidate, shutdown
+	Leader string `json:"leader"`
+	Term   uint64 `json:"term"`
+	// Holding, Holder, LeaseRemainingMS, HeldSince and VIP are about the first group
+	// (the only one of a vip: block); Groups has every group.
 	Holding          bool           `json:"holding"`
-	Holder           string         `json:"holder"` // the node the ownership log says holds the VIP ("" if none)
+	Holder           string         `json:"holder"` // the node the ownership log assigns the first group to ("" if none)
 	Reason           string         `json:"reason"`
 	Membership       string         `json:"membership,omitempty"` // why this node is not in a cluster yet ("" once it is)
 	Priority         int            `json:"priority"`             // effective priority
@@ -22,7 +24,8 @@ type Status struct {
 	Policy           Policy         `json:"policy"`
 	HeldSince        *time.Time     `json:"held_since,omitempty"`
 	LeaseRemainingMS int64          `json:"lease_remaining_ms"`
-	VIP              VIPStatus      `json:"vip"`
+	VIP              VIPStatus      `json:"vip"`    // the first group's (the only one of a vip: block)
+	Groups           []GroupStatus  `json:"groups"` // every VIP group
 	Timing           TimingInfo     `json:"timing"`
 	Members          []Member       `json:"members"`
 	Events           []Event        `json:"events"`
@@ -41,10 +44,40 @@ type VIPStatus struct {
 
 // TimingInfo is the timing in force.
 type TimingInfo struct {
-	Profile      string `json:"profile"`
-	HeartbeatMS  int64  `json:"heartbeat_ms"`
-	VIPLeaseMS   int64  `json:"vip_lease_ms"`
-	ClaimDelayMS int64  `json:"claim_delay_ms"`
+	Profile     string `json:"profile"`
+	HeartbeatMS int64  `json:"heartbeat_ms"`
+	VIPLeaseMS  int64  `json:"vip_lease_ms"` // L: a holder's lease from one renewal round
+	DeltaMS     int64  `json:"delta_ms"`     // δ: its margin for clock-rate drift and removal
+	// WaitMS is W of the first group: what its current assignee owes before it may
+	// hold (0 after a held release).
+	WaitMS int64 `json:"wait_ms"`
+}
+
+// GroupStatus is one VIP group as this node sees it (status: "groups").
+type GroupStatus struct {
+	Name      string   `json:"name"`
+	Interface string   `json:"interface"`
+	Addresses []string `json:"addresses"`
+	// Holder is the node the committed log assigns the group to ("" if none), and
+	// Index that assignment's log index.
+	Holder string `json:"holder"`
+	Index  uint64 `json:"index,omitempty"`
+	// Holding: this node holds it. Assigned: it is assigned to this node in this
+	// incarnation (held, or waiting to).
+	Holding          bool   `json:"holding"`
+	Assigned         bool   `json:"assigned"`
+	Reason           string `json:"reason"` // why this node holds it, or not
+	LeaseRemainingMS int64  `json:"lease_remaining_ms"`
+	WaitMS           int64  `json:"wait_ms"` // what the current assignee owes before holding
+	Priority         int    `json:"priority"`
+	Ineligible       string `json:"ineligible,omitempty"` // why this node may not hold it
+	// Differs names the settings in which this node's copy of the group differs from
+	// the leader's (the leader places the group elsewhere).
+	Differs []string   `json:"differs,omitempty"`
+	VRRP    VRRPStatus `json:"vrrp"`
+	// Policy is the leader's outlook for the group: the node it prefers and the move
+	// it waits for (empty preferred when the leader could not be asked).
+	Policy Policy `json:"policy"`
 }
 
 // Member is one server of the Raft configuration, with its health as this node sees it.
@@ -85,7 +118,7 @@ type Check struct {
 
 // Policy is the leadership policy's current view.
 type Policy struct {
-	Preferred    string     `json:"preferred"`               // the node the policy wants holding the VIP
+	Preferred    string     `json:"preferred"`               // the node placement wants holding the group
 	NoneEligible string     `json:"none_eligible,omitempty"` // why nobody may hold it
 	Pending      string     `json:"pending,omitempty"`       // a move the policy is waiting to make
 	Preempt      bool       `json:"preempt"`
@@ -104,6 +137,8 @@ type Event struct {
 	Handoff string    `json:"handoff,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
 	Drained *bool     `json:"drained,omitempty"` // drain events only
+	Group   string    `json:"group,omitempty"`   // assign and release of a group
+	Held    bool      `json:"held,omitempty"`    // a group's release: its node held it
 }
 
 // VRRPStatus is the vrrp part of status.

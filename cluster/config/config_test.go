@@ -750,10 +750,9 @@ func TestParseErrors(t *testing.T) {
 			"400ms is above election_timeout (300ms from profile lan)", 0},
 		{"leader lease above heartbeat", withTiming("{leader_lease: 400ms}"), "cluster.timing.leader_lease", 6,
 			"400ms is above heartbeat_timeout (300ms from profile lan); hashicorp/raft requires leader_lease to be at most heartbeat_timeout", 0},
-		{"vip lease above leader lease", withTiming("{vip_lease: 200ms}"), "cluster.timing.vip_lease", 6,
-			"200ms is above leader_lease (150ms from profile lan); a VIP lease longer than the leader lease lets the holder keep the VIP on a term the cluster may already have left", 0},
-		{"both set, blame the bigger", withTiming("{leader_lease: 100ms, vip_lease: 120ms}"), "cluster.timing.leader_lease", 6,
-			"100ms is below vip_lease (120ms)", 0},
+		{"vip lease above leader lease is fine", withTiming("{vip_lease: 200ms}"), "", 0, "", -1},
+		{"both set, blame the bigger", withTiming("{heartbeat_timeout: 400ms, election_timeout: 300ms}"), "cluster.timing.election_timeout", 6,
+			"300ms is below heartbeat_timeout (400ms)", 0},
 		{"lifetime vs renew, blame vip_lease", withTiming("{heartbeat_timeout: 20s, election_timeout: 20s, leader_lease: 10s, vip_lease: 10s}"), "cluster.timing.vip_lease", 6,
 			"10s means a lease renewal every 2.5s, but vip.lifetime is 2s; the kernel would drop the VIP between two renewals", 0},
 		{"lifetime vs renew, blame lifetime", withTiming("{heartbeat_timeout: 20s, election_timeout: 20s, leader_lease: 10s, vip_lease: 10s}") + "  lifetime: 2s\n",
@@ -849,12 +848,12 @@ func TestParseManyErrors(t *testing.T) {
 
 func TestProfiles(t *testing.T) {
 	for _, tc := range []struct {
-		name         string
-		claim, renew time.Duration
+		name        string
+		wait, renew time.Duration // W of an assignee of the profile, and L/4
 	}{
-		{"lan", 300 * time.Millisecond, 30 * time.Millisecond},
-		{"fast", 100 * time.Millisecond, 10 * time.Millisecond},
-		{"wan", 1200 * time.Millisecond, 125 * time.Millisecond},
+		{"lan", 200 * time.Millisecond, 30 * time.Millisecond},
+		{"fast", 65 * time.Millisecond, 10 * time.Millisecond},
+		{"wan", 700 * time.Millisecond, 125 * time.Millisecond},
 	} {
 		p, ok := Profile(tc.name)
 		if !ok || p.Profile != tc.name {
@@ -863,8 +862,8 @@ func TestProfiles(t *testing.T) {
 		if err := p.Validate(); err != nil {
 			t.Errorf("profile %s is invalid: %v", tc.name, err)
 		}
-		if p.ClaimDelay() != tc.claim || p.RenewInterval() != tc.renew {
-			t.Errorf("%s: ClaimDelay %s RenewInterval %s, want %s %s", tc.name, p.ClaimDelay(), p.RenewInterval(), tc.claim, tc.renew)
+		if w := p.VIPLease + p.ClaimMargin; w != tc.wait || p.RenewInterval() != tc.renew {
+			t.Errorf("%s: L+δ %s RenewInterval %s, want %s %s", tc.name, w, p.RenewInterval(), tc.wait, tc.renew)
 		}
 	}
 	if _, ok := Profile("LAN"); ok {
@@ -875,10 +874,10 @@ func TestProfiles(t *testing.T) {
 	}
 	bad, _ := Profile("lan")
 	bad.ElectionTimeout = 0
-	bad.VIPLease = time.Second
+	bad.LeaderLease = time.Second
 	err := bad.Validate()
 	if err == nil || !strings.Contains(err.Error(), "timing: election_timeout: 0s must be greater than 0") ||
-		!strings.Contains(err.Error(), "timing: leader_lease: 150ms is below vip_lease (1s)") {
+		!strings.Contains(err.Error(), "timing: heartbeat_timeout: 300ms is below leader_lease (1s)") {
 		t.Errorf("Validate = %v", err)
 	}
 }

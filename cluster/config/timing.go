@@ -13,20 +13,20 @@ const DefaultProfile = "lan"
 // wan) are starting points; the operator may override single knobs under
 // cluster.timing.
 //
-// The safety argument (DESIGN §2): the holder keeps the VIP only while its lease holds,
-// and renews the lease (VerifyLeader, acknowledged by a majority) every
-// RenewInterval. A new leader waits ClaimDelay = VIPLease + RPCTimeout + ClaimMargin
-// before it claims after an unplanned change, so the old holder's last lease has run
-// out by then.
+// The safety argument (DESIGN §9.3, docs/safety.md): a holder keeps a group only while
+// a majority of voters vouched for its assignment within VIPLease (L), and renews every
+// RenewInterval. Every assignment records the assignee's L and ClaimMargin (δ); the next
+// assignee of the group waits W(g), the largest L + δ of the assignees since the last
+// held release, so the old holder's last lease has run out by then.
 type Timing struct {
 	Profile          string        // lan | fast | wan: the profile the knobs start from
 	HeartbeatTimeout time.Duration // raft.Config.HeartbeatTimeout
 	ElectionTimeout  time.Duration // raft.Config.ElectionTimeout
 	LeaderLease      time.Duration // raft.Config.LeaderLeaseTimeout
 	CommitTimeout    time.Duration // raft.Config.CommitTimeout
-	VIPLease         time.Duration // L: the holder's lease after a successful VerifyLeader
+	VIPLease         time.Duration // L: a holder's quorum lease, from the send of a renewal round
 	RPCTimeout       time.Duration // T_rpc: raft transport I/O deadline
-	ClaimMargin      time.Duration // δ: scheduling delay and clock-rate drift
+	ClaimMargin      time.Duration // δ: clock-rate drift and the delay of a removal
 }
 
 // Profile returns the named timing profile: "lan", "fast" or "wan".
@@ -69,13 +69,7 @@ func Profile(name string) (Timing, bool) {
 	return Timing{}, false
 }
 
-// ClaimDelay is D = VIPLease + RPCTimeout + ClaimMargin: how long a new leader waits
-// before it claims the VIP when the previous record is not a release.
-func (t Timing) ClaimDelay() time.Duration {
-	return t.VIPLease + t.RPCTimeout + t.ClaimMargin
-}
-
-// RenewInterval is how often the holder renews its lease: VIPLease / 4.
+// RenewInterval is how often a holder renews its lease: VIPLease / 4.
 func (t Timing) RenewInterval() time.Duration {
 	return t.VIPLease / 4
 }
@@ -102,7 +96,7 @@ type timingKnob struct {
 }
 
 // timingMax bounds every knob: timings are milliseconds to seconds, and the bound
-// keeps ClaimDelay from overflowing.
+// keeps sums such as W(g) from overflowing.
 const timingMax = time.Hour
 
 func timingKnobs() []timingKnob {
@@ -114,11 +108,11 @@ func timingKnobs() []timingKnob {
 		{"commit_timeout", func(t *Timing) *time.Duration { return &t.CommitTimeout }, time.Millisecond,
 			"hashicorp/raft rejects values below 1ms"},
 		{"vip_lease", func(t *Timing) *time.Duration { return &t.VIPLease }, 20 * time.Millisecond,
-			"the holder renews its lease every vip_lease/4, and that must be at least 5ms"},
+			"a holder renews its lease every vip_lease/4, and that must be at least 5ms"},
 		{"rpc_timeout", func(t *Timing) *time.Duration { return &t.RPCTimeout }, 10 * time.Millisecond,
 			"below 10ms the Raft transport times out on ordinary scheduling delays"},
 		{"claim_margin", func(t *Timing) *time.Duration { return &t.ClaimMargin }, time.Nanosecond,
-			"the margin covers scheduling delay and clock-rate drift between nodes and cannot be zero"},
+			"the margin covers clock-rate drift and the delay of a removal and cannot be zero"},
 	}
 }
 
@@ -140,8 +134,6 @@ func timingOrders() []timingOrder {
 			"hashicorp/raft requires election_timeout to be at least heartbeat_timeout"},
 		{"heartbeat_timeout", "leader_lease",
 			"hashicorp/raft requires leader_lease to be at most heartbeat_timeout"},
-		{"leader_lease", "vip_lease",
-			"a VIP lease longer than the leader lease lets the holder keep the VIP on a term the cluster may already have left"},
 	}
 }
 

@@ -64,6 +64,7 @@ type Notifier struct {
 // transition is one queued change of state.
 type transition struct {
 	state    State
+	instance string
 	priority int
 }
 
@@ -96,7 +97,7 @@ func (n *Notifier) SetConfig(cfg config.NotifyConfig) {
 // hooks are the commands a transition to state runs, in order: the state's own hook
 // with its configured arguments, then the generic script with INSTANCE <instance>
 // <state> <priority> appended.
-func (n *Notifier) hooks(state State, priority int) []hook {
+func (n *Notifier) hooks(state State, instance string, priority int) []hook {
 	n.mu.Lock()
 	cfg := n.cfg
 	n.mu.Unlock()
@@ -116,7 +117,7 @@ func (n *Notifier) hooks(state State, priority int) []hook {
 		hooks = append(hooks, hook{name: strings.ToLower(string(state)), argv: own, timeout: cfg.Timeout})
 	}
 	if len(cfg.Script) > 0 {
-		argv := append(append([]string(nil), cfg.Script...), "INSTANCE", cfg.Instance, string(state), strconv.Itoa(priority))
+		argv := append(append([]string(nil), cfg.Script...), "INSTANCE", instance, string(state), strconv.Itoa(priority))
 		hooks = append(hooks, hook{name: "script", argv: argv, timeout: cfg.Timeout})
 	}
 	return hooks
@@ -129,11 +130,17 @@ type hook struct {
 	timeout time.Duration // notify.timeout
 }
 
-// Transition queues the hooks of a change to state, with the node's effective
-// priority. It never blocks. Calls after Close are ignored. The caller calls it on
+// Transition queues the hooks of a change of instance (a VIP group, as keepalived's
+// INSTANCE) to state, with the node's effective priority for it. An empty instance
+// is the configured notify.instance. It never blocks. Calls after Close are ignored. The caller calls it on
 // changes only: the same state twice runs the hooks twice.
-func (n *Notifier) Transition(state State, priority int) {
-	if len(n.hooks(state, priority)) == 0 {
+func (n *Notifier) Transition(state State, instance string, priority int) {
+	if instance == "" {
+		n.mu.Lock()
+		instance = n.cfg.Instance
+		n.mu.Unlock()
+	}
+	if len(n.hooks(state, instance, priority)) == 0 {
 		return
 	}
 	n.mu.Lock()
@@ -148,7 +155,7 @@ func (n *Notifier) Transition(state State, priority int) {
 		dropped = &old
 		n.queue = n.queue[1:]
 	}
-	n.queue = append(n.queue, transition{state, priority})
+	n.queue = append(n.queue, transition{state: state, instance: instance, priority: priority})
 	n.mu.Unlock()
 	select {
 	case n.wake <- struct{}{}:
@@ -223,7 +230,7 @@ func (n *Notifier) run() {
 		if !ok {
 			return
 		}
-		for _, h := range n.hooks(t.state, t.priority) {
+		for _, h := range n.hooks(t.state, t.instance, t.priority) {
 			if n.ctx.Err() != nil {
 				return
 			}
@@ -250,7 +257,7 @@ func (n *Notifier) exec(h hook, t transition) {
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start).Round(time.Millisecond)
-	attrs := []any{"hook", h.name, "state", t.state, "priority", t.priority, "command", h.argv[0], "took", took}
+	attrs := []any{"hook", h.name, "state", t.state, "instance", t.instance, "priority", t.priority, "command", h.argv[0], "took", took}
 	if line := out.lastLine(lineLimit); line != "" {
 		attrs = append(attrs, "output", line)
 	}

@@ -85,10 +85,10 @@ func TestNotifyRunsHooksInOrder(t *testing.T) {
 		Instance: "VI_1",
 		Timeout:  10 * time.Second,
 	}, log.logger())
-	n.Transition(Master, 100)
-	n.Transition(Backup, 90) // no backup hook: the generic script only
-	n.Transition(Fault, 40)
-	n.Transition(Stop, 40)
+	n.Transition(Master, "", 100)
+	n.Transition(Backup, "", 90) // no backup hook: the generic script only
+	n.Transition(Fault, "", 40)
+	n.Transition(Stop, "", 40)
 	notifyClose(t, n, context.Background(), 10*time.Second)
 
 	want := []string{
@@ -111,7 +111,7 @@ func TestNotifyRunsHooksInOrder(t *testing.T) {
 	}
 
 	// After Close, transitions are ignored.
-	n.Transition(Master, 100)
+	n.Transition(Master, "", 100)
 	n.Close(context.Background())
 	if got := lines(); len(got) != len(want) {
 		t.Errorf("a transition after Close ran: %q", got[len(want):])
@@ -124,7 +124,7 @@ func TestNotifyDefaults(t *testing.T) {
 	if n.cfg.Instance != config.DefaultNotifyInstance || n.cfg.Timeout != config.DefaultNotifyTimeout {
 		t.Errorf("defaults: %+v", n.cfg)
 	}
-	n.Transition(Backup, 1)
+	n.Transition(Backup, "", 1)
 	notifyClose(t, n, context.Background(), 10*time.Second)
 	if got := lines(); len(got) != 1 || got[0] != "rec [INSTANCE] [raftvip] [BACKUP] [1]" {
 		t.Errorf("runs = %q", got)
@@ -133,7 +133,7 @@ func TestNotifyDefaults(t *testing.T) {
 
 func TestNotifyWithoutHooks(t *testing.T) {
 	n := New(config.NotifyConfig{Master: []string{"/nonexistent/hook"}}, nil)
-	n.Transition(Backup, 100) // nothing to run for BACKUP: not even queued
+	n.Transition(Backup, "", 100) // nothing to run for BACKUP: not even queued
 	n.mu.Lock()
 	queued := len(n.queue)
 	n.mu.Unlock()
@@ -152,8 +152,8 @@ func TestNotifyFailingHook(t *testing.T) {
 		Script:  []string{rec},
 		Timeout: 10 * time.Second,
 	}, log.logger())
-	n.Transition(Master, 100)
-	n.Transition(Backup, 100)
+	n.Transition(Master, "", 100)
+	n.Transition(Backup, "", 100)
 	notifyClose(t, n, context.Background(), 10*time.Second)
 
 	if got := lines(); len(got) != 2 {
@@ -161,7 +161,7 @@ func TestNotifyFailingHook(t *testing.T) {
 	}
 	out := log.String()
 	for _, want := range []string{
-		`level=WARN msg="notify hook failed" hook=master state=MASTER priority=100 command=/bin/sh`,
+		`level=WARN msg="notify hook failed" hook=master state=MASTER instance=raftvip priority=100 command=/bin/sh`,
 		`output="it broke" error="exit status 3"`,
 		`level=WARN msg="notify hook failed" hook=backup state=BACKUP`,
 		"no such file or directory",
@@ -223,7 +223,7 @@ func TestNotifySlowHookIsKilled(t *testing.T) {
 		Script:  []string{rec},
 		Timeout: 300 * time.Millisecond,
 	}, log.logger())
-	n.Transition(Master, 100)
+	n.Transition(Master, "", 100)
 	notifyClose(t, n, context.Background(), 5*time.Second)
 
 	if got := lines(); len(got) != 1 || got[0] != "rec [INSTANCE] [raftvip] [MASTER] [100]" {
@@ -246,7 +246,7 @@ func TestNotifyHookMayLeaveABackgroundProcess(t *testing.T) {
 		Script:  []string{rec},
 		Timeout: 10 * time.Second,
 	}, log.logger())
-	n.Transition(Master, 100)
+	n.Transition(Master, "", 100)
 	notifyClose(t, n, context.Background(), 5*time.Second)
 
 	pid := notifyPID(t, pidFile)
@@ -273,7 +273,7 @@ func TestNotifyTransitionNeverBlocks(t *testing.T) {
 
 	start := time.Now()
 	for i := range queueLimit + 500 {
-		n.Transition(Master, 1+i%254)
+		n.Transition(Master, "", 1+i%254)
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("%d transitions took %s", queueLimit+500, took)

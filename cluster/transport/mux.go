@@ -19,12 +19,15 @@ import (
 //	+------+---------------------------------------------+
 //	  0x01   hashicorp/raft's NetworkTransport
 //	  0x02   raftvip's cluster RPC: HTTP/1.1, JSON bodies
+//	  0x03   the ownership protocol's messages: renewals and their acknowledgements,
+//	         one JSON object per line, on long-lived connections
 //
 // With cluster.tls the kind byte is the first byte inside TLS: TCP, the mutual TLS 1.3
 // handshake, then the layout above as application data (see tls.go).
 const (
-	KindRaft byte = 0x01
-	KindRPC  byte = 0x02
+	KindRaft  byte = 0x01
+	KindRPC   byte = 0x02
+	KindLease byte = 0x03 // the ownership protocol: renewals, acknowledgements, notices
 )
 
 // handshakeTimeout bounds how long a new connection may take to send its kind byte (and,
@@ -45,6 +48,7 @@ type Mux struct {
 
 	raftCh chan net.Conn
 	rpc    *connListener
+	lease  *connListener
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -73,6 +77,7 @@ func newWithDeadline(bind string, advertise net.Addr, logger *slog.Logger, tl *T
 		closed:    make(chan struct{}),
 	}
 	m.rpc = &connListener{addr: ln.Addr(), conns: make(chan net.Conn), closed: m.closed, done: make(chan struct{})}
+	m.lease = &connListener{addr: ln.Addr(), conns: make(chan net.Conn), closed: m.closed, done: make(chan struct{})}
 	go m.serve()
 	return m, nil
 }
@@ -131,11 +136,14 @@ func (m *Mux) sort(raw net.Conn) {
 	}
 	raw.SetDeadline(time.Time{})
 	var ch chan net.Conn
+	var done chan struct{} // the listener closed
 	switch kind[0] {
 	case KindRaft:
 		ch = m.raftCh
 	case KindRPC:
-		ch = m.rpc.conns
+		ch, done = m.rpc.conns, m.rpc.done
+	case KindLease:
+		ch, done = m.lease.conns, m.lease.done
 	default:
 		m.log.Warn("raft port: unknown connection kind; closing (is something else talking to the Raft port?)",
 			"remote", c.RemoteAddr().String(), "kind", kind[0])
@@ -146,7 +154,7 @@ func (m *Mux) sort(raw net.Conn) {
 	case ch <- c:
 	case <-m.closed:
 		c.Close()
-	case <-m.rpc.done:
+	case <-done:
 		c.Close()
 	}
 }
@@ -173,6 +181,9 @@ func (m *Mux) Close() error {
 
 // RPC is the listener of the cluster RPC's connections.
 func (m *Mux) RPC() net.Listener { return m.rpc }
+
+// Lease is the listener of the ownership protocol's connections.
+func (m *Mux) Lease() net.Listener { return m.lease }
 
 // Addr is the address other nodes reach this one at (raft.StreamLayer).
 func (m *Mux) Addr() net.Addr { return m.advertise }

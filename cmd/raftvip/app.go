@@ -298,8 +298,30 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 				r.Address, r.Priority, r.Version, r.IntervalMS, r.Adverts, now.Sub(r.LastSeen).Round(100*time.Millisecond), master)
 		}
 	}
-	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, claim delay %dms), lifetime %s, fencing %s\n",
-		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.ClaimDelayMS, st.VIP.Lifetime, st.VIP.Fencing)
+	if len(st.Groups) > 1 {
+		fmt.Fprintln(tw, "groups:")
+		fmt.Fprintln(tw, "  GROUP\tADDRESSES\tHOLDER\tHERE\tLEASE\tREASON")
+		for _, g := range st.Groups {
+			here := "-"
+			switch {
+			case g.Holding:
+				here = "HELD"
+			case g.Assigned:
+				here = "assigned"
+			}
+			lease := "-"
+			if g.Holding {
+				lease = fmt.Sprintf("%dms", g.LeaseRemainingMS)
+			}
+			reason := g.Reason
+			if len(g.Differs) > 0 {
+				reason = "copy differs from the leader's: " + strings.Join(g.Differs, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", g.Name, strings.Join(g.Addresses, ","), orNone(g.Holder), here, lease, reason)
+		}
+	}
+	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, delta %dms, wait %dms), lifetime %s, fencing %s\n",
+		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.DeltaMS, st.Timing.WaitMS, st.VIP.Lifetime, st.VIP.Fencing)
 	fmt.Fprintf(tw, "security:\t%s\n", securityLine(st.Security))
 	fmt.Fprintln(tw, "members:")
 	fmt.Fprintln(tw, "  NAME\tADDRESS\tRAFT\tGOSSIP\tPRIORITY\tELIGIBLE\tCHECKS")
@@ -436,16 +458,22 @@ func runConfigCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := cluster.Runnable(cfg); err != nil {
-		return err
-	}
 	preempt := "preempt"
 	if !cfg.Preempt {
 		preempt = "no preempt"
 	}
-	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, VIP %d addresses on %s, timing %s, claim delay %s, priority %d, %d checks, %s, %s, %s)\n",
-		cfg.File, cfg.Node.Name, formation(cfg), len(cfg.VIP.Addresses), cfg.VIP.Interface,
-		cfg.Cluster.Timing.Profile, cfg.Cluster.Timing.ClaimDelay(), cfg.Priority, len(cfg.Checks), preempt, vrrpSummary(cfg), securitySummary(cfg))
+	vips := fmt.Sprintf("VIP %d addresses on %s", len(cfg.VIP.Addresses), cfg.VIP.Interface)
+	if len(cfg.Groups) > 1 {
+		var names []string
+		for _, g := range cfg.Groups {
+			names = append(names, fmt.Sprintf("%s: %d addresses on %s", g.Name, len(g.Addresses), g.Interface))
+		}
+		vips = fmt.Sprintf("%d groups (%s)", len(cfg.Groups), strings.Join(names, "; "))
+	}
+	t := cfg.Cluster.Timing
+	fmt.Fprintf(c.App.Writer, "%s: ok (node %s, %s, %s, timing %s, lease %s, delta %s, priority %d, %d checks, %s, %s, %s)\n",
+		cfg.File, cfg.Node.Name, formation(cfg), vips, t.Profile, t.VIPLease, t.ClaimMargin, cfg.Priority, len(cfg.Checks),
+		preempt, vrrpSummary(cfg), securitySummary(cfg))
 	return nil
 }
 
@@ -484,18 +512,15 @@ func guardCommand() *cli.Command {
 		Hidden: true,
 		Usage:  "remove the VIPs when the agent that started this process exits (internal)",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "interface", Required: true},
-			&cli.StringSliceFlag{Name: "address", Required: true},
+			&cli.StringSliceFlag{Name: "address", Required: true, Usage: "IFACE=ADDR/LEN"},
 			&cli.StringFlag{Name: "log-format", Value: "text"},
 		},
 		Action: func(c *cli.Context) error {
-			addrs, err := cluster.ParseGuardAddresses(c.StringSlice("address"))
+			vips, err := cluster.ParseGuardAddresses(c.StringSlice("address"))
 			if err != nil {
 				return err
 			}
-			return cluster.RunGuard(os.Stdin, c.App.ErrWriter, cluster.GuardArgs{
-				Interface: c.String("interface"), Addresses: addrs, LogFormat: c.String("log-format"),
-			})
+			return cluster.RunGuard(os.Stdin, c.App.ErrWriter, cluster.GuardArgs{VIPs: vips, LogFormat: c.String("log-format")})
 		},
 	}
 }

@@ -117,7 +117,7 @@ func TestPrintStatus(t *testing.T) {
 		Checks: []api.Check{{Name: "haproxy", Type: "haproxy", Weight: 0, State: "passing", Output: "HAProxy 2.6.12 up", Since: &since}},
 		Policy: api.Policy{Preferred: "lb1", Preempt: true, Pending: "lb2 has priority 200 > 150; moving at 12:00:31.000 unless that changes"},
 		VIP:    api.VIPStatus{Interface: "eth0", Addresses: []string{"198.18.0.10/24"}, Lifetime: "2s", Fencing: "standard"},
-		Timing: api.TimingInfo{Profile: "lan", HeartbeatMS: 300, VIPLeaseMS: 150, ClaimDelayMS: 400},
+		Timing: api.TimingInfo{Profile: "lan", HeartbeatMS: 300, VIPLeaseMS: 150, WaitMS: 1600, DeltaMS: 40},
 		Members: []api.Member{
 			{Name: "lb1", Address: "198.18.0.11:7300", Voter: true, Leader: true, Holder: true, Gossip: "alive", Priority: 150, BasePriority: 150, Eligible: true,
 				Checks: []api.MemberCheck{{Name: "haproxy", State: "passing"}}},
@@ -139,7 +139,7 @@ func TestPrintStatus(t *testing.T) {
 		"check haproxy", "PASSING for 30s, weight 0: HAProxy 2.6.12 up",
 		"policy:  prefers lb1", "pending:  lb2 has priority 200",
 		"lb1 *", "no: FAULT: check haproxy failing", "70 (base 120)", "haproxy failing (connection refused)", "no: drained",
-		"undrained lb3: operator, via lb1", "release lb2 (term 6) → lb1: lb2 is FAULT", "claim lb1 (term 7)", "claim delay 400ms",
+		"undrained lb3: operator, via lb1", "release lb2 (term 6) → lb1: lb2 is FAULT", "claim lb1 (term 7)", "delta 40ms, wait 1600ms",
 	} {
 		if !strings.Contains(out, squeeze(want)) {
 			t.Errorf("status output lacks %q:\n%s", want, b.String())
@@ -409,7 +409,7 @@ func TestMembershipVerbs(t *testing.T) {
 				}
 			},
 			args:    []string{"transfer", "--wait", "300ms", "lb3"},
-			wantErr: "leadership moved to lb3, but the VIP is not on it after 300ms (held by lb1); see raftvip status on lb3",
+			wantErr: "the move to lb3 committed, but the VIP is not on it after 300ms (held by lb1); see raftvip status on lb3",
 		},
 		{
 			name: "transfer error from the agent",

@@ -1,0 +1,384 @@
+package election
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/raftvip/raftvip/store"
+)
+
+// The leader's side of the ownership protocol: it hears every node's renewals (as a
+// voter), places the groups with Place, commits the assignments, and tells an assignee
+// as soon as its assignment committed.
+
+// GroupPolicy is a group's placement policy and shared settings.
+type GroupPolicy struct {
+	Name            string
+	Together        string
+	Preempt         bool
+	PreemptDelay    time.Duration
+	MinMoveInterval time.Duration
+	// Digest is the leader's own digest of the group's shared settings; a node whose
+	// copy differs is not given the group.
+	Digest string
+	// Lifetime and Strict are the group's address lifetime and fencing, which its
+	// assignments record (the same on every node).
+	Lifetime time.Duration
+	Strict   bool
+}
+
+// PlacerConfig wires a Placer.
+type PlacerConfig struct {
+	Node   string
+	Groups []GroupPolicy
+	// Leading reports whether this node leads, and since when (its own clock).
+	Leading func() (bool, time.Time)
+	// Committed returns the groups' ownership as committed.
+	Committed func() *store.Ownership
+	// Members returns the servers of the latest configuration (voters and non-voters).
+	Members func() []string
+	// Assign commits assign{g, a}; it returns the record's index once committed.
+	Assign func(ctx context.Context, g string, a store.Assignment, reason string) (uint64, error)
+	// Notice tells node that its assignment of g at index committed. It must not block.
+	Notice func(node, g string, index uint64)
+	// Hysteresis is added to a group's preempt delay.
+	Hysteresis time.Duration
+	// Drained reports whether an operator drained node.
+	Drained func(node string) bool
+	// Pinned returns the node an operator's transfer put g on, if it still holds: a
+	// pinned group does not move back by preemption.
+	Pinned func(g string) string
+	Clock  Clock
+	Logger *slog.Logger
+}
+
+// Placer is the leader's placement loop.
+type Placer struct {
+	cfg  PlacerConfig
+	wake chan struct{}
+
+	mu      sync.Mutex
+	heard   map[string]heardNode                // node → its latest renewal
+	holds   map[string]time.Time                // "g@index" → latest report that its assignee holds it
+	stable  map[string]map[string]standingSince // node → group → since when its standing is what it is
+	moved   map[string]time.Time                // group → last automatic move
+	notices map[uint64]bool                     // assignment indexes already noticed
+	seen    map[uint64]time.Time                // assignment index → when this leader saw it committed
+	moving  map[string]bool                     // groups with an assign in flight
+	lost    map[uint64]bool                     // assignment indexes already logged as lost
+}
+
+type heardNode struct {
+	r  Renewal
+	at time.Time
+}
+
+type standingSince struct {
+	priority int
+	at       time.Time
+}
+
+// NewPlacer returns a Placer; Run runs it.
+func NewPlacer(cfg PlacerConfig) *Placer {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Placer{cfg: cfg, wake: make(chan struct{}, 1), heard: map[string]heardNode{}, holds: map[string]time.Time{},
+		stable: map[string]map[string]standingSince{}, moved: map[string]time.Time{}, notices: map[uint64]bool{},
+		seen: map[uint64]time.Time{}, moving: map[string]bool{}, lost: map[uint64]bool{}}
+}
+
+// Heard takes a renewal this node received: the sender's standing, and the groups it
+// says it holds.
+func (p *Placer) Heard(r Renewal) {
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.heard[r.Node] = heardNode{r: r, at: now}
+	for _, c := range r.Claims {
+		if slices.Contains(r.Holding, c.Group) {
+			p.holds[leaseKey(c.Group, c.Index)] = now
+		}
+	}
+	st := p.stable[r.Node]
+	if st == nil {
+		st = map[string]standingSince{}
+		p.stable[r.Node] = st
+	}
+	for _, g := range p.cfg.Groups {
+		prio := r.Standing.Priority[g.Name]
+		if r.Standing.Ineligible != "" || r.Standing.Digest[g.Name] != g.Digest || r.Standing.Blocked[g.Name] != "" {
+			prio = 0
+		}
+		if s, ok := st[g.Name]; !ok || s.priority != prio {
+			st[g.Name] = standingSince{priority: prio, at: now}
+		}
+	}
+}
+
+// Wake makes the placer look again now.
+func (p *Placer) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run places while this node leads, until ctx ends.
+func (p *Placer) Run(ctx context.Context, every time.Duration) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-p.cfg.Clock.After(every):
+		}
+		if leading, from := p.cfg.Leading(); leading {
+			p.pass(ctx, from)
+		}
+	}
+}
+
+// detect is how long a group may go without a holding report before it moves: two
+// renewal periods of its assignee plus a round trip.
+func detect(a store.Assignment) time.Duration { return a.Lease/2 + a.Delta + 100*time.Millisecond }
+
+// heardFor is how long a node's standing counts without a new renewal.
+const heardFor = 2 * time.Second
+
+// formGrace is how long a new leader waits to hear every server before it places a
+// group that has no assignee.
+const formGrace = 500 * time.Millisecond
+
+// pass places once.
+func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
+	now := p.cfg.Clock.Now()
+	own := p.cfg.Committed()
+	members := p.cfg.Members()
+
+	p.mu.Lock()
+	var groups []PlaceGroup
+	for _, gp := range p.cfg.Groups {
+		s := own.Group(gp.Name)
+		pg := p.placeGroupLocked(gp, s)
+		if s.Active() {
+			a := s.Current
+			seen, ok := p.seen[a.Index]
+			if !ok {
+				seen = now
+				p.seen[a.Index] = now
+			}
+			if !p.notices[a.Index] {
+				p.notices[a.Index] = true
+				p.cfg.Notice(a.Node, gp.Name, a.Index)
+			}
+			// A holder is given its wait, and a new leader the detection time, before
+			// the lack of a holding report counts.
+			start := seen.Add(s.Wait)
+			if leaderSince.After(start) {
+				start = leaderSince
+			}
+			rep := p.holds[leaseKey(gp.Name, a.Index)]
+			if rep.After(start) {
+				start = rep
+			}
+			pg.Lost = now.Sub(start) > detect(a)
+			if pg.Lost && !p.lost[a.Index] {
+				p.lost[a.Index] = true
+				last := "never"
+				if !rep.IsZero() {
+					last = rep.Format(time.RFC3339Nano)
+				}
+				p.cfg.Logger.Info("no holding report", "group", gp.Name, "assignee", a.Node, "assignment", a.Index,
+					"for", now.Sub(start).Round(time.Millisecond), "detect", detect(a), "last_report", last)
+			}
+			p.forgetHoldsLocked(gp.Name, a.Index)
+			if _, heard := p.heard[a.Node]; !heard && now.Sub(leaderSince) <= detect(a) {
+				// A new leader that has not heard from the assignee yet gives it the
+				// detection time before moving anything (DESIGN §9.3, detection).
+				continue
+			}
+		}
+		if p.moving[gp.Name] {
+			continue
+		}
+		groups = append(groups, pg)
+	}
+	// A new leader gives every server a moment to be heard before it places a group
+	// nobody holds, so a cluster that forms does not first put everything on the
+	// first node it hears.
+	settling := now.Sub(leaderSince) < formGrace && slices.ContainsFunc(members, func(m string) bool {
+		_, ok := p.heard[m]
+		return !ok
+	})
+	if settling {
+		groups = slices.DeleteFunc(groups, func(g PlaceGroup) bool { return g.Assignee == "" })
+	}
+	nodes := p.placeNodesLocked(members, now)
+	moves := Place(groups, nodes, now, PlacePolicy{Hysteresis: p.cfg.Hysteresis})
+	heard := maps.Clone(p.heard)
+	for _, m := range moves {
+		p.moving[m.Group] = true
+	}
+	p.mu.Unlock()
+
+	for _, m := range moves {
+		go p.commit(ctx, m, p.assignment(m.Group, m.To, heard[m.To].r))
+	}
+}
+
+// placeGroupLocked is group gp, in state s, as Place takes it. p.mu is held.
+func (p *Placer) placeGroupLocked(gp GroupPolicy, s store.GroupState) PlaceGroup {
+	pg := PlaceGroup{Name: gp.Name, Together: gp.Together, Preempt: gp.Preempt, PreemptDelay: gp.PreemptDelay,
+		MinMoveInterval: gp.MinMoveInterval, LastMove: p.moved[gp.Name]}
+	if p.cfg.Pinned != nil && p.cfg.Pinned(gp.Name) != "" {
+		pg.Preempt, pg.Pinned = false, true
+	}
+	if s.Active() {
+		pg.Assignee, pg.Incarnation = s.Current.Node, s.Current.Incarnation
+	}
+	return pg
+}
+
+// placeNodesLocked is every member as this leader last heard it. p.mu is held.
+func (p *Placer) placeNodesLocked(members []string, now time.Time) []PlaceNode {
+	var nodes []PlaceNode
+	for _, m := range members {
+		h, ok := p.heard[m]
+		n := PlaceNode{Name: m, Groups: map[string]NodeGroup{}}
+		switch {
+		case !ok || now.Sub(h.at) > heardFor:
+			n.Ineligible = "not heard from"
+		case h.r.Standing.Fault != "":
+			n.Ineligible = h.r.Standing.Fault
+		case h.r.Standing.Ineligible != "":
+			n.Ineligible = h.r.Standing.Ineligible
+		case p.cfg.Drained != nil && p.cfg.Drained(m):
+			n.Ineligible = "drained"
+		}
+		if ok {
+			n.Incarnation = h.r.Incarnation
+			for g, s := range p.stable[m] {
+				if s.priority > 0 {
+					n.Groups[g] = NodeGroup{Priority: s.priority, StableSince: s.at}
+				}
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes
+}
+
+// Explain returns, per group, what this leader's placement prefers and waits for
+// (see Explain); ok is false unless this node leads.
+func (p *Placer) Explain() (out []Outlook, ok bool) {
+	if leading, _ := p.cfg.Leading(); !leading {
+		return nil, false
+	}
+	now := p.cfg.Clock.Now()
+	own := p.cfg.Committed()
+	members := p.cfg.Members()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var groups []PlaceGroup
+	for _, gp := range p.cfg.Groups {
+		groups = append(groups, p.placeGroupLocked(gp, own.Group(gp.Name)))
+	}
+	return Explain(groups, p.placeNodesLocked(members, now), now, PlacePolicy{Hysteresis: p.cfg.Hysteresis}), true
+}
+
+// commit commits one move and notices its assignee.
+func (p *Placer) commit(ctx context.Context, m Placement, a store.Assignment) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.moving, m.Group)
+		p.mu.Unlock()
+		p.Wake()
+	}()
+	idx, err := p.cfg.Assign(ctx, m.Group, a, m.Reason)
+	if err != nil {
+		p.cfg.Logger.Warn("cannot assign the group", "group", m.Group, "to", m.To, "err", err)
+		return
+	}
+	p.cfg.Logger.Info("assigned the group", "group", m.Group, "to", m.To, "incarnation", m.Incarnation, "reason", m.Reason, "index", idx)
+	p.mu.Lock()
+	p.moved[m.Group] = p.cfg.Clock.Now()
+	p.seen[idx] = p.cfg.Clock.Now()
+	p.notices[idx] = true
+	p.mu.Unlock()
+	p.cfg.Notice(m.To, m.Group, idx)
+}
+
+// MoveNow assigns g to node at once, for an operator (raftvip transfer, drain): no
+// preempt rules, no rate limit. It returns the committed index.
+func (p *Placer) MoveNow(ctx context.Context, g, node, reason string) (uint64, error) {
+	p.mu.Lock()
+	h, ok := p.heard[node]
+	p.mu.Unlock()
+	if !ok {
+		return 0, errNotHeard(node)
+	}
+	idx, err := p.cfg.Assign(ctx, g, p.assignment(g, node, h.r), reason)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	p.seen[idx] = p.cfg.Clock.Now()
+	p.notices[idx] = true
+	p.mu.Unlock()
+	p.cfg.Notice(node, g, idx)
+	return idx, nil
+}
+
+// assignment is the assignment of g to node as r, its latest renewal, describes it.
+func (p *Placer) assignment(g, node string, r Renewal) store.Assignment {
+	a := store.Assignment{Node: node, Incarnation: r.Incarnation, Lease: r.Standing.Lease, Delta: r.Standing.Delta}
+	for _, gp := range p.cfg.Groups {
+		if gp.Name == g {
+			a.Lifetime, a.Strict = gp.Lifetime, gp.Strict
+		}
+	}
+	return a
+}
+
+type errNotHeard string
+
+func (e errNotHeard) Error() string {
+	return "election: " + string(e) + " has sent the leader no renewal yet: is its agent running and in the cluster?"
+}
+
+// forgetHoldsLocked drops the reports of g's assignments before index. p.mu is held.
+func (p *Placer) forgetHoldsLocked(g string, index uint64) {
+	for k := range p.holds {
+		if kg, ki, ok := splitLeaseKey(k); ok && kg == g && ki < index {
+			delete(p.holds, k)
+		}
+	}
+}
+
+// Holding returns when the assignee of g's assignment at index last reported holding
+// it; the zero time if it never did.
+func (p *Placer) Holding(g string, index uint64) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.holds[leaseKey(g, index)]
+}
+
+// Standings returns every node's standing as this leader last heard it.
+func (p *Placer) Standings() map[string]Standing {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]Standing{}
+	for n, h := range p.heard {
+		out[n] = h.r.Standing
+	}
+	return out
+}
