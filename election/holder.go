@@ -256,12 +256,14 @@ func (h *Holder) renew() {
 	h.lastSent = sent
 	h.mu.Unlock()
 
-	if len(r.Claims) == 0 {
+	if len(r.Claims) == 0 && r.Standing.Fault == "" && r.Standing.Ineligible == "" {
 		if l := h.cfg.Leader(); l != "" {
 			h.cfg.Send(l, r)
 		}
 		return
 	}
+	// Claims, or news every voter should have should it lead next: this node may not
+	// hold anything (it stops, leaves, is drained or in FAULT).
 	for _, v := range h.cfg.Log.Configuration().Voters {
 		h.cfg.Send(v, r)
 	}
@@ -410,7 +412,11 @@ func (h *Holder) letGo(ctx context.Context, g string, idx uint64, why string, mo
 		}
 	}
 	if err := vip.Set(ctx, false); err != nil {
-		h.cfg.Logger.Error("cannot take the group's VIP down", "group", g, "err", err)
+		// Still held, as far as anyone may know: no release, no word to the next
+		// assignee (a held release would let it hold at once). The next pass tries
+		// again; meanwhile the addresses' lifetime runs out.
+		h.cfg.Logger.Error("cannot take the group's VIP down; trying again", "group", g, "err", err)
+		return
 	}
 	h.mu.Lock()
 	h.groups[g].holding = 0

@@ -102,6 +102,7 @@ func (p *Placer) Heard(r Renewal) {
 	now := p.cfg.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	prev, known := p.heard[r.Node]
 	p.heard[r.Node] = heardNode{r: r, at: now}
 	for _, c := range r.Claims {
 		if slices.Contains(r.Holding, c.Group) {
@@ -113,12 +114,15 @@ func (p *Placer) Heard(r Renewal) {
 		st = map[string]standingSince{}
 		p.stable[r.Node] = st
 	}
+	// A node back after a silence is steady only from now: it may have been down,
+	// or cut off, all that time.
+	back := !known || now.Sub(prev.at) > staleAfter(prev.r.Standing)
 	for _, g := range p.cfg.Groups {
 		prio := r.Standing.Priority[g.Name]
-		if r.Standing.Ineligible != "" || r.Standing.Digest[g.Name] != g.Digest || r.Standing.Blocked[g.Name] != "" {
+		if r.Standing.Fault != "" || r.Standing.Ineligible != "" || r.Standing.Digest[g.Name] != g.Digest || r.Standing.Blocked[g.Name] != "" {
 			prio = 0
 		}
-		if s, ok := st[g.Name]; !ok || s.priority != prio {
+		if s, ok := st[g.Name]; !ok || s.priority != prio || back {
 			st[g.Name] = standingSince{priority: prio, at: now}
 		}
 	}
@@ -151,8 +155,10 @@ func (p *Placer) Run(ctx context.Context, every time.Duration) error {
 // renewal periods of its assignee plus a round trip.
 func detect(a store.Assignment) time.Duration { return a.Lease/2 + a.Delta + 100*time.Millisecond }
 
-// heardFor is how long a node's standing counts without a new renewal.
-const heardFor = 2 * time.Second
+// staleAfter is how long a node's standing counts without a new renewal: two of its
+// lease lengths (eight renewal periods), and never less than 500 ms. A node that died
+// is not chosen for long after its last word.
+func staleAfter(s Standing) time.Duration { return max(2*s.Lease, 500*time.Millisecond) }
 
 // formGrace is how long a new leader waits to hear every server before it places a
 // group that has no assignee.
@@ -168,7 +174,7 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 	var groups []PlaceGroup
 	for _, gp := range p.cfg.Groups {
 		s := own.Group(gp.Name)
-		pg := p.placeGroupLocked(gp, s)
+		pg := p.placeGroupLocked(gp, s, leaderSince)
 		if s.Active() {
 			a := s.Current
 			seen, ok := p.seen[a.Index]
@@ -235,10 +241,16 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 	}
 }
 
-// placeGroupLocked is group gp, in state s, as Place takes it. p.mu is held.
-func (p *Placer) placeGroupLocked(gp GroupPolicy, s store.GroupState) PlaceGroup {
+// placeGroupLocked is group gp, in state s, as Place takes it from a leader that
+// leads since leaderSince. p.mu is held.
+func (p *Placer) placeGroupLocked(gp GroupPolicy, s store.GroupState, leaderSince time.Time) PlaceGroup {
 	pg := PlaceGroup{Name: gp.Name, Together: gp.Together, Preempt: gp.Preempt, PreemptDelay: gp.PreemptDelay,
 		MinMoveInterval: gp.MinMoveInterval, LastMove: p.moved[gp.Name]}
+	// A change of leader counts as a move for min_move_interval: a new leader does not
+	// preempt at once what the old one just placed.
+	if leaderSince.After(pg.LastMove) {
+		pg.LastMove = leaderSince
+	}
 	if p.cfg.Pinned != nil && p.cfg.Pinned(gp.Name) != "" {
 		pg.Preempt, pg.Pinned = false, true
 	}
@@ -255,7 +267,7 @@ func (p *Placer) placeNodesLocked(members []string, now time.Time) []PlaceNode {
 		h, ok := p.heard[m]
 		n := PlaceNode{Name: m, Groups: map[string]NodeGroup{}}
 		switch {
-		case !ok || now.Sub(h.at) > heardFor:
+		case !ok || now.Sub(h.at) > staleAfter(h.r.Standing):
 			n.Ineligible = "not heard from"
 		case h.r.Standing.Fault != "":
 			n.Ineligible = h.r.Standing.Fault
@@ -280,7 +292,8 @@ func (p *Placer) placeNodesLocked(members []string, now time.Time) []PlaceNode {
 // Explain returns, per group, what this leader's placement prefers and waits for
 // (see Explain); ok is false unless this node leads.
 func (p *Placer) Explain() (out []Outlook, ok bool) {
-	if leading, _ := p.cfg.Leading(); !leading {
+	leading, since := p.cfg.Leading()
+	if !leading {
 		return nil, false
 	}
 	now := p.cfg.Clock.Now()
@@ -290,7 +303,7 @@ func (p *Placer) Explain() (out []Outlook, ok bool) {
 	defer p.mu.Unlock()
 	var groups []PlaceGroup
 	for _, gp := range p.cfg.Groups {
-		groups = append(groups, p.placeGroupLocked(gp, own.Group(gp.Name)))
+		groups = append(groups, p.placeGroupLocked(gp, own.Group(gp.Name), since))
 	}
 	return Explain(groups, p.placeNodesLocked(members, now), now, PlacePolicy{Hysteresis: p.cfg.Hysteresis}), true
 }
