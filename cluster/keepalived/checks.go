@@ -17,10 +17,108 @@ import (
 // Checks from vrrp_script and track_script, and the commands that map onto a check
 // type other than script.
 
-// trackScript converts one line of track_script into a check.
-func (c *converter) trackScript(e *Statement, scripts map[string]*Statement, tracked, names map[string]bool) {
+// script is a vrrp_script, read once however many instances track it.
+type script struct {
+	st         *Statement
+	read       bool               // read already: the rest is set
+	failed     bool               // it has an error, recorded
+	cfg        config.CheckConfig // Interval, Timeout, Weight, Rise and Fall
+	timeoutSet bool
+	reverse    bool
+	argv       []string // nil: it has no script
+}
+
+// readScript reads s's block, once: what is not converted is listed, and an error recorded,
+// the first time only.
+func (c *converter) readScript(s *script) {
+	if s.read {
+		return
+	}
+	s.read = true
+	s.cfg = config.CheckConfig{Interval: config.DefaultCheckInterval, Fall: 1, Rise: 1}
+	for _, st := range s.st.Block {
+		if !c.scriptOption(s, st) {
+			s.failed = true
+			return
+		}
+	}
+}
+
+// scriptOption converts one option of a vrrp_script; false on an error that stops it.
+func (c *converter) scriptOption(s *script, st *Statement) bool {
+	switch st.Keyword() {
+	case "script":
+		a, ok := c.command(st)
+		if !ok {
+			return false
+		}
+		s.argv = a
+	case "interval":
+		if d, ok := c.secondsArg(st, 0, 24*time.Hour, "interval is seconds, more than 0"); ok {
+			if d == 0 {
+				d = time.Second // keepalived's reading of 0
+			}
+			if d < config.MinCheckInterval {
+				c.note(st.Line, optionText(st), fmt.Sprintf("raftvip checks at most every %s; converted to %s", config.MinCheckInterval, config.MinCheckInterval))
+				d = config.MinCheckInterval
+			}
+			s.cfg.Interval = d
+		}
+	case "timeout":
+		if d, ok := c.secondsArg(st, 0, 24*time.Hour, "timeout is seconds, more than 0"); ok {
+			if d == 0 {
+				d = time.Second // keepalived's reading of 0
+			}
+			s.cfg.Timeout, s.timeoutSet = d, true
+		}
+	case "weight":
+		if len(st.Args()) == 0 || len(st.Args()) > 2 {
+			c.fail(st.Line, "weight", "write weight N [reverse], N from -253 to 253")
+			return false
+		}
+		v, err := strconv.Atoi(st.Args()[0])
+		if err != nil || v < -253 || v > 253 {
+			c.fail(st.Line, "weight", "%q is not a weight from -253 to 253", st.Args()[0])
+			return false
+		}
+		s.cfg.Weight = v
+		if len(st.Args()) == 2 {
+			if st.Args()[1] != "reverse" {
+				c.fail(st.Line, "weight", "%q is not reverse", st.Args()[1])
+				return false
+			}
+			s.reverse = true
+		}
+	case "rise", "fall":
+		v, ok := c.intArg(st, 1, math.MaxInt32, st.Keyword()+" is 1 or more")
+		if !ok {
+			return true
+		}
+		if v > 255 {
+			c.note(st.Line, optionText(st), "raftvip counts at most 255 results in a row; converted to 255")
+			v = 255
+		}
+		if st.Keyword() == "rise" {
+			s.cfg.Rise = v
+		} else {
+			s.cfg.Fall = v
+		}
+	case "user":
+		c.skip(st, notSupported+"raftvip runs checks as its own user; to run it as "+strings.Join(st.Args(), ":")+", put runuser -u USER -- in front of the command")
+	case "init_fail":
+		c.skip(st, notNeeded+"a raftvip check counts as failing until its first result")
+	default:
+		c.skip(st, notSupported+"a vrrp_script takes script, interval, timeout, weight, rise, fall, user and init_fail")
+	}
+	return true
+}
+
+// trackScript converts one line of track_script of the instance of g into the check
+// g tracks. A vrrp_script that several instances track with the same weight is one
+// check that each of their groups tracks; with another weight it is another check.
+func (c *converter) trackScript(e *Statement, g *group, tracked map[string]bool) {
 	name := e.Keyword()
-	sc, ok := scripts[name]
+	s, ok := c.scripts[name]
 	if !ok {
 		c.skip(e, "not converted: there is no vrrp_script "+name+" (keepalived ignores the line too)")
 		return
@@ -30,80 +128,17 @@ func (c *converter) trackScript(e *Statement, scripts map[string]*Statement, tra
 		return
 	}
 	tracked[name] = true
-	chk := convCheck{cfg: config.CheckConfig{Interval: config.DefaultCheckInterval, Fall: 1, Rise: 1}, line: sc.Line}
-	var argv []string
-	reverse := false
-	timeoutSet := false
-	for _, st := range sc.Block {
-		switch st.Keyword() {
-		case "script":
-			a, ok := c.command(st)
-			if !ok {
-				return
-			}
-			argv = a
-		case "interval":
-			if d, ok := c.secondsArg(st, 0, 24*time.Hour, "interval is seconds, more than 0"); ok {
-				if d == 0 {
-					d = time.Second // keepalived's reading of 0
-				}
-				if d < config.MinCheckInterval {
-					c.note(st.Line, optionText(st), fmt.Sprintf("raftvip checks at most every %s; converted to %s", config.MinCheckInterval, config.MinCheckInterval))
-					d = config.MinCheckInterval
-				}
-				chk.cfg.Interval = d
-			}
-		case "timeout":
-			if d, ok := c.secondsArg(st, 0, 24*time.Hour, "timeout is seconds, more than 0"); ok {
-				if d == 0 {
-					d = time.Second // keepalived's reading of 0
-				}
-				chk.cfg.Timeout, timeoutSet = d, true
-			}
-		case "weight":
-			if len(st.Args()) == 0 || len(st.Args()) > 2 {
-				c.fail(st.Line, "weight", "write weight N [reverse], N from -253 to 253")
-				return
-			}
-			v, err := strconv.Atoi(st.Args()[0])
-			if err != nil || v < -253 || v > 253 {
-				c.fail(st.Line, "weight", "%q is not a weight from -253 to 253", st.Args()[0])
-				return
-			}
-			chk.cfg.Weight = v
-			if len(st.Args()) == 2 {
-				if st.Args()[1] != "reverse" {
-					c.fail(st.Line, "weight", "%q is not reverse", st.Args()[1])
-					return
-				}
-				reverse = true
-			}
-		case "rise", "fall":
-			v, ok := c.intArg(st, 1, math.MaxInt32, st.Keyword()+" is 1 or more")
-			if !ok {
-				continue
-			}
-			if v > 255 {
-				c.note(st.Line, optionText(st), "raftvip counts at most 255 results in a row; converted to 255")
-				v = 255
-			}
-			if st.Keyword() == "rise" {
-				chk.cfg.Rise = v
-			} else {
-				chk.cfg.Fall = v
-			}
-		case "user":
-			c.skip(st, notSupported+"raftvip runs checks as its own user; to run it as "+strings.Join(st.Args(), ":")+", put runuser -u USER -- in front of the command")
-		case "init_fail":
-			c.skip(st, notNeeded+"a raftvip check counts as failing until its first result")
-		default:
-			c.skip(st, notSupported+"a vrrp_script takes script, interval, timeout, weight, rise, fall, user and init_fail")
-		}
+	c.trackedScripts[name] = true
+	c.readScript(s)
+	if s.failed {
+		return
 	}
-	if argv == nil {
+	if s.argv == nil {
 		c.skip(e, "not converted: vrrp_script "+name+" has no script, so keepalived removes it")
 		return
 	}
+	chk := convCheck{cfg: s.cfg, script: name, line: s.st.Line}
+	reverse := s.reverse
 	// track_script NAME [weight N [reverse|noreverse]] overrides the script's weight.
 	if args := e.Args(); len(args) > 0 {
 		if args[0] != "weight" || len(args) < 2 || len(args) > 3 {
@@ -133,23 +168,40 @@ func (c *converter) trackScript(e *Statement, scripts map[string]*Statement, tra
 		c.skip(e, notSupported+"raftvip has no reverse checks (they count a failing script as passing); the check "+name+" is not converted: write a script that succeeds when this one fails")
 		return
 	}
-	if !timeoutSet {
+	if !s.timeoutSet {
 		chk.cfg.Timeout = chk.cfg.Interval
 	}
-	chk.cfg.Name = checkName(name, names)
-	names[chk.cfg.Name] = true
+	var other *convCheck // a check converted from the same vrrp_script
+	for i := range c.m.checks {
+		if k := &c.m.checks[i]; k.script == name {
+			if k.cfg.Weight == chk.cfg.Weight {
+				g.track = append(g.track, k.cfg.Name)
+				return
+			}
+			other = k
+		}
+	}
+	chk.cfg.Name = validName(name, "check", c.checkNames)
+	c.checkNames[chk.cfg.Name] = true
 	if chk.cfg.Name != name {
 		chk.comments = append(chk.comments, fmt.Sprintf("named %s: a check name uses letters, digits, - _ . and at most 32 of them", chk.cfg.Name))
 	}
-	desc := fmt.Sprintf("vrrp_script %s (line %d): %s", name, sc.Line, shellWords(argv))
+	if other != nil {
+		c.note(e.Line, optionText(e), fmt.Sprintf("vrrp_instance %s tracks vrrp_script %s with weight %d, another instance with %d: converted as a check of its own, %s, as a raftvip check has one weight (the script runs for each)",
+			g.instance, name, chk.cfg.Weight, other.cfg.Weight, chk.cfg.Name))
+	}
+	desc := fmt.Sprintf("vrrp_script %s (line %d): %s", name, s.st.Line, shellWords(s.argv))
 	chk.comments = append([]string{desc}, chk.comments...)
-	c.recognize(&chk, argv, sc.Line, "vrrp_script "+name)
-	c.lines[fmt.Sprintf("checks[%d]", len(c.m.checks))] = sc.Line
+	c.recognize(&chk, s.argv, s.st.Line, "vrrp_script "+name)
+	c.lines[fmt.Sprintf("checks[%d]", len(c.m.checks))] = s.st.Line
 	c.m.checks = append(c.m.checks, chk)
+	g.track = append(g.track, chk.cfg.Name)
 }
 
-// checkName makes a valid, unused check name of a vrrp_script name.
-func checkName(s string, used map[string]bool) string {
+// validName makes a valid, unused name of s for a check, a group or a together set,
+// which raftvip names alike: letters, digits, '-', '_' and '.', at most 32 of them.
+// Every other byte becomes '_'; an empty s becomes fallback.
+func validName(s, fallback string, used map[string]bool) string {
 	b := []byte(s)
 	for i, ch := range b {
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.') {
@@ -158,7 +210,7 @@ func checkName(s string, used map[string]bool) string {
 	}
 	name := string(b)
 	if name == "" {
-		name = "check"
+		name = fallback
 	}
 	if len(name) > 32 {
 		name = name[:32]

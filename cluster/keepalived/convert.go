@@ -3,7 +3,7 @@ package keepalived
 import (
 	"errors"
 	"fmt"
-	"net/netip"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -15,12 +15,14 @@ import (
 
 // Options is what a keepalived.conf cannot say.
 type Options struct {
-	// Instance is the vrrp_instance to convert; required when the file has several.
+	// Instance, if set, is the one vrrp_instance to convert, into the one-group form
+	// (vip:); the others are listed as not converted. "" converts every instance: one
+	// into the vip: form, several into groups:, a group each.
 	Instance string
 	// Name is node.name; "" leaves a placeholder.
 	Name string
-	// Bind is node.bind; "" takes unicast_src_ip (or mcast_src_ip), else leaves a
-	// placeholder.
+	// Bind is node.bind; "" takes unicast_src_ip (or mcast_src_ip) of the first
+	// instance that has one, else leaves a placeholder.
 	Bind string
 	// Peers are the other nodes of the raftvip cluster, name=ip or name=ip:port (port
 	// default 7300). None: a cluster of this node alone.
@@ -56,8 +58,14 @@ func (it Item) String() string {
 
 // Conversion is the result of Convert.
 type Conversion struct {
-	Instance string // the vrrp_instance converted
-	YAML     string // the raftvip config, commented; it lists Unsupported and Notes at the top
+	// Instance is the vrrp_instance converted in the one-group form (vip:); "" when
+	// several were converted into groups:.
+	Instance string
+	// Instances are the vrrp_instances converted, in file order, and Groups the
+	// groups of groups: they became, in the same order (nil in the vip: form).
+	Instances []string
+	Groups    []string
+	YAML      string // the raftvip config, commented; it lists Unsupported and Notes at the top
 	// Unsupported are the options not converted: raftvip does not need them, or does
 	// not support them, and what to do instead. In file order.
 	Unsupported []Item
@@ -76,11 +84,13 @@ const (
 	placeholderBind = "<node-address>"
 )
 
-// Convert converts the vrrp_instance opts.Instance (the only one, if the
-// file has one) of the keepalived.conf src; filename is used in messages. A file
-// that cannot be read, or an instance that cannot be converted into a config that
-// works (no VIPs, AH authentication, VIPs on two interfaces, a value raftvip
-// rejects), is a *config.Error whose FieldErrors give the keepalived.conf line.
+// Convert converts the keepalived.conf src; filename is used in messages. Every
+// vrrp_instance is converted, or only opts.Instance: one instance into the one-group
+// form (vip:), several into groups:, one group each, with the instances of a
+// vrrp_sync_group placed together. A file that cannot be read, or an instance that
+// cannot be converted into a config that works (no VIPs, AH authentication, VIPs on
+// two interfaces, a value raftvip rejects), is a *config.Error whose FieldErrors give
+// the keepalived.conf line.
 func Convert(src, filename string, opts Options) (*Conversion, error) {
 	if !utf8.ValidString(src) {
 		line := 1 + strings.Count(src[:firstInvalid(src)], "\n")
@@ -94,7 +104,8 @@ func Convert(src, filename string, opts Options) (*Conversion, error) {
 		}
 		return nil, fmt.Errorf("keepalived: %s: %w", filename, err)
 	}
-	c := &converter{file: filename, opts: opts, conf: conf, lines: map[string]int{}}
+	c := &converter{file: filename, opts: opts, conf: conf, lines: map[string]int{},
+		scripts: map[string]*script{}, checkNames: map[string]bool{}}
 	c.convert()
 	if len(c.errs) > 0 {
 		return nil, c.err()
@@ -107,14 +118,22 @@ func Convert(src, filename string, opts Options) (*Conversion, error) {
 	}
 	byLine(c.unsupported)
 	byLine(c.notes)
-	out := c.render(false)
-	return &Conversion{
-		Instance:     c.m.instance,
-		YAML:         out,
+	res := &Conversion{
+		YAML:         c.render(false),
 		Unsupported:  c.unsupported,
 		Notes:        c.notes,
 		Placeholders: c.placeholders(),
-	}, nil
+	}
+	for _, g := range c.m.groups {
+		res.Instances = append(res.Instances, g.instance)
+		if c.m.groupsForm {
+			res.Groups = append(res.Groups, g.name)
+		}
+	}
+	if !c.m.groupsForm {
+		res.Instance = c.m.groups[0].instance
+	}
+	return res, nil
 }
 
 // firstInvalid is the index of the first byte of src that is not valid UTF-8.
@@ -129,45 +148,29 @@ func firstInvalid(src string) int {
 	return len(src)
 }
 
-// model is the converted instance, before it is written out.
+// model is the converted file, before it is written out: this node, its checks and
+// notify hooks, and a group for each converted vrrp_instance.
 type model struct {
-	instance  string
-	state     string
-	stateLine int
+	name, bind   string        // "" until known; placeholders are filled in when writing
+	bindFrom     string        // where bind came from: --bind, unicast_src_ip, mcast_src_ip
+	bindLine     int           // the keepalived line bind came from; 0 for a flag
+	peers        []config.Peer // the other nodes (--peer), this node not included
+	clusterOfOne bool
 
-	name, bind        string        // "" until known; placeholders are filled in when writing
-	bindFrom          string        // where bind came from: --bind, unicast_src_ip, mcast_src_ip
-	peers             []config.Peer // the other nodes (--peer), this node not included
-	clusterOfOne      bool
-	iface, vrrpIface  string
-	vips              []netip.Prefix
-	priority          int
-	preempt           bool
-	preemptDelay      time.Duration
-	garpRepeat        int           // -1: default
-	garpRefresh       time.Duration // -1: default
-	checks            []convCheck
-	notifyMaster      []string
-	notifyBackup      []string
-	notifyFault       []string
-	notifyStop        []string
-	notifyScript      []string
-	notifyInstance    string
-	version           int
-	vrid              int
-	interval          time.Duration
-	authPass          string
-	unicastSrc        netip.Addr
-	unicastSrcFrom    string
-	unicastPeers      []netip.Addr
-	dontTrackPrimary  bool
-	priorityFromState bool
-	versionFromGlobal bool
+	// groups are the converted instances in file order: one, written as vip:, or
+	// several (groupsForm), written as groups:.
+	groups     []*group
+	groupsForm bool
+
+	checks         []convCheck
+	hooks          hookSet // the node's notify hooks, from the instances'
+	notifyInstance string  // notify.instance; "" leaves the default
 }
 
 // convCheck is one converted vrrp_script.
 type convCheck struct {
 	cfg      config.CheckConfig
+	script   string   // the vrrp_script's name
 	line     int      // the vrrp_script
 	comments []string // written above the check
 }
@@ -177,7 +180,11 @@ type converter struct {
 	opts  Options
 	conf  *Conf
 	m     model
-	lines map[string]int // raftvip field path -> keepalived line, for validation errors
+	lines map[string]int // raftvip field path of a node-wide key -> keepalived line, for validation errors
+
+	scripts        map[string]*script // the vrrp_scripts by name, the first of each name
+	trackedScripts map[string]bool    // the vrrp_scripts some converted instance tracks
+	checkNames     map[string]bool    // the names of the converted checks
 
 	errs        []config.FieldError
 	unsupported []Item
@@ -198,8 +205,13 @@ func (c *converter) skip(st *Statement, why string) {
 	c.unsupported = append(c.unsupported, Item{Line: st.Line, Option: optionText(st), Why: why})
 }
 
+// note lists an option converted with a difference, once: a vrrp_script that
+// becomes two checks is noted for the first.
 func (c *converter) note(line int, option, why string) {
-	c.notes = append(c.notes, Item{Line: line, Option: option, Why: why})
+	it := Item{Line: line, Option: option, Why: why}
+	if !slices.Contains(c.notes, it) {
+		c.notes = append(c.notes, it)
+	}
 }
 
 // optionText is a statement as written, shortened: its words, and { ... } for a block.
@@ -214,17 +226,19 @@ func optionText(st *Statement) string {
 	return s
 }
 
+// globals are the global_defs settings that are defaults of every instance.
+type globals struct {
+	version, versionLine int
+	repeat, repeatLine   int           // -1: not set
+	refresh              time.Duration // -1: not set
+	refreshLine          int
+}
+
 // convert fills c.m from the file, or records why it cannot.
 func (c *converter) convert() {
-	c.m = model{priority: config.DefaultPriority, preempt: true, garpRepeat: -1, garpRefresh: -1, interval: config.DefaultVRRPInterval}
-
-	var instances []*Statement
-	scripts := map[string]*Statement{}
+	var instances, syncGroups []*Statement
 	var scriptOrder []*Statement
-	var syncGroups []*Statement
-	globalVersion, globalVersionLine := 0, 0
-	globalRepeat, globalRepeatLine := -1, 0
-	globalRefresh, globalRefreshLine := time.Duration(-1), 0
+	gl := globals{repeat: -1, refresh: -1}
 	for _, st := range c.conf.Statements {
 		key := st.Keyword()
 		switch {
@@ -246,114 +260,126 @@ func (c *converter) convert() {
 				c.fail(st.Line, "vrrp_script", "write vrrp_script NAME { ... } (one name, then a block)")
 				continue
 			}
-			if _, dup := scripts[st.Args()[0]]; dup {
+			if _, dup := c.scripts[st.Args()[0]]; dup {
 				c.skip(st, notSupported+"a second vrrp_script of this name; keepalived uses the first")
 				continue
 			}
-			scripts[st.Args()[0]] = st
+			c.scripts[st.Args()[0]] = &script{st: st}
 			scriptOrder = append(scriptOrder, st)
 		case "vrrp_sync_group":
 			syncGroups = append(syncGroups, st)
-			c.skip(st, topWhy(key))
 		case "global_defs":
-			for _, g := range st.Block {
-				gk := g.Keyword()
-				switch gk {
-				case "vrrp_version":
-					if v, ok := c.intArg(g, 2, 3, "vrrp_version is 2 or 3"); ok {
-						globalVersion, globalVersionLine = v, g.Line
-					}
-					continue
-				case "vrrp_garp_master_repeat":
-					if v, ok := c.intArg(g, 0, 100, "raftvip sends 0 to 100 gratuitous ARPs"); ok {
-						globalRepeat, globalRepeatLine = v, g.Line
-					}
-					continue
-				case "vrrp_garp_master_refresh":
-					if d, ok := c.secondsArg(g, 0, 24*time.Hour, "vrrp_garp_master_refresh is whole seconds, 0 (off) or more"); ok {
-						globalRefresh, globalRefreshLine = garpRefresh(d), g.Line
-					}
-					continue
-				}
-				c.skip(g, globalWhy(gk))
-			}
+			c.globalDefs(st, &gl)
 		default:
 			c.skip(st, topWhy(key))
 		}
 	}
 
-	inst := c.pickInstance(instances)
-	if inst == nil {
+	insts := c.pickInstances(instances)
+	if insts == nil {
 		return
 	}
-	c.m.instance = inst.Args()[0]
-	for _, g := range syncGroups {
-		for _, grp := range g.Block {
-			if grp.Keyword() != "group" {
-				continue
-			}
-			for _, member := range grp.Block {
-				if slices.Contains(member.Words, c.m.instance) {
-					c.note(g.Line, optionText(g), fmt.Sprintf("%s is in this sync group: the VIPs of its other instances do not move with raftvip's; list every VIP in one instance first", c.m.instance))
-				}
-			}
+	c.m.groupsForm = len(insts) > 1
+	c.trackedScripts = map[string]bool{}
+	for i, inst := range insts {
+		g := &group{index: i, instance: inst.Args()[0], line: inst.Line, groupsForm: c.m.groupsForm, lines: map[string]int{},
+			priority: config.DefaultPriority, preempt: true, garpRepeat: -1, garpRefresh: -1, interval: config.DefaultVRRPInterval}
+		if gl.version != 0 {
+			g.version, g.versionFromGlobal = gl.version, true
+			g.lines["vrrp.version"] = gl.versionLine
 		}
+		c.instance(inst, g)
+		if g.garpRepeat < 0 && gl.repeat >= 0 {
+			g.garpRepeat = gl.repeat
+			g.lines["vip.garp.repeat"] = gl.repeatLine
+		}
+		if g.garpRefresh < 0 && gl.refresh >= 0 {
+			g.garpRefresh = gl.refresh
+			g.lines["vip.garp.refresh"] = gl.refreshLine
+		}
+		c.m.groups = append(c.m.groups, g)
 	}
-	if globalVersion != 0 {
-		c.m.version = globalVersion
-		c.m.versionFromGlobal = true
-		c.lines["vrrp.version"] = globalVersionLine
-	}
-	tracked := c.instance(inst, scripts)
-	if c.m.garpRepeat < 0 && globalRepeat >= 0 {
-		c.m.garpRepeat = globalRepeat
-		c.lines["vip.garp.repeat"] = globalRepeatLine
-	}
-	if c.m.garpRefresh < 0 && globalRefresh >= 0 {
-		c.m.garpRefresh = globalRefresh
-		c.lines["vip.garp.refresh"] = globalRefreshLine
-	}
+	c.groupNames()
+	c.syncGroups(syncGroups)
 	for _, s := range scriptOrder {
-		if !tracked[s.Args()[0]] {
-			c.skip(s, fmt.Sprintf("not converted: vrrp_instance %s does not track it (track_script)", c.m.instance))
+		if c.trackedScripts[s.Args()[0]] {
+			continue
+		}
+		if c.m.groupsForm {
+			c.skip(s, "not converted: no vrrp_instance tracks it (track_script)")
+		} else {
+			c.skip(s, fmt.Sprintf("not converted: vrrp_instance %s does not track it (track_script)", c.m.groups[0].instance))
 		}
 	}
+	c.mergeHooks()
 	c.node()
 }
 
-// pickInstance returns the instance to convert, or records why there is none.
-func (c *converter) pickInstance(instances []*Statement) *Statement {
+// globalDefs reads the global_defs settings that are converted (defaults of every
+// instance) and lists the others.
+func (c *converter) globalDefs(st *Statement, gl *globals) {
+	for _, g := range st.Block {
+		gk := g.Keyword()
+		switch gk {
+		case "vrrp_version":
+			if v, ok := c.intArg(g, 2, 3, "vrrp_version is 2 or 3"); ok {
+				gl.version, gl.versionLine = v, g.Line
+			}
+			continue
+		case "vrrp_garp_master_repeat":
+			if v, ok := c.intArg(g, 0, 100, "raftvip sends 0 to 100 gratuitous ARPs"); ok {
+				gl.repeat, gl.repeatLine = v, g.Line
+			}
+			continue
+		case "vrrp_garp_master_refresh":
+			if d, ok := c.secondsArg(g, 0, 24*time.Hour, "vrrp_garp_master_refresh is whole seconds, 0 (off) or more"); ok {
+				gl.refresh, gl.refreshLine = garpRefresh(d), g.Line
+			}
+			continue
+		}
+		c.skip(g, globalWhy(gk))
+	}
+}
+
+// pickInstances returns the instances to convert, in file order: opts.Instance, or
+// every one (the first of each name, as keepalived keeps), or records why there are
+// none.
+func (c *converter) pickInstances(instances []*Statement) []*Statement {
 	var names []string
-	var pick *Statement
+	var picked []*Statement
+	first := map[string]int{} // name -> line of the first instance of the name
 	for _, st := range instances {
 		if len(st.Args()) != 1 || st.BlockLine == 0 {
 			c.fail(st.Line, "vrrp_instance", "write vrrp_instance NAME { ... } (one name, then a block)")
 			return nil
 		}
-		names = append(names, st.Args()[0])
-		if st.Args()[0] == c.opts.Instance {
-			pick = st
+		name := st.Args()[0]
+		if line, dup := first[name]; dup {
+			c.skip(st, fmt.Sprintf("not converted: a second vrrp_instance %s (the first is on line %d); keepalived uses the first", name, line))
+			continue
+		}
+		first[name] = st.Line
+		names = append(names, name)
+		if c.opts.Instance == "" || name == c.opts.Instance {
+			picked = append(picked, st)
 		}
 	}
 	switch {
 	case len(instances) == 0:
 		c.fail(0, "", "no vrrp_instance in the file; raftvip keepalived convert converts a vrrp_instance into a raftvip config")
 		return nil
-	case c.opts.Instance != "" && pick == nil:
+	case len(picked) == 0:
 		c.fail(0, "--instance", "no vrrp_instance %s in the file; it has %s", c.opts.Instance, strings.Join(names, ", "))
 		return nil
-	case c.opts.Instance == "" && len(instances) > 1:
-		c.fail(0, "--instance", "the file has %d vrrp_instances (%s); choose one with --instance NAME: a raftvip cluster holds one set of VIPs", len(instances), strings.Join(names, ", "))
-		return nil
-	case pick == nil:
-		pick = instances[0]
+	case c.opts.Instance == "":
+		return picked
 	}
 	for _, st := range instances {
-		if st != pick {
-			c.skip(st, fmt.Sprintf("not converted: only vrrp_instance %s is (--instance); a raftvip cluster holds one set of VIPs, convert this one into its own config with --instance %s", pick.Args()[0], st.Args()[0]))
+		if st != picked[0] && first[st.Args()[0]] == st.Line {
+			c.skip(st, fmt.Sprintf("not converted: only vrrp_instance %s is (--instance); convert without --instance to make every vrrp_instance a group of one config", c.opts.Instance))
 		}
 	}
-	return pick
+	return picked
 }
 
 // placeholders lists what the operator must still fill in.
@@ -383,11 +409,20 @@ func (c *converter) validate() error {
 	if !errors.As(err, &ce) {
 		return fmt.Errorf("keepalived: %s: the converted config does not load: %w", c.file, err)
 	}
+	lines := maps.Clone(c.lines)
+	for _, g := range c.m.groups {
+		if g.groupsForm {
+			lines[strings.TrimSuffix(g.path(""), ".")] = g.line // a key with no line of its own
+		}
+		for k, l := range g.lines {
+			lines[g.path(k)] = l
+		}
+	}
 	var out []config.FieldError
 	for _, fe := range ce.Errors {
 		line := 0
 		best := -1
-		for p, l := range c.lines {
+		for p, l := range lines {
 			if (fe.Field == p || strings.HasPrefix(fe.Field, p+".") || strings.HasPrefix(fe.Field, p+"[")) && len(p) > best {
 				line, best = l, len(p)
 			}

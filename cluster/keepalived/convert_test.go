@@ -2,6 +2,7 @@ package keepalived
 
 import (
 	"errors"
+	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/raftvip/raftvip/cluster/config"
 	"go.yaml.in/yaml/v3"
 )
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/keepalived")
 
 func TestParse(t *testing.T) {
 	type stmt struct {
@@ -133,10 +136,31 @@ func readKA(t *testing.T, name string) string {
 	return string(b)
 }
 
+// compareGolden compares got with the golden file name in testdata/keepalived, which
+// -update rewrites instead.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	if *updateGolden {
+		if err := os.WriteFile(filepath.Join("testdata", "keepalived", name), []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want := readKA(t, name); got != want {
+		t.Errorf("the conversion differs from %s (-update rewrites it):\n got:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
 // convertAndLoad converts src, writes the YAML to a file and loads it with Load.
 func convertAndLoad(t *testing.T, src string, opts Options) (*Conversion, *config.Config) {
 	t.Helper()
-	res, err := Convert(src, "keepalived.conf", opts)
+	return convertFileAndLoad(t, "keepalived.conf", src, opts)
+}
+
+// convertFileAndLoad is convertAndLoad of the file name with contents src.
+func convertFileAndLoad(t *testing.T, name, src string, opts Options) (*Conversion, *config.Config) {
+	t.Helper()
+	res, err := Convert(src, name, opts)
 	if err != nil {
 		t.Fatalf("convert: %v", err)
 	}
@@ -263,12 +287,14 @@ func TestConvertKeepalivedPlaceholders(t *testing.T) {
 	}
 }
 
-// One instance of several, each with its own mappings.
+// One instance of several (--instance), each with its own mappings.
 func TestConvertKeepalivedMulti(t *testing.T) {
 	src := readKA(t, "multi.conf")
+	// Without --instance both become groups of one together set, which cannot have
+	// two preempt policies.
 	_, err := Convert(src, "multi.conf", Options{})
-	if err == nil || !strings.Contains(err.Error(), "VI_PUBLIC, VI_INTERNAL") || !strings.Contains(err.Error(), "--instance") {
-		t.Errorf("several instances without --instance: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "multi.conf:32: vrrp_sync_group: vrrp_instance VI_INTERNAL has nopreempt and vrrp_instance VI_PUBLIC preempt_delay 5") {
+		t.Errorf("several instances in a sync group with two preempt policies: %v", err)
 	}
 	_, err = Convert(src, "multi.conf", Options{Instance: "VI_3"})
 	if err == nil || !strings.Contains(err.Error(), "no vrrp_instance VI_3") {
@@ -326,6 +352,228 @@ func TestConvertKeepalivedMulti(t *testing.T) {
 	}
 	if !hasItem(res.Notes, 67, "version 2") || !hasItem(res.Unsupported, 71, "use_vmac") {
 		t.Errorf("VI_INTERNAL: notes %v, unsupported %v", res.Notes, res.Unsupported)
+	}
+}
+
+// groupOf is the group of cfg named name.
+func groupOf(t *testing.T, cfg *config.Config, name string) config.GroupConfig {
+	t.Helper()
+	for _, g := range cfg.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	t.Fatalf("no group %s in %+v", name, cfg.Groups)
+	return config.GroupConfig{}
+}
+
+// Several instances, one change per case: each instance becomes a group of groups:,
+// unless --instance picks one.
+func TestConvertKeepalivedGroups(t *testing.T) {
+	const base = `vrrp_script chk_web {
+    script "/usr/local/bin/check-web"
+    weight -20
+}
+#top
+vrrp_instance VI_WEB {
+    state MASTER
+    interface eth0
+    virtual_router_id 81
+    priority 110
+    virtual_ipaddress {
+        192.0.2.81/24
+    }
+    track_script {
+        chk_web
+    }
+#web
+}
+vrrp_instance VI_DB {
+    interface eth1
+    virtual_router_id 82
+    priority 90
+    virtual_ipaddress {
+        192.0.2.82/24
+    }
+#db
+}
+`
+	opts := Options{Name: "n1", Bind: "192.0.2.2", Insecure: true}
+	for _, c := range []struct {
+		name    string
+		repl    []string // old, new pairs applied to base
+		opts    *Options // nil: opts
+		check   func(t *testing.T, cfg *config.Config, res *Conversion)
+		wantErr []string // the conversion fails with these
+	}{
+		{name: "two instances, two groups", check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			if !cfg.GroupsSection || len(cfg.Groups) != 2 || res.Instance != "" ||
+				!slices.Equal(res.Instances, []string{"VI_WEB", "VI_DB"}) || !slices.Equal(res.Groups, []string{"VI_WEB", "VI_DB"}) {
+				t.Fatalf("groups %+v, conversion %q %q %q", cfg.Groups, res.Instance, res.Instances, res.Groups)
+			}
+			web, db := cfg.Groups[0], cfg.Groups[1]
+			if web.Name != "VI_WEB" || web.Interface != "eth0" || !slices.Equal(web.Addresses, []netip.Prefix{netip.MustParsePrefix("192.0.2.81/24")}) ||
+				web.Priority != 110 || !web.Preempt || web.VRRP.VRID != 81 || !web.VRRP.Enabled || web.Together != "" {
+				t.Errorf("VI_WEB %+v", web)
+			}
+			if db.Name != "VI_DB" || db.Interface != "eth1" || db.Priority != 90 || !db.Preempt || db.VRRP.VRID != 82 || db.VRRP.Version != 2 || db.VRRP.Interval != time.Second {
+				t.Errorf("VI_DB %+v", db)
+			}
+			if cfg.Notify.Instance != config.DefaultNotifyInstance {
+				t.Errorf("notify.instance %q is set; the groups form tells the script each group's name", cfg.Notify.Instance)
+			}
+		}},
+		{name: "a script tracked by one instance", check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			web, db := groupOf(t, cfg, "VI_WEB"), groupOf(t, cfg, "VI_DB")
+			if len(cfg.Checks) != 1 || !slices.Equal(web.Track, []string{"chk_web"}) || db.Track == nil || len(db.Track) != 0 || db.Tracks("chk_web") {
+				t.Errorf("checks %+v, VI_WEB tracks %q, VI_DB %#v", cfg.Checks, web.Track, db.Track)
+			}
+		}},
+		{name: "a script tracked by both", repl: []string{"#db", "track_script {\nchk_web\n}"}, check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			if len(cfg.Checks) != 1 || !groupOf(t, cfg, "VI_WEB").Tracks("chk_web") || !slices.Equal(groupOf(t, cfg, "VI_DB").Track, []string{"chk_web"}) {
+				t.Errorf("checks %+v, groups %+v", cfg.Checks, cfg.Groups)
+			}
+		}},
+		{name: "a script tracked with two weights", repl: []string{"#db", "track_script {\nchk_web weight -40\n}"}, check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			if len(cfg.Checks) != 2 || cfg.Checks[0].Weight != -20 || cfg.Checks[1].Name != "chk_web-2" || cfg.Checks[1].Weight != -40 ||
+				!slices.Equal(groupOf(t, cfg, "VI_DB").Track, []string{"chk_web-2"}) || !slices.Equal(groupOf(t, cfg, "VI_WEB").Track, []string{"chk_web"}) {
+				t.Errorf("checks %+v, groups %+v", cfg.Checks, cfg.Groups)
+			}
+			if !hasItem(res.Notes, 27, "chk_web weight -40") {
+				t.Errorf("notes %v", res.Notes)
+			}
+		}},
+		{name: "sync group", repl: []string{"#top", "vrrp_sync_group PAIR {\ngroup {\nVI_WEB\nVI_DB\n}\nnotify_master /usr/local/bin/pair-up\nsmtp_alert\n}"},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if groupOf(t, cfg, "VI_WEB").Together != "PAIR" || groupOf(t, cfg, "VI_DB").Together != "PAIR" {
+					t.Errorf("groups %+v, want both together in PAIR", cfg.Groups)
+				}
+				if cfg.Notify.Master != nil || !hasItem(res.Unsupported, 10, "notify_master") || !hasItem(res.Unsupported, 11, "smtp_alert") {
+					t.Errorf("notify %+v, unsupported %v", cfg.Notify, res.Unsupported)
+				}
+				if slices.ContainsFunc(res.Notes, func(it Item) bool { return strings.Contains(it.Why, "do not move") }) ||
+					slices.ContainsFunc(res.Unsupported, func(it Item) bool { return it.Line == 5 }) {
+					t.Errorf("the sync group is listed as not converted: notes %v, unsupported %v", res.Notes, res.Unsupported)
+				}
+			}},
+		{name: "sync group with a name raftvip rejects", repl: []string{"#top", "vrrp_sync_group front+back {\ngroup {\nVI_WEB VI_DB\n}\n}"},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if groupOf(t, cfg, "VI_WEB").Together != "front_back" || groupOf(t, cfg, "VI_DB").Together != "front_back" || !hasItem(res.Notes, 5, "vrrp_sync_group front+back") {
+					t.Errorf("groups %+v, notes %v", cfg.Groups, res.Notes)
+				}
+			}},
+		{name: "sync group of one instance", repl: []string{"#top", "vrrp_sync_group ONE {\ngroup {\nVI_WEB\nVI_GONE\n}\n}"},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if groupOf(t, cfg, "VI_WEB").Together != "" || !hasItem(res.Notes, 5, "vrrp_sync_group ONE") || !hasItem(res.Unsupported, 8, "VI_GONE") {
+					t.Errorf("groups %+v, notes %v, unsupported %v", cfg.Groups, res.Notes, res.Unsupported)
+				}
+			}},
+		{name: "sync group with two preempt policies", repl: []string{"#top", "vrrp_sync_group PAIR {\ngroup {\nVI_WEB\nVI_DB\n}\n}", "#db", "nopreempt"},
+			wantErr: []string{"k.conf:8: vrrp_sync_group: vrrp_instance VI_DB has nopreempt and vrrp_instance VI_WEB preempt_delay 0"}},
+		{name: "an instance name raftvip rejects", repl: []string{"VI_DB", "db/primary:5432"}, check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			if cfg.Groups[1].Name != "db_primary_5432" || !slices.Equal(res.Groups, []string{"VI_WEB", "db_primary_5432"}) ||
+				!hasItem(res.Notes, 19, "vrrp_instance db/primary:5432") {
+				t.Errorf("groups %q, notes %v", res.Groups, res.Notes)
+			}
+		}},
+		{name: "an instance name too long", repl: []string{"VI_DB", "VI_DATABASE_PRIMARY_IN_THE_WEST_WING"}, check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+			if cfg.Groups[1].Name != "VI_DATABASE_PRIMARY_IN_THE_WEST_" {
+				t.Errorf("group %q", cfg.Groups[1].Name)
+			}
+		}},
+		{name: "--instance picks one", opts: &Options{Instance: "VI_DB", Name: "n1", Bind: "192.0.2.2", Insecure: true},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if cfg.GroupsSection || res.Instance != "VI_DB" || res.Groups != nil || cfg.VIP.Interface != "eth1" || cfg.Priority != 90 || cfg.VRRP.VRID != 82 || len(cfg.Checks) != 0 {
+					t.Errorf("config %+v, conversion %q %q", cfg, res.Instance, res.Groups)
+				}
+				if !hasItem(res.Unsupported, 6, "vrrp_instance VI_WEB") || !hasItem(res.Unsupported, 1, "vrrp_script chk_web") {
+					t.Errorf("unsupported %v", res.Unsupported)
+				}
+			}},
+		{name: "notify hooks", repl: []string{"#web", "notify_master \"/usr/local/bin/up web\"\nnotify /usr/local/bin/notify", "#db", "notify_master \"/usr/local/bin/up db\""},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if !slices.Equal(cfg.Notify.Master, []string{"/usr/local/bin/up", "web"}) || !slices.Equal(cfg.Notify.Script, []string{"/usr/local/bin/notify"}) ||
+					cfg.Notify.Instance != config.DefaultNotifyInstance {
+					t.Errorf("notify %+v", cfg.Notify)
+				}
+				if !hasItem(res.Unsupported, 27, "notify_master") || !hasItem(res.Notes, 18, "notify") || hasItem(res.Notes, 17, "notify_master") {
+					t.Errorf("unsupported %v, notes %v", res.Unsupported, res.Notes)
+				}
+			}},
+		{name: "a second instance of a name", repl: []string{"#db", "}\nvrrp_instance VI_WEB {\ninterface eth0\nvirtual_router_id 83\nvirtual_ipaddress {\n192.0.2.83/24\n}"},
+			check: func(t *testing.T, cfg *config.Config, res *Conversion) {
+				if len(cfg.Groups) != 2 || !hasItem(res.Unsupported, 27, "vrrp_instance VI_WEB") {
+					t.Errorf("groups %+v, unsupported %v", cfg.Groups, res.Unsupported)
+				}
+			}},
+		{name: "a VIP in two instances", repl: []string{"192.0.2.82/24", "192.0.2.81/24"},
+			wantErr: []string{"k.conf:24: raftvip groups[1].addresses[0]: 192.0.2.81 is in group VI_WEB too"}},
+		{name: "a VRID twice on one interface", repl: []string{"interface eth1", "interface eth0", "virtual_router_id 82", "virtual_router_id 81"},
+			wantErr: []string{"k.conf:21: raftvip groups[1].vrrp.vrid: 81 is the VRID of group VI_WEB too"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := base
+			if c.repl != nil {
+				src = strings.NewReplacer(c.repl...).Replace(base)
+			}
+			o := opts
+			if c.opts != nil {
+				o = *c.opts
+			}
+			if c.wantErr != nil {
+				res, err := Convert(src, "k.conf", o)
+				if err == nil {
+					t.Fatalf("no error; YAML:\n%s", res.YAML)
+				}
+				for _, w := range c.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error lacks %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			res, cfg := convertAndLoad(t, src, o)
+			c.check(t, cfg, res)
+		})
+	}
+}
+
+// The active-active pair: each node MASTER of one of two instances, priorities
+// swapped. Each node's file converts without --instance, the two configs agree on
+// every group's identity and differ in the priorities, and the output is as in the
+// golden files (go test -run ActiveActive -update rewrites them).
+func TestConvertKeepalivedActiveActive(t *testing.T) {
+	nodes := []struct {
+		name, peer string
+		prio       map[string]int
+	}{
+		{"lb1", "lb2=198.18.0.12", map[string]int{"VI_WEB": 150, "VI_API": 100}},
+		{"lb2", "lb1=198.18.0.11", map[string]int{"VI_WEB": 100, "VI_API": 150}},
+	}
+	var cfgs []*config.Config
+	for _, n := range nodes {
+		file := "active_active_" + n.name + ".conf"
+		res, cfg := convertFileAndLoad(t, file, readKA(t, file), Options{Name: n.name, Peers: []string{n.peer}, Insecure: true})
+		cfgs = append(cfgs, cfg)
+		if !cfg.GroupsSection || len(cfg.Groups) != 2 || cfg.Notify.Instance != config.DefaultNotifyInstance {
+			t.Fatalf("%s: groups %+v, notify %+v", n.name, cfg.Groups, cfg.Notify)
+		}
+		for _, g := range cfg.Groups {
+			if g.Priority != n.prio[g.Name] || !slices.Equal(g.Track, []string{"chk_haproxy"}) || !g.VRRP.Enabled || g.VRRP.AuthPass == "" {
+				t.Errorf("%s: group %s priority %d tracks %q, want priority %d and chk_haproxy", n.name, g.Name, g.Priority, g.Track, n.prio[g.Name])
+			}
+		}
+		if cfg.Node.Bind != cfg.Groups[0].VRRP.UnicastSrc || len(cfg.Checks) != 1 {
+			t.Errorf("%s: bind %s, checks %+v", n.name, cfg.Node.Bind, cfg.Checks)
+		}
+
+		compareGolden(t, "active_active_"+n.name+".yaml", res.YAML)
+	}
+	for i := range cfgs[0].Groups {
+		a, b := cfgs[0].Groups[i], cfgs[1].Groups[i]
+		if config.IdentityDigest(a) != config.IdentityDigest(b) || !reflect.DeepEqual(a.Identity(), b.Identity()) {
+			t.Errorf("group %s: the nodes' identities differ in %v", a.Name, config.IdentityDiff(a, b))
+		}
 	}
 }
 
@@ -645,7 +893,7 @@ func TestKeepalivedYAMLQuoting(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"haproxy_pair.conf", "multi.conf", "malformed_unclosed.conf", "malformed_extra_brace.conf", "malformed_quote.conf", "malformed_ah.conf"} {
+	for _, name := range []string{"haproxy_pair.conf", "multi.conf", "active_active_lb1.conf", "malformed_unclosed.conf", "malformed_extra_brace.conf", "malformed_quote.conf", "malformed_ah.conf"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "keepalived", name))
 		if err != nil {
 			f.Fatal(err)

@@ -11,8 +11,61 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/cluster/config"
-	"github.com/raftvip/raftvip/cluster/pki"
 )
+
+// group is one converted vrrp_instance: the one group of the vip: form, or an item
+// of groups:.
+type group struct {
+	instance   string // the vrrp_instance's name
+	line       int    // the vrrp_instance's line
+	name       string // the group's name in groups:, from the instance's
+	index      int    // in groups:
+	groupsForm bool   // written as an item of groups:, not as vip:
+	together   string // the together set, from a vrrp_sync_group; "" for none
+
+	state     string
+	stateLine int
+
+	iface, vrrpIface  string
+	vips              []netip.Prefix
+	priority          int
+	preempt           bool
+	preemptDelay      time.Duration
+	garpRepeat        int           // -1: default
+	garpRefresh       time.Duration // -1: default
+	track             []string      // the names of the checks it tracks
+	hooks             hookSet
+	version           int
+	vrid              int
+	interval          time.Duration
+	authPass          string
+	unicastSrc        netip.Addr
+	unicastSrcFrom    string
+	unicastPeers      []netip.Addr
+	dontTrackPrimary  bool
+	priorityFromState bool
+	versionFromGlobal bool
+
+	// lines maps a key, by its path in the vip: form ("vip.addresses", "priority",
+	// "vrrp.vrid"), to the keepalived line it came from.
+	lines map[string]int
+}
+
+// path is where key, a path of the vip: form, is in the written config.
+func (g *group) path(key string) string {
+	if !g.groupsForm {
+		return key
+	}
+	return fmt.Sprintf("groups[%d].", g.index) + strings.TrimPrefix(key, "vip.")
+}
+
+// what is what holds the group's VIPs, in a message.
+func (g *group) what() string {
+	if g.groupsForm {
+		return "a group"
+	}
+	return "a cluster"
+}
 
 // instanceScan is what instance gathers from the options of a vrrp_instance before it
 // puts them together.
@@ -35,65 +88,60 @@ type vipDev struct {
 	line int
 }
 
-// instance converts the vrrp_instance block and returns the scripts it tracks.
-func (c *converter) instance(inst *Statement, scripts map[string]*Statement) map[string]bool {
-	m := &c.m
+// instance converts the vrrp_instance block into g.
+func (c *converter) instance(inst *Statement, g *group) {
 	var sc instanceScan
 	for _, st := range inst.Block {
-		c.option(st, &sc)
+		c.option(st, g, &sc)
 	}
-	c.interfaces(inst, &sc)
-	if sc.vipBlocks == 0 || len(m.vips) == 0 && len(c.errs) == 0 {
-		c.fail(inst.Line, "virtual_ipaddress", "vrrp_instance %s has no virtual_ipaddress; raftvip needs the VIPs to hold", m.instance)
+	c.interfaces(inst, g, &sc)
+	if sc.vipBlocks == 0 || len(g.vips) == 0 && len(c.errs) == 0 {
+		c.fail(inst.Line, "virtual_ipaddress", "vrrp_instance %s has no virtual_ipaddress; raftvip needs the VIPs to hold", g.instance)
 	}
-	if m.vrid == 0 {
-		c.fail(inst.Line, "virtual_router_id", "vrrp_instance %s has no virtual_router_id; add the one the keepalived nodes use", m.instance)
+	if g.vrid == 0 {
+		c.fail(inst.Line, "virtual_router_id", "vrrp_instance %s has no virtual_router_id; add the one the keepalived nodes use", g.instance)
 	}
-	c.family()
-	c.interval()
+	c.family(g)
+	c.interval(g)
 
 	// Priority: keepalived derives it from state MASTER when it is not set.
-	if !sc.prioritySet && m.state == "MASTER" {
-		m.priority, m.priorityFromState = 254, true
-		c.lines["priority"] = m.stateLine
-		c.note(m.stateLine, "state MASTER", "without priority keepalived runs a MASTER as the address owner, priority 255, which raftvip never is; converted to priority 254")
+	if !sc.prioritySet && g.state == "MASTER" {
+		g.priority, g.priorityFromState = 254, true
+		g.lines["priority"] = g.stateLine
+		c.note(g.stateLine, "state MASTER", "without priority keepalived runs a MASTER as the address owner, priority 255, which raftvip never is; converted to priority 254")
 	}
-	if !m.preempt && sc.preemptDelayLine != 0 {
+	if !g.preempt && sc.preemptDelayLine != 0 {
 		c.note(sc.preemptDelayLine, "preempt_delay", "has no effect with nopreempt, in keepalived as in raftvip")
 	}
-	c.auth(&sc)
-	v6 := len(m.vips) > 0 && m.vips[0].Addr().Is6()
-	if len(m.unicastPeers) > 0 && m.unicastSrc.IsValid() && m.unicastSrc.Is6() != v6 {
-		c.fail(c.lines["vrrp.unicast_src"], "unicast_src_ip", "%s is not of the VIPs' address family", m.unicastSrc)
+	c.auth(g, &sc)
+	v6 := len(g.vips) > 0 && g.vips[0].Addr().Is6()
+	if len(g.unicastPeers) > 0 && g.unicastSrc.IsValid() && g.unicastSrc.Is6() != v6 {
+		c.fail(g.lines["vrrp.unicast_src"], "unicast_src_ip", "%s is not of the VIPs' address family", g.unicastSrc)
 	}
-	if m.unicastSrc.IsValid() && len(m.unicastPeers) == 0 && m.unicastSrcFrom == "unicast_src_ip" {
-		c.note(c.lines["vrrp.unicast_src"], "unicast_src_ip", "without unicast_peer keepalived sends to the multicast group; so does the converted config, from this address")
+	if g.unicastSrc.IsValid() && len(g.unicastPeers) == 0 && g.unicastSrcFrom == "unicast_src_ip" {
+		c.note(g.lines["vrrp.unicast_src"], "unicast_src_ip", "without unicast_peer keepalived sends to the multicast group; so does the converted config, from this address")
 	}
 
 	tracked := map[string]bool{}
-	names := map[string]bool{}
 	for _, st := range sc.trackStmts {
 		for _, e := range st.Block {
-			c.trackScript(e, scripts, tracked, names)
+			c.trackScript(e, g, tracked)
 		}
 	}
-	if !m.dontTrackPrimary && m.iface != "" {
-		c.note(sc.ifaceLine, "interface "+m.iface, "keepalived puts the instance in FAULT when "+m.iface+" goes down; raftvip does not watch the link (a node whose cluster traffic runs over it drops out of the cluster and loses the VIP that way); "+strings.ReplaceAll(linkHint, "IF", m.iface))
+	if g.track == nil {
+		g.track = []string{}
 	}
-	if m.notifyScript != nil {
-		if pki.NodeNameProblem(m.instance) == "" {
-			m.notifyInstance = m.instance
-		} else {
-			c.note(c.lines["notify.script"], "notify", fmt.Sprintf("the instance name %q cannot be notify.instance (letters, digits, - _ . only); the script is told %q instead", m.instance, config.DefaultNotifyInstance))
-		}
+	if len(sc.trackStmts) > 0 {
+		g.lines["track"] = sc.trackStmts[0].Line
 	}
-	return tracked
+	if !g.dontTrackPrimary && g.iface != "" {
+		c.note(sc.ifaceLine, "interface "+g.iface, "keepalived puts the instance in FAULT when "+g.iface+" goes down; raftvip does not watch the link (a node whose cluster traffic runs over it drops out of the cluster and loses the VIP that way); "+strings.ReplaceAll(linkHint, "IF", g.iface))
+	}
 }
 
 // option converts one option of the vrrp_instance block, or lists it as not
 // converted.
-func (c *converter) option(st *Statement, sc *instanceScan) {
-	m := &c.m
+func (c *converter) option(st *Statement, g *group, sc *instanceScan) {
 	key := st.Keyword()
 	if strings.HasPrefix(key, "@") || strings.HasPrefix(key, "$") {
 		c.skip(st, notSupported+"conditional lines and parameters are not expanded; write this host's values out and convert again")
@@ -117,7 +165,7 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			c.fail(st.Line, key, "%q is not MASTER or BACKUP", st.Args()[0])
 			return
 		}
-		m.state, m.stateLine = s, st.Line
+		g.state, g.stateLine = s, st.Line
 	case "interface":
 		if !c.argc(st, 1) {
 			return
@@ -126,30 +174,30 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			c.fail(st.Line, key, "%s", msg)
 			return
 		}
-		m.iface, sc.ifaceLine = st.Args()[0], st.Line
+		g.iface, sc.ifaceLine = st.Args()[0], st.Line
 	case "virtual_router_id":
 		if v, ok := c.intArg(st, 1, 255, "a virtual_router_id is 1 to 255"); ok {
-			m.vrid = v
-			c.lines["vrrp.vrid"] = st.Line
+			g.vrid = v
+			g.lines["vrrp.vrid"] = st.Line
 		}
 	case "priority":
 		if v, ok := c.intArg(st, 1, 255, "a priority is 1 to 255"); ok {
-			m.priority, sc.prioritySet = v, true
-			c.lines["priority"] = st.Line
+			g.priority, sc.prioritySet = v, true
+			g.lines["priority"] = st.Line
 			if v == 255 {
-				m.priority = 254
+				g.priority = 254
 				c.note(st.Line, optionText(st), "255 is VRRP's address owner, which raftvip never is (it does not own the VIP); converted to 254, the highest a router that is not the owner can have")
 			}
 		}
 	case "advert_int":
 		if d, ok := c.secondsArg(st, 10*time.Millisecond, 255*time.Second, "advert_int is 0.01 to 255 seconds"); ok {
-			m.interval = d
-			c.lines["vrrp.advert_interval"] = st.Line
+			g.interval = d
+			g.lines["vrrp.advert_interval"] = st.Line
 		}
 	case "version":
 		if v, ok := c.intArg(st, 2, 3, "version is 2 or 3"); ok {
-			m.version, m.versionFromGlobal = v, false
-			c.lines["vrrp.version"] = st.Line
+			g.version, g.versionFromGlobal = v, false
+			g.lines["vrrp.version"] = st.Line
 		}
 	case "authentication":
 		sc.authLine = st.Line
@@ -168,15 +216,15 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			}
 		}
 	case "nopreempt":
-		m.preempt = false
-		c.lines["preempt"] = st.Line
+		g.preempt = false
+		g.lines["preempt"] = st.Line
 	case "preempt":
-		m.preempt = true
-		c.lines["preempt"] = st.Line
+		g.preempt = true
+		g.lines["preempt"] = st.Line
 	case "preempt_delay":
 		if d, ok := c.secondsArg(st, 0, config.MaxPreemptDelay, "preempt_delay is 0 to 1000 seconds"); ok {
-			m.preemptDelay, sc.preemptDelayLine = d, st.Line
-			c.lines["preempt_delay"] = st.Line
+			g.preemptDelay, sc.preemptDelayLine = d, st.Line
+			g.lines["preempt_delay"] = st.Line
 		}
 	case "unicast_src_ip", "mcast_src_ip":
 		if !c.argc(st, 1) {
@@ -187,13 +235,13 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			c.fail(st.Line, key, "%s", msg)
 			return
 		}
-		if m.unicastSrc.IsValid() && m.unicastSrc != a {
-			c.note(st.Line, optionText(st), fmt.Sprintf("replaces %s from %s: keepalived keeps the last source address set", m.unicastSrc, m.unicastSrcFrom))
+		if g.unicastSrc.IsValid() && g.unicastSrc != a {
+			c.note(st.Line, optionText(st), fmt.Sprintf("replaces %s from %s: keepalived keeps the last source address set", g.unicastSrc, g.unicastSrcFrom))
 		}
-		m.unicastSrc, m.unicastSrcFrom = a, key
-		c.lines["vrrp.unicast_src"] = st.Line
+		g.unicastSrc, g.unicastSrcFrom = a, key
+		g.lines["vrrp.unicast_src"] = st.Line
 	case "unicast_peer":
-		c.lines["vrrp.unicast_peers"] = st.Line
+		g.lines["vrrp.unicast_peers"] = st.Line
 		for _, p := range st.Block {
 			a, msg := config.UnicastAddr(p.Keyword())
 			if msg != "" {
@@ -203,12 +251,12 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			if len(p.Args()) > 0 {
 				c.skip(p, notSupported+"raftvip sends with TTL 255 and accepts only TTL 255, unicast too; the peer is converted without min_ttl/max_ttl")
 			}
-			if slices.Contains(m.unicastPeers, a) {
+			if slices.Contains(g.unicastPeers, a) {
 				c.note(p.Line, optionText(p), "listed twice; converted once")
 				continue
 			}
-			c.lines[fmt.Sprintf("vrrp.unicast_peers[%d]", len(m.unicastPeers))] = p.Line
-			m.unicastPeers = append(m.unicastPeers, a)
+			g.lines[fmt.Sprintf("vrrp.unicast_peers[%d]", len(g.unicastPeers))] = p.Line
+			g.unicastPeers = append(g.unicastPeers, a)
 		}
 	case "virtual_ipaddress":
 		sc.vipBlocks++
@@ -216,18 +264,18 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 			c.fail(st.Line, key, "write virtual_ipaddress { ADDRESS[/LEN] [dev IF] ... } with one address a line")
 			return
 		}
-		c.lines["vip.addresses"] = st.Line
+		g.lines["vip.addresses"] = st.Line
 		for _, e := range st.Block {
 			pf, dev, ok := c.vip(e)
 			if !ok {
 				continue
 			}
-			if slices.ContainsFunc(m.vips, func(p netip.Prefix) bool { return p.Addr() == pf.Addr() }) {
+			if slices.ContainsFunc(g.vips, func(p netip.Prefix) bool { return p.Addr() == pf.Addr() }) {
 				c.note(e.Line, optionText(e), "listed twice; converted once")
 				continue
 			}
-			c.lines[fmt.Sprintf("vip.addresses[%d]", len(m.vips))] = e.Line
-			m.vips = append(m.vips, pf)
+			g.lines[fmt.Sprintf("vip.addresses[%d]", len(g.vips))] = e.Line
+			g.vips = append(g.vips, pf)
 			sc.devs = append(sc.devs, vipDev{dev, e.Line})
 		}
 	case "track_script":
@@ -237,43 +285,36 @@ func (c *converter) option(st *Statement, sc *instanceScan) {
 		if !ok {
 			return
 		}
-		dst := map[string]*[]string{"notify_master": &m.notifyMaster, "notify_backup": &m.notifyBackup,
-			"notify_fault": &m.notifyFault, "notify_stop": &m.notifyStop, "notify": &m.notifyScript}[key]
-		if *dst != nil {
+		h := &g.hooks[hookIndex(key)]
+		if h.st != nil {
 			c.skip(st, notSupported+"a second "+key+"; keepalived uses the first")
 			return
 		}
-		*dst = argv
-		field := "notify." + strings.TrimPrefix(strings.TrimPrefix(key, "notify"), "_")
-		if key == "notify" {
-			field = "notify.script"
-		}
-		c.lines[field] = st.Line
+		*h = hook{argv: argv, st: st}
 	case "garp_master_repeat":
 		if v, ok := c.intArg(st, 0, 100, "raftvip sends 0 to 100 gratuitous ARPs"); ok {
-			m.garpRepeat = v
-			c.lines["vip.garp.repeat"] = st.Line
+			g.garpRepeat = v
+			g.lines["vip.garp.repeat"] = st.Line
 		}
 	case "garp_master_refresh":
 		if d, ok := c.secondsArg(st, 0, 24*time.Hour, "garp_master_refresh is whole seconds, 0 (off) or more"); ok {
-			m.garpRefresh = garpRefresh(d)
-			c.lines["vip.garp.refresh"] = st.Line
+			g.garpRefresh = garpRefresh(d)
+			g.lines["vip.garp.refresh"] = st.Line
 		}
 	case "dont_track_primary":
-		m.dontTrackPrimary = true
+		g.dontTrackPrimary = true
 		c.skip(st, notNeeded+"raftvip never puts a node in FAULT because vip.interface is down")
 	}
 }
 
 // interfaces sets vip.interface and vrrp.interface: the instance's interface, unless
 // every VIP names another one with dev.
-func (c *converter) interfaces(inst *Statement, sc *instanceScan) {
-	m := &c.m
+func (c *converter) interfaces(inst *Statement, g *group, sc *instanceScan) {
 	ifaces := map[string]bool{}
 	for _, d := range sc.devs {
 		dev := d.dev
 		if dev == "" {
-			dev = m.iface
+			dev = g.iface
 		}
 		ifaces[dev] = true
 	}
@@ -285,48 +326,46 @@ func (c *converter) interfaces(inst *Statement, sc *instanceScan) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		c.fail(c.lines["vip.addresses"], "virtual_ipaddress", "the VIPs are on %d interfaces (%s), but raftvip holds every VIP of a cluster on one interface (vip.interface); put them on one, or convert them as two instances", len(names), strings.Join(names, ", "))
-	case len(sc.devs) > 0 && sc.devs[0].dev != "" && sc.devs[0].dev != m.iface:
-		m.vrrpIface = m.iface
-		m.iface = sc.devs[0].dev
-		c.lines["vip.interface"] = sc.devs[0].line
-		if m.vrrpIface != "" {
-			c.lines["vrrp.interface"] = sc.ifaceLine
-			c.note(sc.devs[0].line, "dev "+m.iface, fmt.Sprintf("the VIPs go on %s (vip.interface) and the adverts on %s (vrrp.interface)", m.iface, m.vrrpIface))
+		c.fail(g.lines["vip.addresses"], "virtual_ipaddress", "the VIPs are on %d interfaces (%s), but raftvip holds every VIP of %s on one interface (%s); put them on one, or convert them as two instances", len(names), strings.Join(names, ", "), g.what(), g.path("vip.interface"))
+	case len(sc.devs) > 0 && sc.devs[0].dev != "" && sc.devs[0].dev != g.iface:
+		g.vrrpIface = g.iface
+		g.iface = sc.devs[0].dev
+		g.lines["vip.interface"] = sc.devs[0].line
+		if g.vrrpIface != "" {
+			g.lines["vrrp.interface"] = sc.ifaceLine
+			c.note(sc.devs[0].line, "dev "+g.iface, fmt.Sprintf("the VIPs go on %s (%s) and the adverts on %s (%s)", g.iface, g.path("vip.interface"), g.vrrpIface, g.path("vrrp.interface")))
 		}
 	default:
-		c.lines["vip.interface"] = sc.ifaceLine
+		g.lines["vip.interface"] = sc.ifaceLine
 	}
-	if m.iface == "" {
-		c.fail(inst.Line, "interface", "vrrp_instance %s has no interface, and its VIPs name none with dev; add interface IF", m.instance)
+	if g.iface == "" {
+		c.fail(inst.Line, "interface", "vrrp_instance %s has no interface, and its VIPs name none with dev; add interface IF", g.instance)
 	}
 }
 
 // family checks that the VIPs are of one address family and sets the version:
 // IPv6 VIPs make VRRPv3, as in keepalived.
-func (c *converter) family() {
-	m := &c.m
-	v6 := len(m.vips) > 0 && m.vips[0].Addr().Is6()
-	for _, p := range m.vips {
+func (c *converter) family(g *group) {
+	v6 := len(g.vips) > 0 && g.vips[0].Addr().Is6()
+	for _, p := range g.vips {
 		if p.Addr().Is6() != v6 {
-			c.fail(c.lines["vip.addresses"], "virtual_ipaddress", "mixes IPv4 and IPv6 addresses; a VRRP instance advertises one family (keepalived requires it too): convert one family, the other goes in virtual_ipaddress_excluded of keepalived or its own instance")
+			c.fail(g.lines["vip.addresses"], "virtual_ipaddress", "mixes IPv4 and IPv6 addresses; a VRRP instance advertises one family (keepalived requires it too): convert one family, the other goes in virtual_ipaddress_excluded of keepalived or its own instance")
 			break
 		}
 	}
 	switch {
-	case v6 && m.version == 2:
-		c.note(c.lines["vrrp.version"], "version 2", "the VIPs are IPv6, which keepalived and raftvip advertise with VRRPv3 only; converted to version 3")
-		m.version = 3
+	case v6 && g.version == 2:
+		c.note(g.lines["vrrp.version"], "version 2", "the VIPs are IPv6, which keepalived and raftvip advertise with VRRPv3 only; converted to version 3")
+		g.version = 3
 	case v6:
-		m.version = 3
-	case m.version == 0:
-		m.version = config.DefaultVRRPVersion
+		g.version = 3
+	case g.version == 0:
+		g.version = config.DefaultVRRPVersion
 	}
 }
 
 // auth converts the authentication block: PASS with VRRPv2 only.
-func (c *converter) auth(sc *instanceScan) {
-	m := &c.m
+func (c *converter) auth(g *group, sc *instanceScan) {
 	switch {
 	case sc.authLine == 0:
 	case sc.authType == "AH":
@@ -337,7 +376,7 @@ func (c *converter) auth(sc *instanceScan) {
 		c.note(sc.authLine, "authentication", "has auth_pass but no auth_type, so keepalived sends no authentication; converted without auth_pass")
 	case sc.authPass == "":
 		c.fail(sc.authLine, "authentication", "auth_type PASS without auth_pass; add the password the keepalived nodes use")
-	case m.version == 3:
+	case g.version == 3:
 		c.note(sc.authLine, "authentication", "VRRPv3 has no authentication and keepalived ignores it with version 3; converted without auth_pass")
 	default:
 		pass := sc.authPass
@@ -345,30 +384,29 @@ func (c *converter) auth(sc *instanceScan) {
 			c.note(sc.authPassLine, "auth_pass", fmt.Sprintf("is %d bytes; VRRP carries 8 and keepalived uses the first 8, so the conversion does too", len(pass)))
 			pass = pass[:8]
 		}
-		m.authPass = pass
-		c.lines["vrrp.auth_pass"] = sc.authPassLine
+		g.authPass = pass
+		g.lines["vrrp.auth_pass"] = sc.authPassLine
 	}
 }
 
 // interval rounds advert_int as keepalived does for the version.
-func (c *converter) interval() {
-	m := &c.m
-	line := c.lines["vrrp.advert_interval"]
-	orig := m.interval
-	if m.version == 2 {
-		r := (m.interval + time.Second/2).Truncate(time.Second)
+func (c *converter) interval(g *group) {
+	line := g.lines["vrrp.advert_interval"]
+	orig := g.interval
+	if g.version == 2 {
+		r := (g.interval + time.Second/2).Truncate(time.Second)
 		if r == 0 {
 			r = time.Second
 		}
-		m.interval = r
+		g.interval = r
 		if r != orig {
 			c.note(line, "advert_int", fmt.Sprintf("VRRPv2 counts whole seconds; keepalived rounds %s to %s, and so does the conversion", yamlDur(orig), yamlDur(r)))
 		}
 		return
 	}
-	r := (m.interval + 5*time.Millisecond).Truncate(10 * time.Millisecond)
+	r := (g.interval + 5*time.Millisecond).Truncate(10 * time.Millisecond)
 	r = max(10*time.Millisecond, min(r, 40950*time.Millisecond))
-	m.interval = r
+	g.interval = r
 	if r != orig {
 		c.note(line, "advert_int", fmt.Sprintf("VRRPv3 counts centiseconds from 0.01 to 40.95 s; keepalived makes %s %s, and so does the conversion", yamlDur(orig), yamlDur(r)))
 	}

@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -19,6 +20,13 @@ func (c *converter) node() {
 			m.name = o.Name
 		}
 	}
+	var src *group // the first group with a source address
+	for _, g := range m.groups {
+		if g.unicastSrc.IsValid() {
+			src = g
+			break
+		}
+	}
 	switch {
 	case o.Bind != "":
 		a, msg := config.UnicastAddr(o.Bind)
@@ -27,11 +35,18 @@ func (c *converter) node() {
 			break
 		}
 		m.bind, m.bindFrom = a.String(), "--bind"
-		if m.unicastSrc.IsValid() && m.unicastSrc != a {
-			c.note(c.lines["vrrp.unicast_src"], m.unicastSrcFrom+" "+m.unicastSrc.String(), "differs from --bind "+a.String()+": Raft and gossip use "+a.String()+", the adverts go out from "+m.unicastSrc.String())
+	case src != nil:
+		m.bind, m.bindFrom, m.bindLine = src.unicastSrc.String(), src.unicastSrcFrom, src.lines["vrrp.unicast_src"]
+	}
+	for _, g := range m.groups {
+		if !g.unicastSrc.IsValid() || m.bind == "" || g.unicastSrc.String() == m.bind {
+			continue
 		}
-	case m.unicastSrc.IsValid():
-		m.bind, m.bindFrom = m.unicastSrc.String(), m.unicastSrcFrom
+		from := "--bind " + m.bind
+		if m.bindFrom != "--bind" {
+			from = fmt.Sprintf("node.bind %s (%s of vrrp_instance %s)", m.bind, m.bindFrom, src.instance)
+		}
+		c.note(g.lines["vrrp.unicast_src"], g.unicastSrcFrom+" "+g.unicastSrc.String(), "differs from "+from+": Raft and gossip use "+m.bind+", the adverts go out from "+g.unicastSrc.String())
 	}
 	self := ""
 	if m.name != "" {

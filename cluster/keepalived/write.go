@@ -145,29 +145,37 @@ func atLine(line int) string {
 // accepts and the cluster is marked insecure, so that what is left to check is the
 // conversion itself.
 func (c *converter) render(validate bool) string {
-	m := &c.m
 	w := &yamlWriter{}
-	name, bind := m.name, m.bind
-	nameC, bindC := "--name", m.bindFrom
-	if c.lines["vrrp.unicast_src"] > 0 && !strings.HasPrefix(bindC, "--") {
-		bindC += atLine(c.lines["vrrp.unicast_src"])
+	c.writeHeader(w)
+	c.writeNode(w, validate)
+	if c.m.groupsForm {
+		c.writeGroups(w)
+		c.writeChecks(w)
+		c.writeNotify(w)
+		return w.b.String()
 	}
-	if name == "" {
-		name, nameC = placeholderName, "FILL IN: this node's name, e.g. lb1 (--name)"
-	}
-	if bind == "" {
-		bind, bindC = placeholderBind, "FILL IN: this node's address for Raft and gossip (--bind)"
-	}
-	if validate {
-		if m.name == "" {
-			name = "placeholder"
-		}
-		if m.bind == "" {
-			bind = c.dummyBind().String()
-		}
-	}
+	g := c.m.groups[0]
+	c.writeVIP(w, g)
+	c.writeChecks(w)
+	c.writeNotify(w)
+	w.blank()
+	w.comment(0, "", "", fmt.Sprintf("Join keepalived's VRRP group %d as one router: the holder advertises with its effective priority, every node listens, and a keepalived master of higher priority keeps the cluster from holding. On the keepalived nodes, list every raftvip node in unicast_peer when you use unicast.", g.vrid))
+	c.writeVRRP(w, 0, g)
+	return w.b.String()
+}
 
-	w.comment(0, "", "", fmt.Sprintf("raftvip configuration converted from %s, vrrp_instance %s, by raftvip keepalived convert. Check it with raftvip config check FILE.", path.Base(c.file), m.instance))
+// writeHeader writes what was converted, and the lists of what was not and what is
+// left to fill in, as comments.
+func (c *converter) writeHeader(w *yamlWriter) {
+	what := "vrrp_instance " + c.m.groups[0].instance
+	if c.m.groupsForm {
+		names := make([]string, len(c.m.groups))
+		for i, g := range c.m.groups {
+			names[i] = g.instance
+		}
+		what = "vrrp_instances " + strings.Join(names, ", ") + " (a group each)"
+	}
+	w.comment(0, "", "", fmt.Sprintf("raftvip configuration converted from %s, %s, by raftvip keepalived convert. Check it with raftvip config check FILE.", path.Base(c.file), what))
 	if ph := c.placeholders(); len(ph) > 0 {
 		w.comment(0, "", "", "")
 		w.comment(0, "Fill in before use:", "", "")
@@ -190,6 +198,27 @@ func (c *converter) render(validate bool) string {
 		}
 	}
 	w.blank()
+}
+
+// writeNode writes node: and cluster:.
+func (c *converter) writeNode(w *yamlWriter, validate bool) {
+	m := &c.m
+	name, bind := m.name, m.bind
+	nameC, bindC := "--name", m.bindFrom+atLine(m.bindLine)
+	if name == "" {
+		name, nameC = placeholderName, "FILL IN: this node's name, e.g. lb1 (--name)"
+	}
+	if bind == "" {
+		bind, bindC = placeholderBind, "FILL IN: this node's address for Raft and gossip (--bind)"
+	}
+	if validate {
+		if m.name == "" {
+			name = "placeholder"
+		}
+		if m.bind == "" {
+			bind = c.dummyBind().String()
+		}
+	}
 
 	w.kv(0, "node", "", "")
 	w.kv(2, "name", yamlQuote(name), nameC)
@@ -232,153 +261,80 @@ func (c *converter) render(validate bool) string {
 		w.kv(2, "insecure", "true", "--insecure: no TLS, no gossip encryption; warned at every start")
 	}
 	w.blank()
+}
 
-	w.kv(0, "vip", "", "")
-	w.kv(2, "interface", yamlQuote(m.iface), "interface"+atLine(c.lines["vip.interface"]))
-	addrs := make([]string, len(m.vips))
-	for i, p := range m.vips {
-		addrs[i] = yamlAddr(p.String())
-	}
-	w.kv(2, "addresses", "["+strings.Join(addrs, ", ")+"]", "virtual_ipaddress"+atLine(c.lines["vip.addresses"]))
-	var garp []string
-	if m.garpRepeat >= 0 {
-		garp = append(garp, fmt.Sprintf("repeat: %d", m.garpRepeat))
-	}
-	if m.garpRefresh >= 0 {
-		garp = append(garp, "refresh: "+yamlDur(m.garpRefresh))
-	}
-	if len(garp) > 0 {
-		w.kv(2, "garp", "{"+strings.Join(garp, ", ")+"}", "garp_master_repeat, garp_master_refresh")
+// writeChecks writes checks:, if there are any.
+func (c *converter) writeChecks(w *yamlWriter) {
+	if len(c.m.checks) == 0 {
+		return
 	}
 	w.blank()
-
-	if m.state != "" {
-		w.comment(0, "", "", fmt.Sprintf("state %s%s: raftvip has no initial state; the cluster's Raft leader decides which node holds the VIP, and VRRP whether the cluster or a keepalived router does.", m.state, atLine(m.stateLine)))
-	}
-	prioC := "priority" + atLine(c.lines["priority"])
-	switch {
-	case m.priorityFromState:
-		prioC = "keepalived's 255 for a MASTER without priority, less one"
-	case c.lines["priority"] == 0:
-		prioC = "keepalived's default"
-	}
-	w.kv(0, "priority", strconv.Itoa(m.priority), prioC)
-	preemptC := "keepalived preempts by default"
-	if c.lines["preempt"] > 0 {
-		preemptC = map[bool]string{true: "preempt", false: "nopreempt"}[m.preempt] + atLine(c.lines["preempt"])
-	}
-	w.kv(0, "preempt", strconv.FormatBool(m.preempt), preemptC)
-	pdC := "preempt_delay" + atLine(c.lines["preempt_delay"])
-	if c.lines["preempt_delay"] == 0 {
-		pdC = "keepalived's default"
-	}
-	w.kv(0, "preempt_delay", yamlDur(m.preemptDelay), pdC)
-	w.comment(0, "", "", fmt.Sprintf("min_move_interval (default %s) lets moves for priority happen at most that often, so a flapping check cannot flap the VIP; keepalived has no such limit.", yamlDur(config.DefaultMinMoveInterval)))
-
-	if len(m.checks) > 0 {
-		w.blank()
-		w.comment(0, "", "", "Checks from track_script, with keepalived's vrrp_script semantics: weight 0 puts the node in FAULT while the check fails, a negative weight is subtracted while it fails, a positive one added while it passes.")
-		w.kv(0, "checks", "", "")
-		for _, chk := range m.checks {
-			for _, cm := range chk.comments {
-				w.comment(2, "", "", cm)
-			}
-			k := chk.cfg
-			w.kv(2, "- name", yamlQuote(k.Name), "")
-			w.kv(4, "type", k.Type, "")
-			switch k.Type {
-			case config.CheckScript:
-				w.kv(4, "command", flowList(k.Command), "")
-			case config.CheckProcess:
-				w.kv(4, "pidfile", yamlQuote(k.PIDFile), "")
-			case config.CheckHAProxy:
-				w.kv(4, "socket", yamlQuote(k.Socket), "")
-			case config.CheckHTTP:
-				w.kv(4, "url", yamlQuote(k.URL), "")
-				w.kv(4, "expect_status", strconv.Itoa(k.ExpectStatus), "")
-			case config.CheckTCP:
-				w.kv(4, "address", yamlQuote(k.Address), "")
-			}
-			w.kv(4, "interval", yamlDur(k.Interval), "")
-			w.kv(4, "timeout", yamlDur(k.Timeout), "")
-			w.kv(4, "fall", strconv.Itoa(k.Fall), "")
-			w.kv(4, "rise", strconv.Itoa(k.Rise), "")
-			w.kv(4, "weight", strconv.Itoa(k.Weight), "")
+	w.comment(0, "", "", "Checks from track_script, with keepalived's vrrp_script semantics: weight 0 puts the node in FAULT while the check fails, a negative weight is subtracted while it fails, a positive one added while it passes.")
+	w.kv(0, "checks", "", "")
+	for _, chk := range c.m.checks {
+		for _, cm := range chk.comments {
+			w.comment(2, "", "", cm)
 		}
+		k := chk.cfg
+		w.kv(2, "- name", yamlQuote(k.Name), "")
+		w.kv(4, "type", k.Type, "")
+		switch k.Type {
+		case config.CheckScript:
+			w.kv(4, "command", flowList(k.Command), "")
+		case config.CheckProcess:
+			w.kv(4, "pidfile", yamlQuote(k.PIDFile), "")
+		case config.CheckHAProxy:
+			w.kv(4, "socket", yamlQuote(k.Socket), "")
+		case config.CheckHTTP:
+			w.kv(4, "url", yamlQuote(k.URL), "")
+			w.kv(4, "expect_status", strconv.Itoa(k.ExpectStatus), "")
+		case config.CheckTCP:
+			w.kv(4, "address", yamlQuote(k.Address), "")
+		}
+		w.kv(4, "interval", yamlDur(k.Interval), "")
+		w.kv(4, "timeout", yamlDur(k.Timeout), "")
+		w.kv(4, "fall", strconv.Itoa(k.Fall), "")
+		w.kv(4, "rise", strconv.Itoa(k.Rise), "")
+		w.kv(4, "weight", strconv.Itoa(k.Weight), "")
 	}
+}
 
-	if m.notifyMaster != nil || m.notifyBackup != nil || m.notifyFault != nil || m.notifyStop != nil || m.notifyScript != nil {
-		w.blank()
+// writeNotify writes notify:, if there are hooks.
+func (c *converter) writeNotify(w *yamlWriter) {
+	m := &c.m
+	if m.hooks.empty() {
+		return
+	}
+	w.blank()
+	if m.groupsForm {
+		w.comment(0, "", "", "Hooks with keepalived's contract, for every group: master, backup, fault and stop run as written, script with INSTANCE <group> MASTER|BACKUP|FAULT|STOP <priority> appended, a group being named after its vrrp_instance. No shell: write [/bin/sh, -c, \"...\"] for one.")
+	} else {
 		w.comment(0, "", "", "Hooks with keepalived's contract: master, backup, fault and stop run as written, script with INSTANCE <instance> MASTER|BACKUP|FAULT|STOP <priority> appended. No shell: write [/bin/sh, -c, \"...\"] for one.")
-		w.kv(0, "notify", "", "")
-		for _, h := range []struct {
-			key, from string
-			argv      []string
-		}{
-			{"master", "notify_master", m.notifyMaster}, {"backup", "notify_backup", m.notifyBackup},
-			{"fault", "notify_fault", m.notifyFault}, {"stop", "notify_stop", m.notifyStop},
-			{"script", "notify", m.notifyScript},
-		} {
-			if h.argv != nil {
-				w.kv(2, h.key, flowList(h.argv), h.from+atLine(c.lines["notify."+h.key]))
-			}
-		}
-		if m.notifyInstance != "" {
-			w.kv(2, "instance", yamlQuote(m.notifyInstance), "the vrrp_instance name, as keepalived passes it")
+	}
+	w.kv(0, "notify", "", "")
+	for i, h := range m.hooks {
+		if h.st != nil {
+			w.kv(2, hookKinds[i].key, flowList(h.argv), hookKinds[i].from+atLine(h.st.Line))
 		}
 	}
-
-	w.blank()
-	w.comment(0, "", "", fmt.Sprintf("Join keepalived's VRRP group %d as one router: the holder advertises with its effective priority, every node listens, and a keepalived master of higher priority keeps the cluster from holding. On the keepalived nodes, list every raftvip node in unicast_peer when you use unicast.", m.vrid))
-	w.kv(0, "vrrp", "", "")
-	w.kv(2, "enabled", "true", "")
-	verC := "keepalived's default"
-	switch {
-	case m.versionFromGlobal:
-		verC = "vrrp_version in global_defs" + atLine(c.lines["vrrp.version"])
-	case c.lines["vrrp.version"] > 0:
-		verC = "version" + atLine(c.lines["vrrp.version"])
+	if m.notifyInstance != "" {
+		w.kv(2, "instance", yamlQuote(m.notifyInstance), "the vrrp_instance name, as keepalived passes it")
 	}
-	if len(m.vips) > 0 && m.vips[0].Addr().Is6() {
-		verC = "IPv6 VIPs: VRRPv3"
-	}
-	w.kv(2, "version", strconv.Itoa(m.version), verC)
-	w.kv(2, "vrid", strconv.Itoa(m.vrid), "virtual_router_id"+atLine(c.lines["vrrp.vrid"]))
-	ivC := "advert_int" + atLine(c.lines["vrrp.advert_interval"])
-	if c.lines["vrrp.advert_interval"] == 0 {
-		ivC = "keepalived's default advert_int"
-	}
-	w.kv(2, "advert_interval", yamlDur(m.interval), ivC)
-	if m.authPass != "" {
-		w.kv(2, "auth_pass", yamlQuote(m.authPass), "authentication { auth_type PASS }"+atLine(c.lines["vrrp.auth_pass"]))
-	}
-	if m.unicastSrc.IsValid() {
-		w.kv(2, "unicast_src", yamlAddr(m.unicastSrc.String()), m.unicastSrcFrom+atLine(c.lines["vrrp.unicast_src"]))
-	}
-	if len(m.unicastPeers) > 0 {
-		ps := make([]string, len(m.unicastPeers))
-		for i, p := range m.unicastPeers {
-			ps[i] = yamlAddr(p.String())
-		}
-		w.kv(2, "unicast_peers", "["+strings.Join(ps, ", ")+"]", "unicast_peer"+atLine(c.lines["vrrp.unicast_peers"]))
-	}
-	if m.vrrpIface != "" {
-		w.kv(2, "interface", yamlQuote(m.vrrpIface), "interface"+atLine(c.lines["vrrp.interface"]))
-	}
-	return w.b.String()
 }
 
 // dummyBind is an address for node.bind that no VIP or peer has, of the VIPs'
 // family, for validating a config whose bind is still a placeholder.
 func (c *converter) dummyBind() netip.Addr {
 	a := netip.MustParseAddr("192.0.2.1")
-	if len(c.m.vips) > 0 && c.m.vips[0].Addr().Is6() {
+	if v := c.m.groups[0].vips; len(v) > 0 && v[0].Addr().Is6() {
 		a = netip.MustParseAddr("2001:db8::1")
 	}
 	taken := func(x netip.Addr) bool {
-		for _, p := range c.m.vips {
-			if p.Addr() == x {
-				return true
+		for _, g := range c.m.groups {
+			for _, p := range g.vips {
+				if p.Addr() == x {
+					return true
+				}
 			}
 		}
 		for _, p := range c.m.peers {

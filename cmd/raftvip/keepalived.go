@@ -14,23 +14,30 @@ import (
 )
 
 // keepalivedCommand is `raftvip keepalived convert`: a keepalived.conf in, a raftvip
-// config out that joins the same VRRP group, for moving a fleet over node by node.
+// config out that joins the same VRRP groups, for moving a fleet over node by node.
 func keepalivedCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "keepalived",
 		Usage: "work with keepalived configurations",
 		Subcommands: []*cli.Command{{
 			Name:      "convert",
-			Usage:     "convert a vrrp_instance of a keepalived.conf into a raftvip config that joins the same VRRP group",
+			Usage:     "convert the vrrp_instances of a keepalived.conf into a raftvip config that joins the same VRRP groups",
 			ArgsUsage: "FILE  (flags may come before or after FILE)",
-			Description: "Prints a raftvip config to stdout: vip from interface and virtual_ipaddress, priority,\n" +
-				"preempt, checks from vrrp_script + track_script, notify hooks, and a vrrp section with the\n" +
-				"instance's virtual_router_id, version, advert_int, authentication and unicast peers, so the\n" +
-				"node joins the keepalived nodes' group as one router. Every keepalived option that is not\n" +
-				"converted is listed with why, at the top of the config and on stderr. keepalived.conf does\n" +
-				"not say the node's name, address or cluster: give them with --name, --bind (default\n" +
-				"unicast_src_ip) and --peer for every other raftvip node, or fill in the placeholders.\n" +
-				"Check the result with raftvip config check.",
+			Description: "Prints a raftvip config to stdout. Every vrrp_instance is converted: a file with one\n" +
+				"becomes the one-group form (vip, priority, preempt and vrrp at the top level), a file\n" +
+				"with several becomes groups:, one group per instance in file order, named after it.\n" +
+				"Each group gets the instance's interface and virtual_ipaddress, priority, preempt,\n" +
+				"preempt_delay, garp settings, its track_script checks (track), and a vrrp section with\n" +
+				"its virtual_router_id, version, advert_int, authentication and unicast peers, so the\n" +
+				"node joins each keepalived group as one router; the instances of a vrrp_sync_group\n" +
+				"become groups placed together (together). vrrp_scripts become checks and notify* the\n" +
+				"notify hooks (the script is told the group's name as INSTANCE). --instance NAME\n" +
+				"converts that instance alone, in the one-group form. Every keepalived option that is\n" +
+				"not converted is listed with why, at the top of the config and on stderr.\n" +
+				"keepalived.conf does not say the node's name, address or cluster: give them with\n" +
+				"--name, --bind (default: the first instance's unicast_src_ip) and --peer for every\n" +
+				"other raftvip node, or fill in the placeholders. Check the result with raftvip config\n" +
+				"check.",
 			Flags:  keepalivedConvertFlags(),
 			Action: runKeepalivedConvert,
 		}},
@@ -39,9 +46,9 @@ func keepalivedCommand() *cli.Command {
 
 func keepalivedConvertFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "instance", Usage: "the vrrp_instance to convert (required when the file has several)"},
+		&cli.StringFlag{Name: "instance", Usage: "convert only this vrrp_instance, as the config's one group (vip:); default: every instance, several as groups:"},
 		&cli.StringFlag{Name: "name", Usage: "this node's name (node.name), e.g. lb1"},
-		&cli.StringFlag{Name: "bind", Usage: "this node's address for Raft and gossip (node.bind); default unicast_src_ip"},
+		&cli.StringFlag{Name: "bind", Usage: "this node's address for Raft and gossip (node.bind); default: the first instance's unicast_src_ip"},
 		&cli.StringSliceFlag{Name: "peer", Usage: "another node of the raftvip cluster, name=ip or name=ip:port (repeat for each)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "write cluster.insecure: true (no TLS, no gossip encryption) instead of leaving tls and encrypt to fill in"},
 		&cli.StringFlag{Name: "haproxy-socket", Usage: "turn checks that look for a haproxy process (killall -0 haproxy, pidof haproxy, ...) into haproxy checks on this stats socket"},
@@ -122,7 +129,14 @@ func runKeepalivedConvert(c *cli.Context) error {
 // printKeepalivedReport writes what was not converted, and what is left to fill in,
 // to w (stderr), so that it is seen even when stdout goes to a file.
 func printKeepalivedReport(w io.Writer, file string, res *keepalived.Conversion) {
-	fmt.Fprintf(w, "converted vrrp_instance %s of %s\n", res.Instance, file)
+	if res.Groups == nil {
+		fmt.Fprintf(w, "converted vrrp_instance %s of %s\n", res.Instance, file)
+	} else {
+		fmt.Fprintf(w, "converted %d vrrp_instances of %s into groups:\n", len(res.Groups), file)
+		for i, g := range res.Groups {
+			fmt.Fprintf(w, "  vrrp_instance %s: group %s\n", res.Instances[i], g)
+		}
+	}
 	item := func(it keepalived.Item) {
 		if it.Line > 0 {
 			fmt.Fprintf(w, "  %s:%d: ", file, it.Line)

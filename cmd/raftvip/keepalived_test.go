@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,6 +11,20 @@ import (
 )
 
 const kaTestdata = "../../cluster/keepalived/testdata/keepalived"
+
+// loadConverted loads the config convert wrote to stdout: stdout is the config alone.
+func loadConverted(t *testing.T, out string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "raftvip.yaml")
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("the converted config does not load: %v\n%s", err, out)
+	}
+	return cfg
+}
 
 func TestKeepalivedConvert(t *testing.T) {
 	pair := filepath.Join(kaTestdata, "haproxy_pair.conf")
@@ -26,15 +41,7 @@ func TestKeepalivedConvert(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, errOut)
 			}
-			// stdout is the config alone: it loads.
-			path := filepath.Join(t.TempDir(), "raftvip.yaml")
-			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(path)
-			if err != nil {
-				t.Fatalf("the converted config does not load: %v\n%s", err, out)
-			}
+			cfg := loadConverted(t, out)
 			if cfg.Node.Name != "lb2" || len(cfg.Cluster.Peers) != 2 || !cfg.VRRP.Enabled || cfg.VRRP.VRID != 51 || cfg.VRRP.AuthPass != "s3cret" {
 				t.Errorf("config %+v", cfg)
 			}
@@ -47,6 +54,45 @@ func TestKeepalivedConvert(t *testing.T) {
 			}
 			if strings.Contains(errOut, "fill in before use") {
 				t.Errorf("placeholders reported with every flag given:\n%s", errOut)
+			}
+		})
+	}
+}
+
+// A file with several instances converts into groups:, or into the one-group form of
+// the instance --instance names.
+func TestKeepalivedConvertGroups(t *testing.T) {
+	pair := filepath.Join(kaTestdata, "active_active_lb1.conf")
+	for _, c := range []struct {
+		name       string
+		args       []string
+		groups     []string // nil: the vip: form
+		wantStderr []string
+	}{
+		{"every instance", []string{"keepalived", "convert", pair, "--name", "lb1", "--peer", "lb2=198.18.0.12", "--insecure"},
+			[]string{"VI_WEB", "VI_API"},
+			[]string{"converted 2 vrrp_instances of " + pair + " into groups:", "  vrrp_instance VI_WEB: group VI_WEB", "  vrrp_instance VI_API: group VI_API"}},
+		{"--instance", []string{"keepalived", "convert", pair, "--instance", "VI_API", "--name", "lb1", "--peer", "lb2=198.18.0.12", "--insecure"},
+			nil,
+			[]string{"converted vrrp_instance VI_API of " + pair, pair + ":15: vrrp_instance VI_WEB { ... }: not converted: only vrrp_instance VI_API is (--instance)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, err := run(t, c.args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut)
+			}
+			cfg := loadConverted(t, out)
+			var names []string
+			for _, g := range cfg.Groups {
+				names = append(names, g.Name)
+			}
+			if cfg.GroupsSection != (c.groups != nil) || c.groups != nil && !slices.Equal(names, c.groups) {
+				t.Errorf("groups %q (groups: %v), want %q", names, cfg.GroupsSection, c.groups)
+			}
+			for _, want := range c.wantStderr {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
 			}
 		})
 	}
@@ -73,7 +119,7 @@ func TestKeepalivedConvertErrors(t *testing.T) {
 		{"missing file", []string{"keepalived", "convert", filepath.Join(dir, "none.conf")}, []string{"none.conf", "no such file"}},
 		{"two files", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf"), "other.conf"}, []string{"takes one file", "other.conf"}},
 		{"unknown flag", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf"), "--nmae", "x"}, []string{"-nmae", "--instance, --name"}},
-		{"several instances", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf")}, []string{"VI_PUBLIC, VI_INTERNAL", "--instance NAME"}},
+		{"a sync group with two preempt policies", []string{"keepalived", "convert", filepath.Join(kaTestdata, "multi.conf")}, []string{"multi.conf:32: vrrp_sync_group: vrrp_instance VI_INTERNAL has nopreempt", "--instance"}},
 		{"unclosed block", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_unclosed.conf")}, []string{"malformed_unclosed.conf:1:", "never closed"}},
 		{"unterminated quote", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_quote.conf")}, []string{"malformed_quote.conf:2:"}},
 		{"three problems", []string{"keepalived", "convert", filepath.Join(kaTestdata, "malformed_ah.conf")}, []string{"3 problems", "malformed_ah.conf:4:", "malformed_ah.conf:5:", "malformed_ah.conf:9:"}},
