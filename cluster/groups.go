@@ -156,6 +156,8 @@ func (n *Node) standing() election.Standing {
 	switch {
 	case n.fsm.Unknown() != nil:
 		st.Fault = "the log holds a record this version does not know: upgrade this node (" + n.fsm.Unknown().Error() + ")"
+	case n.olderWhy.Load() != nil:
+		st.Fault = *n.olderWhy.Load()
 	case n.stopping.Load():
 		st.Ineligible = "stopping"
 	case n.leaving.Load():

@@ -103,6 +103,7 @@ func (n *Node) localMeta() []byte {
 		Quorum:   leader != "",
 		Raft:     n.cfg.RaftAddr().String(),
 		Version:  Version,
+		Protocol: election.ProtocolVersion,
 		ID:       n.stores.ID,
 		Expect:   n.cfg.Cluster.BootstrapExpect,
 		State:    n.hasState(),

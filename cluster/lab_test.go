@@ -84,7 +84,7 @@ func (l *lab) config(i int) *config.Config {
 cluster:
   peers: [%s]
   insecure: true
-  timing: fast
+  timing: lan
 admin:
   socket: %s
 vip:

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/cluster/gossip"
+	"github.com/raftvip/raftvip/election"
 )
 
 // Membership pairs gossip with Raft the way Consul and Nomad pair Serf with Raft:
@@ -335,6 +336,10 @@ func (n *Node) reconcileOnce(ctx context.Context) {
 			continue
 		}
 		if !in {
+			if m.Meta.Protocol < election.ProtocolVersion {
+				n.refuse(m.Name, olderProtocolWhy(m.Name, m.Meta))
+				continue
+			}
 			if m.Meta.State {
 				n.refuse(m.Name, "it has raft state of another cluster, or from before it left this one; empty its node.data_dir and restart it to join")
 				continue

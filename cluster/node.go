@@ -83,6 +83,8 @@ type Node struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	runErr   error
+	fatal    atomic.Pointer[error] // why the node stopped on its own, if it did
+	olderWhy atomic.Pointer[string] // a member speaks an older ownership protocol: what to do
 }
 
 // Start brings a node up: it removes stale VIPs left on the interface, opens the data
@@ -199,8 +201,12 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 	go n.placer.Run(ctx, cfg.Cluster.Timing.RenewInterval())
 	go n.preferLeader(ctx)
 	n.ready.Store(true)
+	go n.guardProtocol(ctx, time.Now())
 	go func() {
 		n.runErr = n.holder.Run(ctx)
+		if f := n.fatal.Load(); f != nil {
+			n.runErr = *f
+		}
 		close(n.done)
 	}()
 	n.sd = newSDNotifier(os.Getenv)
@@ -468,6 +474,20 @@ func (n *Node) Stop(ctx context.Context) error {
 
 // Done is closed when the election loop has stopped.
 func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Fatal is why the node stopped on its own (Done closed without Stop), if it says.
+func (n *Node) Fatal() error {
+	if f := n.fatal.Load(); f != nil {
+		return *f
+	}
+	return nil
+}
+
+// stopWith stops the node on its own for err.
+func (n *Node) stopWith(err error) {
+	n.fatal.CompareAndSwap(nil, &err)
+	n.cancel()
+}
 
 func (n *Node) closeAll() {
 	if n.admin != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftvip/raftvip/cluster/config"
+	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/store"
 )
 
@@ -78,10 +79,13 @@ func TestNodeCrashedHolderIsReplacedAfterItsWait(t *testing.T) {
 	if waited := since.Sub(crashed); waited < wait {
 		t.Errorf("%s held the group %s after %s crashed, before its wait (%s) was out", next, waited.Round(time.Millisecond), h, wait)
 	}
-	// No release: the new assignment follows the dead holder's.
-	want := []string{"assign " + h, "assign " + next}
-	if got := l.history(next, "vip"); !slices.Equal(got, want) {
-		t.Errorf("ownership history %q, want %q", got, want)
+	// No release by the dead holder: the new assignment follows its own. (What comes
+	// after is the new holder's business: under a loaded race detector it may lose
+	// its lease and be assigned again.)
+	got := l.history(next, "vip")
+	if len(got) < 2 || got[0] != "assign "+h || got[1] != "assign "+next ||
+		slices.ContainsFunc(got, func(e string) bool { return strings.HasPrefix(e, "release "+h) }) {
+		t.Errorf("ownership history %q, want assign %s, assign %s and no release by %s", got, h, next, h)
 	}
 }
 
@@ -274,4 +278,42 @@ func TestNodeGroupsSpread(t *testing.T) {
 		}
 	}
 	t.Logf("api moved to %s", next)
+}
+
+// A member that gossips an older ownership protocol (0: the leader holds the VIP)
+// appears: an agent that started moments ago and holds nothing stops and says what to
+// do; the holder lets its group go and names the member in its status; nothing is
+// held twice.
+func TestNodeOlderProtocolPeer(t *testing.T) {
+	l := newLab(t, 3, nil)
+	l.startAll()
+	h := l.holder("vip", 15*time.Second)
+	old, err := gossip.EncodeMeta(gossip.Meta{Format: gossip.MetaFormat, Raft: "198.18.0.19:7300", Version: "0.9.0", State: true}, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.gossip.update("lb9", func(m *fakeMember) {
+		m.addr, m.state, m.meta = netip.MustParseAddrPort("198.18.0.19:7301"), gossip.Alive, old
+	})
+	for _, name := range []string{"lb1", "lb2", "lb3"} {
+		n := l.node(name)
+		if name == h {
+			waitUntil(t, h+" lets the group go", func() bool { return len(l.vips.holders("vip")) == 0 })
+			st := n.Status()
+			if st.Holding || !strings.Contains(st.Ineligible, "lb9 runs raftvip 0.9.0") || !strings.Contains(st.Ineligible, "docs/operations.md") {
+				t.Errorf("%s: holding %v, ineligible %q; want it to name lb9 and the upgrade procedure", h, st.Holding, st.Ineligible)
+			}
+			continue
+		}
+		select {
+		case <-n.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s still runs beside lb9", name)
+		}
+		if err := n.Fatal(); err == nil || !strings.Contains(err.Error(), "lb9 runs raftvip 0.9.0") ||
+			!strings.Contains(err.Error(), "the Raft leader holds the VIP") || !strings.Contains(err.Error(), "Stop the agent on every node") {
+			t.Errorf("%s stopped with %v", name, err)
+		}
+		l.forget(name)
+	}
 }

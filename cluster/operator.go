@@ -412,6 +412,16 @@ func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.Trans
 		names = n.heldWithFirst()
 	}
 	standings := n.placer.Standings()
+	if _, heard := standings[node]; node != "" && !heard {
+		// A leader that has just taken over hears every node within a renewal period
+		// or two: give the target that long.
+		deadline := time.Now().Add(max(time.Second, 8*n.cfg.Cluster.Timing.RenewInterval()))
+		for !heard && time.Now().Before(deadline) {
+			time.Sleep(n.cfg.Cluster.Timing.RenewInterval())
+			standings = n.placer.Standings()
+			_, heard = standings[node]
+		}
+	}
 	servers, err := n.configuration()
 	if err != nil {
 		return resp, err

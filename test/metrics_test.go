@@ -122,9 +122,10 @@ func TestMetricsAcrossFailover(t *testing.T) {
 	raftNames, mlNames := hm.Names("raft_"), hm.Names("memberlist_")
 	t.Logf("%s serves %d raft_* metrics: %s", h.Name, len(raftNames), strings.Join(raftNames, " "))
 	t.Logf("%s serves %d memberlist_* metrics: %s", h.Name, len(mlNames), strings.Join(mlNames, " "))
-	for _, want := range []string{"raft_commitTime_count", "raft_apply"} {
-		if _, ok := hm[want]; !ok {
-			t.Errorf("%s: no %s from Raft", h.Name, want)
+	leader, _ := oneLeader(s0)
+	for _, want := range []string{"raft_state_leader", "raft_commitTime_count", "raft_apply"} {
+		if _, ok := s0[leader][want]; !ok {
+			t.Errorf("%s (the leader): no %s from Raft", leader.Name, want)
 		}
 	}
 	if len(mlNames) == 0 {

@@ -358,13 +358,13 @@ func TestConfigErrors(t *testing.T) {
 			words: []string{"prefix length"},
 		},
 		{
-			name: "VIP lease above leader lease",
+			name: "leader lease above heartbeat",
 			edit: func(s string) string {
-				return strings.Replace(s, "timing: lan", "timing: {profile: lan, vip_lease: 200ms}", 1)
+				return strings.Replace(s, "timing: lan", "timing: {profile: lan, leader_lease: 400ms}", 1)
 			},
-			mark:  "vip_lease: 200ms",
-			field: "cluster.timing.vip_lease",
-			words: []string{"leader_lease", "150ms"},
+			mark:  "leader_lease: 400ms",
+			field: "cluster.timing.leader_lease",
+			words: []string{"heartbeat_timeout", "300ms"},
 		},
 	}
 	for _, c := range cases {

@@ -31,6 +31,10 @@ type Meta struct {
 	Quorum   bool        `json:"q,omitempty"` // sees a Raft leader
 	Raft     string      `json:"r"`           // Raft address
 	Version  string      `json:"ver"`
+	// Protocol is the ownership protocol the agent speaks (election.ProtocolVersion);
+	// 0, from agents that do not send it, is the protocol in which the leader holds
+	// the VIP.
+	Protocol int         `json:"pv,omitempty"`
 	ID       string      `json:"id,omitempty"` // instance id of the data dir; a wiped node gets a new one
 	Expect   int         `json:"e,omitempty"`  // cluster.bootstrap_expect
 	State    bool        `json:"s,omitempty"`  // has Raft state: belongs to a cluster, or did

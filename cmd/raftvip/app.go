@@ -151,7 +151,11 @@ wait:
 			logger.Info("left the cluster (raftvip leave); stopping")
 			break wait
 		case <-node.Done():
-			logger.Error("election loop stopped unexpectedly")
+			if err := node.Fatal(); err != nil {
+				logger.Error("stopping", "err", err)
+			} else {
+				logger.Error("election loop stopped unexpectedly")
+			}
 			break wait
 		}
 	}
@@ -173,6 +177,9 @@ wait:
 		}
 	}()
 	err = node.Stop(ctx)
+	if fatal := node.Fatal(); fatal != nil {
+		return fatal // it says why and what to do
+	}
 	if crashed {
 		// Exit non-zero, so that a supervisor (systemd's Restart=on-failure) restarts it.
 		return errors.Join(errors.New("the election loop stopped unexpectedly"), err)
