@@ -152,8 +152,11 @@ func (p *Placer) Run(ctx context.Context, every time.Duration) error {
 }
 
 // detect is how long a group may go without a holding report before it moves: two
-// renewal periods of its assignee plus a round trip.
-func detect(a store.Assignment) time.Duration { return a.Lease/2 + a.Delta + 100*time.Millisecond }
+// renewal periods of its assignee (L/2) plus twice its δ for the round trip and the
+// scheduling on both ends. It is longer than the assignee's lease L whenever δ ≥ L/4:
+// by then an assignee that cannot report has most likely lost its lease anyway.
+// Detection only decides speed, never safety (DESIGN §9.3).
+func detect(a store.Assignment) time.Duration { return a.Lease/2 + 2*a.Delta }
 
 // staleAfter is how long a node's standing counts without a new renewal: two of its
 // lease lengths (eight renewal periods), and never less than 500 ms. A node that died

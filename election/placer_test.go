@@ -165,10 +165,10 @@ func plAssignment(node string, policy GroupPolicy) store.Assignment {
 }
 
 // DESIGN §9.3, detection: a new leader that has not heard from an assignee gives it
-// detect(a) = L/2 + δ + 100ms from its election before it moves the group away.
+// detect(a) = L/2 + 2δ from its election before it moves the group away.
 func TestPlacerNewLeaderGivesAnUnheardAssigneeTheDetectionTime(t *testing.T) {
 	b := store.Assignment{Index: 5, Node: "B", Incarnation: "B#1", Lease: 2 * time.Second, Delta: 200 * time.Millisecond}
-	const detection = 1300 * time.Millisecond // 2s/2 + 200ms + 100ms
+	const detection = 1400 * time.Millisecond // 2s/2 + 2×200ms
 	if got := detect(b); got != detection {
 		t.Fatalf("detect = %v, want %v", got, detection)
 	}
@@ -225,7 +225,7 @@ func TestPlacerCountsHoldingReportsOfTheCurrentAssignmentOnly(t *testing.T) {
 		bHolds  []uint64      // what B reports holding
 		movedAt time.Duration // 0: never
 	}{
-		{"B never reports holding", nil, 1400 * time.Millisecond},
+		{"B never reports holding", nil, 1500 * time.Millisecond},
 		{"B reports holding assignment 5", []uint64{5}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,7 +16,8 @@ type AgentConfig struct {
 	Node     NodeSection    `yaml:"node"`
 	Cluster  ClusterSection `yaml:"cluster"`
 	Admin    AdminSection   `yaml:"admin"`
-	VIP      VIPSection     `yaml:"vip"`
+	VIP      *VIPSection    `yaml:"vip,omitempty"`
+	Groups   []GroupSection `yaml:"groups,omitempty"`
 	Priority int            `yaml:"priority,omitempty"`
 	VRRP     *VRRPSection   `yaml:"vrrp,omitempty"`
 	Log      LogSection     `yaml:"log"`
@@ -68,6 +69,20 @@ type VIPSection struct {
 	Lifetime  string      `yaml:"lifetime,omitempty"`
 	Fencing   string      `yaml:"fencing,omitempty"`
 	GARP      GARPSection `yaml:"garp"`
+}
+
+// GroupSection is one entry of `groups:`. Extra takes keys the lab does not model
+// (track, together, vrrp, ...).
+type GroupSection struct {
+	Name            string         `yaml:"name"`
+	Interface       string         `yaml:"interface"`
+	Addresses       []string       `yaml:"addresses"`
+	Priority        int            `yaml:"priority,omitempty"`
+	Lifetime        string         `yaml:"lifetime,omitempty"`
+	Fencing         string         `yaml:"fencing,omitempty"`
+	MinMoveInterval string         `yaml:"min_move_interval,omitempty"`
+	GARP            GARPSection    `yaml:"garp"`
+	Extra           map[string]any `yaml:",inline"`
 }
 
 // GARPSection is `vip.garp:`.
@@ -153,16 +168,18 @@ func (l *Lab) agentConfig(n *Node) AgentConfig {
 		},
 		Cluster: l.clusterSection(n),
 		Admin:   AdminSection{Socket: n.Socket},
-		VIP: VIPSection{
-			Interface: "eth0",
-			Addresses: addrs,
-			Lifetime:  durationString(o.Lifetime),
-			Fencing:   o.Fencing,
-			GARP:      GARPSection{Repeat: o.GARPRepeat, Interval: durationString(o.GARPInterval)},
-		},
 		Priority: o.Priorities[n.Name],
 		VRRP:     l.vrrpSection(n),
 		Log:      LogSection{Level: o.LogLevel, Format: "text"},
+	}
+	garp := GARPSection{Repeat: o.GARPRepeat, Interval: durationString(o.GARPInterval)}
+	if len(o.Groups) == 0 {
+		c.VIP = &VIPSection{Interface: "eth0", Addresses: addrs, Lifetime: durationString(o.Lifetime), Fencing: o.Fencing, GARP: garp}
+	}
+	for _, g := range o.Groups {
+		c.Groups = append(c.Groups, GroupSection{Name: g.Name, Interface: "eth0", Addresses: []string{g.VIP.String()},
+			Priority: g.Priorities[n.Name], Lifetime: durationString(o.Lifetime), Fencing: o.Fencing,
+			MinMoveInterval: durationString(g.MinMoveInterval), GARP: garp})
 	}
 	if o.Configure != nil {
 		o.Configure(n, &c)

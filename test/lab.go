@@ -86,6 +86,11 @@ type Options struct {
 	// a vrrp_script (see ScriptCheck).
 	KeepalivedCheck *ScriptCheck
 
+	// Groups, if set, configures these VIP groups (DESIGN §9) instead of the one VIP:
+	// the first group's VIP is the lab's VIP4 (Holder, Get and the like follow it),
+	// and Options.IPv6 is not allowed with them.
+	Groups []LabGroup
+
 	StartAgents bool // start the agent on every node once the lab is up
 	Keep        bool // keep the work directory after Close (also with env RAFTVIP_KEEP=1; kept anyway when a test failed)
 
@@ -245,10 +250,21 @@ func New(opts Options) (*Lab, error) {
 	if err := opts.checkVRRP(); err != nil {
 		return nil, err
 	}
+	if len(opts.Groups) > 0 && (opts.IPv6 || opts.VRRP != nil || opts.KeepalivedOnly) {
+		return nil, errors.New("lab: Groups with IPv6, VRRP or KeepalivedOnly: not modelled; configure them with Configure")
+	}
+	for i, g := range opts.Groups {
+		if g.MinMoveInterval == 0 {
+			opts.Groups[i].MinMoveInterval = time.Second
+		}
+	}
 	keep := opts.Keep || os.Getenv("RAFTVIP_KEEP") == "1"
 	l := &Lab{opts: opts, logf: opts.Logf, VIP4: VIP4, blocked: map[[2]string]bool{}, keep: keep}
 	if opts.IPv6 {
 		l.VIP6 = VIP6
+	}
+	if len(opts.Groups) > 0 {
+		l.VIP4 = opts.Groups[0].VIP
 	}
 	if err := l.reserve(); err != nil {
 		return nil, err
@@ -459,11 +475,38 @@ func (l *Lab) vip6Suffix() string {
 	return ""
 }
 
+// LabGroup is one VIP group of Options.Groups.
+type LabGroup struct {
+	Name       string
+	VIP        netip.Prefix   // one IPv4 VIP in 198.18.0.0/24
+	Priorities map[string]int // this group's priority per node; unset: the agent's default
+	// MinMoveInterval is the group's min_move_interval; 0: the lab's 1s (the agent's
+	// default of 10 s would hold preemption back for most of a test).
+	MinMoveInterval time.Duration
+}
+
+// GroupVIP returns the VIP of group name, or the invalid address.
+func (l *Lab) GroupVIP(name string) netip.Addr {
+	for _, g := range l.opts.Groups {
+		if g.Name == name {
+			return g.VIP.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
 // Options returns the options the lab was built with (defaults filled in).
 func (l *Lab) Options() Options { return l.opts }
 
 // VIPs returns the configured VIP addresses (IPv4 first).
 func (l *Lab) VIPs() []netip.Addr {
+	if len(l.opts.Groups) > 0 {
+		var v []netip.Addr
+		for _, g := range l.opts.Groups {
+			v = append(v, g.VIP.Addr())
+		}
+		return v
+	}
 	v := []netip.Addr{l.VIP4.Addr()}
 	if l.VIP6.IsValid() {
 		v = append(v, l.VIP6.Addr())

@@ -80,13 +80,23 @@ func (l *Lab) Addrs(n *Node) ([]netip.Prefix, error) {
 	return a.list()
 }
 
-// KernelHolds reports whether n's eth0 has every configured VIP.
+// KernelHolds reports whether n's eth0 has every VIP of the first group (with
+// Options.Groups; else every configured VIP).
 func (l *Lab) KernelHolds(n *Node) (bool, error) {
+	vips := l.VIPs()
+	if len(l.opts.Groups) > 0 {
+		vips = vips[:1]
+	}
+	return l.kernelHas(n, vips...)
+}
+
+// kernelHas reports whether n's eth0 has every address of vips.
+func (l *Lab) kernelHas(n *Node, vips ...netip.Addr) (bool, error) {
 	addrs, err := l.Addrs(n)
 	if err != nil {
 		return false, err
 	}
-	for _, v := range l.VIPs() {
+	for _, v := range vips {
 		if !slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return p.Addr() == v }) {
 			return false, nil
 		}

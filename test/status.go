@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,33 @@ type Status struct {
 	Events           []Event  `json:"events"`
 	VRRP             *VRRP    `json:"vrrp"` // nil from an agent without VRRP support
 	Security         Security `json:"security"`
+	Groups           []Group  `json:"groups"`
+}
+
+// Group is one entry of Status.Groups.
+type Group struct {
+	Name             string   `json:"name"`
+	Addresses        []string `json:"addresses"`
+	Holder           string   `json:"holder"`
+	Holding          bool     `json:"holding"`
+	Assigned         bool     `json:"assigned"`
+	Reason           string   `json:"reason"`
+	LeaseRemainingMS float64  `json:"lease_remaining_ms"`
+	WaitMS           float64  `json:"wait_ms"`
+	Priority         int      `json:"priority"`
+	Ineligible       string   `json:"ineligible"`
+	Differs          []string `json:"differs"`
+	Policy           Policy   `json:"policy"`
+}
+
+// Group returns the group called name, if the status has it.
+func (s Status) Group(name string) (Group, bool) {
+	for _, g := range s.Groups {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Group{}, false
 }
 
 // Security is Status.Security (cluster.SecurityStatus).
@@ -260,6 +288,51 @@ func (l *Lab) holder(ctx context.Context) (*Node, error) {
 		return nil, fmt.Errorf("%w: %s says holding but its eth0 lacks a VIP: %s", ErrNoHolder, h.Name, describe())
 	}
 	return h, nil
+}
+
+// GroupHolder returns the one node that says it holds group name and whose kernel
+// has the group's VIP. It fails (wrapping ErrNoHolder) when none or several do.
+func (l *Lab) GroupHolder(ctx context.Context, name string) (*Node, error) {
+	vip := l.GroupVIP(name)
+	if !vip.IsValid() {
+		return nil, fmt.Errorf("lab: no group %q", name)
+	}
+	sts, _ := l.Statuses(ctx)
+	var holders []string
+	var h *Node
+	for _, n := range l.Nodes {
+		if g, ok := sts[n].Group(name); ok && g.Holding {
+			holders, h = append(holders, n.Name), n
+		}
+	}
+	if len(holders) != 1 {
+		return nil, fmt.Errorf("%w of %s: %d nodes say holding it %v", ErrNoHolder, name, len(holders), holders)
+	}
+	if ok, err := l.kernelHas(h, vip); err != nil || !ok {
+		return nil, fmt.Errorf("%w of %s: %s says holding but its eth0 lacks %s (%v)", ErrNoHolder, name, h.Name, vip, err)
+	}
+	return h, nil
+}
+
+// WaitGroupHolder polls until GroupHolder finds a holder of group name that is not one
+// of not, at most timeout.
+func (l *Lab) WaitGroupHolder(name string, timeout time.Duration, not ...*Node) (*Node, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		h, err := l.GroupHolder(ctx, name)
+		if err == nil && slices.Contains(not, h) {
+			err = fmt.Errorf("%s still holds %s", h.Name, name)
+		}
+		if err == nil {
+			return h, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lab: wait for a holder of %s (%v): %w", name, timeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // WaitForHolder polls until Holder succeeds, at most timeout.

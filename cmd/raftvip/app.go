@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -307,7 +308,7 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	}
 	if len(st.Groups) > 1 {
 		fmt.Fprintln(tw, "groups:")
-		fmt.Fprintln(tw, "  GROUP\tADDRESSES\tHOLDER\tHERE\tLEASE\tREASON")
+		fmt.Fprintln(tw, "  GROUP\tADDRESSES\tHOLDER\tHERE\tPRIORITY\tLEASE\tREASON")
 		for _, g := range st.Groups {
 			here := "-"
 			switch {
@@ -324,7 +325,19 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 			if len(g.Differs) > 0 {
 				reason = "copy differs from the leader's: " + strings.Join(g.Differs, ", ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", g.Name, strings.Join(g.Addresses, ","), orNone(g.Holder), here, lease, reason)
+			prio := strconv.Itoa(g.Priority)
+			if g.Ineligible != "" {
+				prio = "no: " + g.Ineligible
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, strings.Join(g.Addresses, ","), orNone(g.Holder), here, prio, lease, reason)
+		}
+		for _, g := range st.Groups {
+			switch {
+			case g.Policy.NoneEligible != "":
+				fmt.Fprintf(tw, "  %s:\t%s\n", g.Name, g.Policy.NoneEligible)
+			case g.Policy.Pending != "":
+				fmt.Fprintf(tw, "  %s pending:\t%s\n", g.Name, g.Policy.Pending)
+			}
 		}
 	}
 	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, delta %dms, wait %dms), lifetime %s, fencing %s\n",
