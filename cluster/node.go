@@ -83,7 +83,7 @@ type Node struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	runErr   error
-	fatal    atomic.Pointer[error] // why the node stopped on its own, if it did
+	fatal    atomic.Pointer[error]  // why the node stopped on its own, if it did
 	olderWhy atomic.Pointer[string] // a member speaks an older ownership protocol: what to do
 }
 

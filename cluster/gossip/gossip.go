@@ -24,13 +24,13 @@ const MetaFormat = 1
 // (at most memberlist.MetaMaxSize, 512 bytes). Keys are short to leave room for the
 // checks' outputs.
 type Meta struct {
-	Format   int         `json:"v"`
-	Priority int         `json:"p"`           // effective priority
-	Base     int         `json:"b"`           // configured priority
-	Fault    bool        `json:"f,omitempty"` // a weight-0 check fails
-	Quorum   bool        `json:"q,omitempty"` // sees a Raft leader
-	Raft     string      `json:"r"`           // Raft address
-	Version  string      `json:"ver"`
+	Format   int    `json:"v"`
+	Priority int    `json:"p"`           // effective priority
+	Base     int    `json:"b"`           // configured priority
+	Fault    bool   `json:"f,omitempty"` // a weight-0 check fails
+	Quorum   bool   `json:"q,omitempty"` // sees a Raft leader
+	Raft     string `json:"r"`           // Raft address
+	Version  string `json:"ver"`
 	// Protocol is the ownership protocol the agent speaks (election.ProtocolVersion);
 	// 0, from agents that do not send it, is the protocol in which the leader holds
 	// the VIP.
