@@ -188,6 +188,9 @@ func (n *Node) members(leader raft.ServerID, holder string) []api.Member {
 			Fault:      c.Fault,
 			Drained:    c.Drained,
 		}
+		if !m.Voter && m.Ineligible == "" {
+			m.Ineligible = "not a voter" // it joined and has not caught up yet: placement skips it
+		}
 		m.Eligible = m.Ineligible == ""
 		if name == n.cfg.Node.Name {
 			m.Gossip, m.BasePriority, m.Version = string(gossip.Alive), n.basePriority(), Version

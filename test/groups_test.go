@@ -167,6 +167,7 @@ func TestGroupsSpread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("raftvip status on lb1:\n%s", out)
 	for _, want := range []string{"groups:", "web", "198.18.0.21/24", "api", "db", "HELD"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status of lb1 lacks %q:\n%s", want, out)
