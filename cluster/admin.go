@@ -145,6 +145,7 @@ func (n *Node) status(withDiffs bool) api.Status {
 		st.Reason = st.Membership
 	}
 	st.Members = n.members(leader, st.Holder)
+	st.Timing.Differs = n.timingDiffers()
 	for _, r := range n.fsm.History() {
 		e := api.Event{Kind: r.Kind, Node: r.Node, Term: r.Term, At: r.At, Index: r.Index, Handoff: r.Handoff, Reason: r.Reason,
 			Group: r.Group, Held: r.Held}
@@ -193,7 +194,7 @@ func (n *Node) members(leader raft.ServerID, holder string) []api.Member {
 		}
 		m.Eligible = m.Ineligible == ""
 		if name == n.cfg.Node.Name {
-			m.Gossip, m.BasePriority, m.Version = string(gossip.Alive), n.basePriority(), Version
+			m.Gossip, m.BasePriority, m.Version, m.Timing = string(gossip.Alive), n.basePriority(), Version, n.cfg.Cluster.Timing.Summary()
 			_, states := n.local()
 			for _, s := range states {
 				m.Checks = append(m.Checks, api.MemberCheck{Name: s.Name, State: checkWord(s), Output: s.Output})
@@ -201,7 +202,7 @@ func (n *Node) members(leader raft.ServerID, holder string) []api.Member {
 		} else if gm, ok := n.gossip.Member(name); ok {
 			m.Gossip = string(gm.State)
 			if gm.MetaErr == nil {
-				m.BasePriority, m.Version = gm.Meta.Base, gm.Meta.Version
+				m.BasePriority, m.Version, m.Timing = gm.Meta.Base, gm.Meta.Version, gm.Meta.Timing
 				for _, c := range gm.Meta.Checks {
 					m.Checks = append(m.Checks, api.MemberCheck{Name: c.Name, State: c.State, Output: c.Output})
 				}

@@ -104,6 +104,7 @@ func (n *Node) localMeta() []byte {
 		Raft:     n.cfg.RaftAddr().String(),
 		Version:  Version,
 		Protocol: election.ProtocolVersion,
+		Timing:   n.cfg.Cluster.Timing.Summary(),
 		ID:       n.stores.ID,
 		Expect:   n.cfg.Cluster.BootstrapExpect,
 		State:    n.hasState(),

@@ -317,3 +317,33 @@ func TestNodeOlderProtocolPeer(t *testing.T) {
 		l.forget(name)
 	}
 }
+
+// A node with other timing settings (wan among lan nodes) holds under its own lease,
+// which its assignment records: when it crashes, the next holder waits out the wan
+// lease plus margin, not its own. Status names the member whose timing differs.
+func TestNodeMixedTimingWaitsTheHoldersOwn(t *testing.T) {
+	wan, _ := config.Profile("wan")
+	l := newLab(t, 3, func(c *config.Config) {
+		if c.Node.Name == "lb3" {
+			c.Cluster.Timing = wan
+			c.Groups[0].Priority = 200
+		}
+	})
+	l.startAll()
+	waitUntil(t, "lb3 holds", func() bool { return slices.Equal(l.vips.holders("vip"), []string{"lb3"}) })
+	diffs := l.node("lb1").Status().Timing.Differs
+	if len(diffs) != 1 || !strings.HasPrefix(diffs[0], "lb3: wan (") {
+		t.Errorf("lb1's status names %q as timing that differs; want lb3's wan", diffs)
+	}
+	wait := owed(l.node("lb3"), "vip")
+	if own := owed(l.node("lb1"), "vip"); own >= wait {
+		t.Fatalf("the test needs lb3's wait (%s) longer than lb1's (%s)", wait, own)
+	}
+	crashed := time.Now()
+	l.crash("lb3")
+	next := l.holder("vip", 20*time.Second, "lb3")
+	since, _ := l.vips.heldSince("vip", next)
+	if waited := since.Sub(crashed); waited < wait {
+		t.Errorf("%s held %s after lb3 crashed, before lb3's own wait (%s) was out", next, waited.Round(time.Millisecond), wait)
+	}
+}

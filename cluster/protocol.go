@@ -55,16 +55,25 @@ func olderProtocolWhy(member string, meta gossip.Meta) string {
 
 // guardProtocol watches gossip for a member that speaks an older protocol: in the
 // first protocolRefusal after start it stops the agent; later it logs, and standing
-// keeps the node from holding anything while the member is there.
+// keeps the node from holding anything while the member is there. It also logs, once
+// each, the members whose timing differs from this node's.
 func (n *Node) guardProtocol(ctx context.Context, started time.Time) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	logged := ""
+	timingLogged := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		for _, d := range n.timingDiffers() {
+			if !timingLogged[d] {
+				timingLogged[d] = true
+				n.log.Warn("a member runs other timing settings; each assignment records its holder's own, so no VIP is held twice, but a group's failover time depends on its holder's",
+					"member", d, "here", n.cfg.Cluster.Timing.Summary())
+			}
 		}
 		name, why := n.olderPeer()
 		if name == "" {
@@ -85,4 +94,21 @@ func (n *Node) guardProtocol(ctx context.Context, started time.Time) {
 			n.holder.Wake()
 		}
 	}
+}
+
+// timingDiffers names the members of the cluster whose gossiped cluster.timing
+// differs from this node's, with theirs.
+func (n *Node) timingDiffers() []string {
+	if n.gossip == nil {
+		return nil
+	}
+	mine := n.cfg.Cluster.Timing.Summary()
+	var out []string
+	for _, m := range n.gossip.All() {
+		if m.Name == n.cfg.Node.Name || m.MetaErr != nil || m.Meta.Timing == "" || m.Meta.Timing == mine {
+			continue
+		}
+		out = append(out, m.Name+": "+m.Meta.Timing)
+	}
+	return out
 }

@@ -51,6 +51,10 @@ type TimingInfo struct {
 	// WaitMS is W of the first group: what its current assignee owes before it may
 	// hold (0 after a held release).
 	WaitMS int64 `json:"wait_ms"`
+	// Differs names the members whose cluster.timing differs from this node's, with
+	// theirs. Each assignment records its holder's settings, so this is safe, but a
+	// group's failover time depends on its holder's.
+	Differs []string `json:"differs,omitempty"`
 }
 
 // GroupStatus is one VIP group as this node sees it (status: "groups").
@@ -96,6 +100,7 @@ type Member struct {
 	Drained      bool          `json:"drained"`
 	Checks       []MemberCheck `json:"checks,omitempty"`
 	Version      string        `json:"version,omitempty"`
+	Timing       string        `json:"timing,omitempty"` // its cluster.timing, as it gossips it
 }
 
 // MemberCheck is a check's state as its node gossips it.

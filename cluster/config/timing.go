@@ -69,6 +69,13 @@ func Profile(name string) (Timing, bool) {
 	return Timing{}, false
 }
 
+// Summary is t in one line, every knob with its value: what a node gossips, so
+// that others can name a member whose timing differs.
+func (t Timing) Summary() string {
+	return fmt.Sprintf("%s (heartbeat %s, election %s, leader lease %s, commit %s, vip_lease %s, rpc %s, claim_margin %s)",
+		t.Profile, t.HeartbeatTimeout, t.ElectionTimeout, t.LeaderLease, t.CommitTimeout, t.VIPLease, t.RPCTimeout, t.ClaimMargin)
+}
+
 // RenewInterval is how often a holder renews its lease: VIPLease / 4.
 func (t Timing) RenewInterval() time.Duration {
 	return t.VIPLease / 4

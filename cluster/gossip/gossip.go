@@ -34,12 +34,14 @@ type Meta struct {
 	// Protocol is the ownership protocol the agent speaks (election.ProtocolVersion);
 	// 0, from agents that do not send it, is the protocol in which the leader holds
 	// the VIP.
-	Protocol int         `json:"pv,omitempty"`
-	ID       string      `json:"id,omitempty"` // instance id of the data dir; a wiped node gets a new one
-	Expect   int         `json:"e,omitempty"`  // cluster.bootstrap_expect
-	State    bool        `json:"s,omitempty"`  // has Raft state: belongs to a cluster, or did
-	Leaving  bool        `json:"l,omitempty"`  // raftvip leave is under way
-	Checks   []MetaCheck `json:"c,omitempty"`
+	Protocol int `json:"pv,omitempty"`
+	// Timing is the node's cluster.timing, every knob (config.Timing.Summary).
+	Timing  string      `json:"t,omitempty"`
+	ID      string      `json:"id,omitempty"` // instance id of the data dir; a wiped node gets a new one
+	Expect  int         `json:"e,omitempty"`  // cluster.bootstrap_expect
+	State   bool        `json:"s,omitempty"`  // has Raft state: belongs to a cluster, or did
+	Leaving bool        `json:"l,omitempty"`  // raftvip leave is under way
+	Checks  []MetaCheck `json:"c,omitempty"`
 }
 
 // MetaCheck is one check's state in the metadata.

@@ -342,6 +342,9 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	}
 	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, delta %dms, wait %dms), lifetime %s, fencing %s\n",
 		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.DeltaMS, st.Timing.WaitMS, st.VIP.Lifetime, st.VIP.Fencing)
+	for _, d := range st.Timing.Differs {
+		fmt.Fprintf(tw, "  differs:\t%s\n", d)
+	}
 	fmt.Fprintf(tw, "security:\t%s\n", securityLine(st.Security))
 	fmt.Fprintln(tw, "members:")
 	fmt.Fprintln(tw, "  NAME\tADDRESS\tRAFT\tGOSSIP\tPRIORITY\tELIGIBLE\tCHECKS")

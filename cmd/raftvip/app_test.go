@@ -160,6 +160,27 @@ func TestPrintStatus(t *testing.T) {
 		t.Errorf("status of a member has a cluster line:\n%s", b.String())
 	}
 
+	st.Groups = []api.GroupStatus{
+		{Name: "web", Addresses: []string{"198.18.0.21/24"}, Holder: "lb1", Holding: true, Priority: 150, LeaseRemainingMS: 90, Reason: "holding"},
+		{Name: "api", Addresses: []string{"198.18.0.22/24"}, Holder: "lb2", Priority: 100, Reason: "not assigned here; lb2 holds it",
+			Policy: api.Policy{Preferred: "lb1", Pending: "preempt is off: lb1 has priority 150 > 100 on lb2; it stays"}},
+		{Name: "db", Addresses: []string{"198.18.0.23/24"}, Ineligible: "FAULT: check db failing", Reason: "x",
+			Differs: []string{"groups[db].addresses"}, Policy: api.Policy{NoneEligible: "no node may hold it (lb1: drained)"}},
+	}
+	st.Timing.Differs = []string{"lb3: wan (heartbeat 1s, ...)"}
+	b.Reset()
+	printStatus(&b, st, now)
+	for _, want := range []string{"GROUP ADDRESSES HOLDER HERE PRIORITY LEASE REASON",
+		"web 198.18.0.21/24 lb1 HELD 150 90ms holding", "api 198.18.0.22/24 lb2 - 100 - not assigned here; lb2 holds it",
+		"db 198.18.0.23/24 (none) - no: FAULT: check db failing - copy differs from the leader's: groups[db].addresses",
+		"api pending: preempt is off: lb1 has priority 150 > 100 on lb2; it stays", "db: no node may hold it (lb1: drained)",
+		"differs: lb3: wan (heartbeat 1s, ...)"} {
+		if !strings.Contains(squeeze(b.String()), squeeze(want)) {
+			t.Errorf("status with groups lacks %q:\n%s", want, b.String())
+		}
+	}
+	st.Groups, st.Timing.Differs = nil, nil
+
 	st.VRRP = api.VRRPStatus{Enabled: true, Role: "backup", Version: 2, VRID: 51,
 		Reason: "VRRP backup: 198.18.0.14 is master with priority 200 > 150", Sent: 3, Received: 9, Accepted: 7,
 		Dropped: map[string]uint64{"ttl": 1, "member": 1},
