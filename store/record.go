@@ -27,6 +27,12 @@ const (
 	// without a group (type 2) is one of the protocol where the leader held the VIP.
 )
 
+// RecordVersion is the version of the group records (assign, release) this raftvip
+// writes and reads, in their "v" field. A record of a higher version, written by a
+// newer raftvip, is an unknown entry (ErrUnknownEntry), not a bad one: the agent
+// stops holding and says that it must be upgraded.
+const RecordVersion = 1
+
 var (
 	// ErrUnknownEntry is returned for a log entry whose type byte this version does
 	// not know, typically one written by a newer raftvip.
@@ -156,6 +162,7 @@ func EncodeDrain(node string, drained bool, reason string, at time.Time) []byte 
 // Durations are whole milliseconds. A group name, a node and an incarnation are
 // required, and a lease and a lifetime greater than zero.
 type assignPayload struct {
+	V           int       `json:"v"`
 	Kind        string    `json:"kind"`
 	Group       string    `json:"group"`
 	Node        string    `json:"node"`
@@ -173,6 +180,7 @@ type assignPayload struct {
 //	{"kind":"release","group":"web","node":"lb1","incarnation":"5f0c…","assign_index":42,"held":true,
 //	 "reason":"transfer","at":"…"}
 type letGoPayload struct {
+	V           int       `json:"v"`
 	Kind        string    `json:"kind"`
 	Group       string    `json:"group"`
 	Node        string    `json:"node"`
@@ -186,7 +194,7 @@ type letGoPayload struct {
 // EncodeAssign returns the log entry that assigns group to a.Node in a.Incarnation
 // with a's settings (a.Index is not stored: Raft assigns it), for reason, stamped at.
 func EncodeAssign(group string, a Assignment, reason string, at time.Time) []byte {
-	return encode(TypeAssign, assignPayload{Kind: KindAssign, Group: group, Node: a.Node, Incarnation: a.Incarnation,
+	return encode(TypeAssign, assignPayload{V: RecordVersion, Kind: KindAssign, Group: group, Node: a.Node, Incarnation: a.Incarnation,
 		LeaseMS: a.Lease.Milliseconds(), DeltaMS: a.Delta.Milliseconds(), LifetimeMS: a.Lifetime.Milliseconds(),
 		Strict: a.Strict, Reason: reason, At: storedTime(at)})
 }
@@ -194,7 +202,7 @@ func EncodeAssign(group string, a Assignment, reason string, at time.Time) []byt
 // EncodeLetGo returns the log entry of r.Node releasing its assignment of group at
 // r.AssignIndex, for reason, stamped at.
 func EncodeLetGo(group string, r Release, reason string, at time.Time) []byte {
-	return encode(TypeLetGo, letGoPayload{Kind: KindRelease, Group: group, Node: r.Node, Incarnation: r.Incarnation,
+	return encode(TypeLetGo, letGoPayload{V: RecordVersion, Kind: KindRelease, Group: group, Node: r.Node, Incarnation: r.Incarnation,
 		AssignIndex: r.AssignIndex, Held: r.Held, Reason: reason, At: storedTime(at)})
 }
 
@@ -290,6 +298,9 @@ func decode(b []byte) (Record, error) {
 
 // decodeAssign reads the payload of an assign entry.
 func decodeAssign(b []byte) (Record, error) {
+	if err := newerRecord(b, KindAssign); err != nil {
+		return Record{}, err
+	}
 	var p assignPayload
 	if err := strictUnmarshal(b, &p); err != nil {
 		return Record{}, fmt.Errorf("%w (assign): %v", ErrBadEntry, err)
@@ -313,6 +324,9 @@ func decodeAssign(b []byte) (Record, error) {
 
 // decodeLetGo reads the payload of a group's release.
 func decodeLetGo(b []byte) (Record, error) {
+	if err := newerRecord(b, KindRelease); err != nil {
+		return Record{}, err
+	}
 	var p letGoPayload
 	if err := strictUnmarshal(b, &p); err != nil {
 		return Record{}, fmt.Errorf("%w (release): %v", ErrBadEntry, err)
@@ -329,6 +343,18 @@ func decodeLetGo(b []byte) (Record, error) {
 	}
 	return Record{Kind: KindRelease, Group: p.Group, Node: p.Node, Incarnation: p.Incarnation,
 		AssignIndex: p.AssignIndex, Held: p.Held, Reason: p.Reason, At: at}, nil
+}
+
+// newerRecord reports a group record of a higher version than RecordVersion as an
+// unknown entry: a newer raftvip may add fields this one would call invalid.
+func newerRecord(b []byte, kind string) error {
+	var v struct {
+		V int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &v); err == nil && v.V > RecordVersion {
+		return fmt.Errorf("%w: a %s record of version %d (this raftvip reads version %d): upgrade this node", ErrUnknownEntry, kind, v.V, RecordVersion)
+	}
+	return nil
 }
 
 // strictUnmarshal decodes one JSON object with no unknown fields and nothing after it.

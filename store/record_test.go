@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
@@ -299,5 +301,31 @@ func TestAssignAndLetGoRoundTrip(t *testing.T) {
 		if _, err := Decode(append([]byte{TypeAssign}, bad...)); !errors.Is(err, ErrBadEntry) {
 			t.Errorf("%s: %v, want ErrBadEntry", bad, err)
 		}
+	}
+}
+
+// A group record of a newer version is unknown, not bad, even when it carries fields
+// this version does not know: the FSM then reports it (FSM.Unknown) and the agent
+// holds nothing until it is upgraded.
+func TestNewerGroupRecordIsUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		typ  byte
+		body string
+	}{
+		{TypeAssign, `{"v":2,"kind":"assign","group":"g","node":"n","incarnation":"i","lease_ms":1,"delta_ms":0,"lifetime_ms":1,"strict":false,"weight":3,"at":"2026-01-01T00:00:00Z"}`},
+		{TypeLetGo, `{"v":2,"kind":"release","group":"g","node":"n","incarnation":"i","assign_index":4,"held":true,"quorum":[1],"at":"2026-01-01T00:00:00Z"}`},
+	} {
+		_, err := Decode(append([]byte{tc.typ}, tc.body...))
+		if !errors.Is(err, ErrUnknownEntry) || !strings.Contains(err.Error(), "version 2") {
+			t.Errorf("%s: %v, want ErrUnknownEntry naming version 2", tc.body, err)
+		}
+	}
+	f := NewFSM(0, nil)
+	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: append([]byte{TypeAssign}, `{"v":2,"kind":"assign"}`...)})
+	if f.Unknown() == nil {
+		t.Error("the FSM took a newer record without reporting it")
+	}
+	if r, err := Decode(EncodeAssign("g", Assignment{Node: "n", Incarnation: "i", Lease: time.Second, Lifetime: time.Second}, "", t0)); err != nil || r.Group != "g" {
+		t.Errorf("this version's own record: %+v, %v", r, err)
 	}
 }
