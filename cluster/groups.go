@@ -101,6 +101,7 @@ func (n *Node) startOwnership() {
 			_, id := n.raft.LeaderWithID()
 			return string(id)
 		},
+		Clock:    election.NewBootClock(),
 		Send:     n.sendRenewal,
 		Release:  n.commitRelease,
 		Tell:     n.tell,

@@ -2,6 +2,7 @@ package election
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,6 +75,12 @@ func Answer(self string, cfg Configuration, cur func(g string) store.GroupState,
 		}
 	}
 	return a
+}
+
+// toldOf reports whether rel, a holder's word that it let go held, is about p: the
+// same assignment, by the node and the incarnation it names (DESIGN §9.4, step 3).
+func toldOf(rel store.Release, p store.Assignment) bool {
+	return rel.Held && rel.AssignIndex == p.Index && rel.Node == p.Node && rel.Incarnation == p.Incarnation
 }
 
 // leaseKey names one assignment of a group in Leases and in acknowledgements.
@@ -150,12 +157,12 @@ type Holder struct {
 
 // heldGroup is the holder's state of one group.
 type heldGroup struct {
-	committed  uint64    // the assignment known committed
-	committedA time.Time // since when
-	toldHeld   uint64    // a previous assignment whose holder said it let go, held
-	holding    uint64    // the assignment held now; 0: not holding
-	heldSince  time.Time // since when
-	everHeld   uint64    // the latest assignment held
+	committed  uint64        // the assignment known committed
+	committedA time.Time     // since when
+	toldHeld   store.Release // a holder's word that it let its assignment go, held
+	holding    uint64        // the assignment held now; 0: not holding
+	heldSince  time.Time     // since when
+	everHeld   uint64        // the latest assignment held
 	decision   GroupDecision
 	index      uint64 // the assignment decided on
 }
@@ -315,7 +322,7 @@ func (h *Holder) Told(g string, rel store.Release) {
 	}
 	h.mu.Lock()
 	if hg := h.groups[g]; hg != nil {
-		hg.toldHeld = rel.AssignIndex
+		hg.toldHeld = rel
 	}
 	h.mu.Unlock()
 	h.Wake()
@@ -358,7 +365,7 @@ func (h *Holder) decide(ctx context.Context, g string) time.Time {
 			in.CommittedAt = hg.committedA
 		}
 		in.Wait = s.Wait
-		if p := s.Previous; p.Index != 0 && hg.toldHeld == p.Index {
+		if p := s.Previous; p.Index != 0 && toldOf(hg.toldHeld, p) {
 			in.Wait = 0 // its holder told us it let go, held
 		}
 		in.LeaseUntil = h.leases.Until(leaseKey(g, idx))
@@ -407,8 +414,18 @@ func (h *Holder) decide(ctx context.Context, g string) time.Time {
 func (h *Holder) letGo(ctx context.Context, g string, idx uint64, why string, moved bool) {
 	vip := h.cfg.VIP(g)
 	if d, ok := vip.(Drainer); ok && moved {
-		if err := d.Drain(ctx); err != nil {
-			h.cfg.Logger.Warn("drain before letting the group go", "group", g, "err", err)
+		// The drain keeps the addresses up, so it never outlasts the lease: the next
+		// assignee's wait W counts on the addresses being gone by its end (plus δ).
+		h.mu.Lock()
+		left := h.leases.Until(leaseKey(g, idx)).Sub(h.cfg.Clock.Now())
+		h.mu.Unlock()
+		if left > 0 {
+			dctx, cancel := context.WithTimeout(ctx, left)
+			err := d.Drain(dctx)
+			cancel()
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				h.cfg.Logger.Warn("drain before letting the group go", "group", g, "err", err)
+			}
 		}
 	}
 	if err := vip.Set(ctx, false); err != nil {

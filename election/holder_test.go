@@ -357,6 +357,8 @@ func TestHolderWaitsOutTheWaitBeforeHolding(t *testing.T) {
 		{"owes W(g)", nil, 2200 * time.Millisecond},
 		{"told an unheld release: still owes W(g)", &store.Release{Node: "B", Incarnation: "B#1", AssignIndex: 3}, 2200 * time.Millisecond},
 		{"told a held release: owes nothing", &store.Release{Node: "B", Incarnation: "B#1", AssignIndex: 3, Held: true}, 0},
+		{"told by another incarnation: still owes W(g)", &store.Release{Node: "B", Incarnation: "B#2", AssignIndex: 3, Held: true}, 2200 * time.Millisecond},
+		{"told by another node: still owes W(g)", &store.Release{Node: "C", Incarnation: "B#1", AssignIndex: 3, Held: true}, 2200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newHolderRig(t)
@@ -613,5 +615,43 @@ func (r *hdRig) holdG(t *testing.T) {
 	r.pass()
 	if !r.status().Holding {
 		t.Fatal("not holding to begin with")
+	}
+}
+
+// hdDrainVIP is an hdVIP that drains: it holds new connections off until its context
+// ends (a drain far longer than any lease), and records how long it was given.
+type hdDrainVIP struct {
+	*hdVIP
+	given time.Duration
+}
+
+func (d *hdDrainVIP) Drain(ctx context.Context) error {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return errors.New("drain without a deadline: it would outlast the lease")
+	}
+	d.given = time.Until(dl)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A planned move's drain keeps the addresses up, so it ends with the lease: the next
+// assignee's wait counts on that (DESIGN §9.3), however long vip.drain is.
+func TestHolderDrainEndsWithTheLease(t *testing.T) {
+	r := newHolderRig(t)
+	r.holdG(t) // the lease runs until t0 + 1 s
+	d := &hdDrainVIP{hdVIP: r.vip}
+	r.h.cfg.VIP = func(string) VIP { return d }
+	r.at(800 * time.Millisecond)
+	r.log.assign(t, "g", store.Assignment{Index: 7, Node: "B", Incarnation: "B#1", Lease: time.Second})
+	r.pass()
+	if d.given <= 0 || d.given > 200*time.Millisecond {
+		t.Errorf("the drain was given %v; want at most the 200 ms the lease had left", d.given)
+	}
+	if calls := r.vip.calls(); len(calls) == 0 || calls[len(calls)-1] {
+		t.Errorf("VIP calls %v: the addresses did not come down after the drain", calls)
+	}
+	if r.status().Holding {
+		t.Error("still holding after the move")
 	}
 }

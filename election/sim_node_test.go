@@ -38,12 +38,12 @@ type simNode struct {
 	fault       bool
 	round       uint64
 	leases      Leases
-	committedAt map[string]simCommitted // group → when this node learned its assignment committed
-	toldHeld    map[string]uint64       // group → assignment whose holder said it released it, held
-	holding     map[string]uint64       // group → the assignment it holds (decided to hold)
-	everHeld    map[string]uint64       // group → the latest assignment it held
-	released    map[string]bool         // "g@index": release sent
-	evalAt      map[string]simTime      // group → an evaluation already scheduled
+	committedAt map[string]simCommitted  // group → when this node learned its assignment committed
+	toldHeld    map[string]store.Release // group → a holder's word that it released its assignment, held
+	holding     map[string]uint64        // group → the assignment it holds (decided to hold)
+	everHeld    map[string]uint64        // group → the latest assignment it held
+	released    map[string]bool          // "g@index": release sent
+	evalAt      map[string]simTime       // group → an evaluation already scheduled
 
 	leaderState *simLeader
 }
@@ -127,7 +127,7 @@ func (n *simNode) start() {
 		n.leases.quorum = func(cfg Configuration, ackers []string) bool { return 2*len(ackers) > len(cfg.Voters) }
 	}
 	n.committedAt = map[string]simCommitted{}
-	n.toldHeld = map[string]uint64{}
+	n.toldHeld = map[string]store.Release{}
 	n.holding = map[string]uint64{}
 	n.everHeld = map[string]uint64{}
 	n.released = map[string]bool{}
@@ -360,7 +360,7 @@ func (n *simNode) onRelease(from string, m releaseMsg) {
 		n.appendEntry(simEntry{kind: entRelease, group: m.group, release: m.rel})
 	}
 	if m.rel.Held || n.w.o.Mut.HonourUnheld {
-		n.toldHeld[m.group] = m.rel.AssignIndex
+		n.toldHeld[m.group] = m.rel
 		n.evaluate()
 	}
 }
@@ -400,7 +400,7 @@ func (n *simNode) evaluate() {
 			case n.w.o.Mut.LastLeaseOnlyWait && st.Wait > 0:
 				in.Wait = st.Previous.Owes()
 			}
-			if p := st.Previous; p.Index != 0 && n.toldHeld[g] == p.Index {
+			if p := st.Previous; p.Index != 0 && toldOf(n.toldHeld[g], p) {
 				in.Wait = 0 // its holder told us it let go, held
 			}
 			in.LeaseUntil = n.leases.Until(key(g, idx))

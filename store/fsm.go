@@ -86,7 +86,7 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		delete(f.drained, r.Node)
 	default: // a claim or release of the protocol where the leader held the VIP
 		f.last, f.hasLast = r, true
-		f.applyLegacy(r)
+		applyLegacy(&f.own, r)
 	}
 	if err == nil {
 		f.history.push(r)
@@ -111,17 +111,18 @@ const LegacyIncarnation = "leader-holds"
 var legacy = Assignment{Incarnation: LegacyIncarnation, Lease: time.Second, Lifetime: 2 * time.Second, Strict: true}
 
 // applyLegacy reads an old claim as an assignment of the group "vip", and an old
-// release (written after the VIP was removed) as its held release. f.mu is held.
-func (f *FSM) applyLegacy(r Record) {
+// release (written after the VIP was removed) as its held release, into own. The FSM
+// and the VouchLog both read old logs through it, so they owe the same waits.
+func applyLegacy(own *Ownership, r Record) {
 	switch r.Kind {
 	case KindClaim:
 		a := legacy
 		a.Index, a.Node = r.Index, r.Node
-		_ = f.own.Assign(LegacyGroup, a)
+		_ = own.Assign(LegacyGroup, a)
 	case KindRelease:
-		cur := f.own.Group(LegacyGroup).Current
+		cur := own.Group(LegacyGroup).Current
 		if cur.Incarnation == LegacyIncarnation && cur.Node == r.Node {
-			_ = f.own.End(LegacyGroup, Release{Node: r.Node, Incarnation: LegacyIncarnation, AssignIndex: cur.Index, Held: true})
+			_ = own.End(LegacyGroup, Release{Node: r.Node, Incarnation: LegacyIncarnation, AssignIndex: cur.Index, Held: true})
 		}
 	}
 }
@@ -325,7 +326,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if s.Groups != nil {
 		f.own = *s.Groups.Clone()
 	} else if f.hasLast {
-		f.applyLegacy(f.last)
+		applyLegacy(&f.own, f.last)
 	}
 	f.history = ring{limit: f.history.limit}
 	for _, r := range s.History {

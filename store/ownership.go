@@ -39,12 +39,14 @@ type Assignment struct {
 }
 
 // Owes is how long past the commit of the next assignment this assignment's holder
-// may still hold the group: its lease plus δ, or, under strict fencing, its address
-// lifetime plus the kernel's expiry slack if that is longer.
+// may still hold the group: its lease plus δ. Under strict fencing, a holder frozen
+// for good must be out of the network too, by its kernel: it may have refreshed its
+// addresses' lifetime just before its lease ended, so it owes the lifetime and the
+// kernel's expiry slack on top of the lease.
 func (a Assignment) Owes() time.Duration {
 	d := a.Lease + a.Delta
 	if a.Strict {
-		d = max(d, a.Lifetime+KernelExpirySlack)
+		d += a.Lifetime + KernelExpirySlack
 	}
 	return d
 }

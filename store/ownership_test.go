@@ -48,12 +48,12 @@ func TestOwnershipWaits(t *testing.T) {
 			o.Assign("g", asg(5, "B", ms(120)))
 			return o.End("g", Release{Node: "A", Incarnation: "A#1", AssignIndex: 3, Held: true})
 		}, 0},
-		{"strict fencing owes the lifetime and the kernel's slack", func(o *Ownership) error {
+		{"strict fencing owes the lease, the lifetime and the kernel's slack", func(o *Ownership) error {
 			a := asg(3, "A", ms(120))
 			a.Strict = true
 			o.Assign("g", a)
 			return o.Assign("g", asg(5, "B", ms(120)))
-		}, 2*time.Second + KernelExpirySlack},
+		}, ms(120) + asg(3, "A", ms(120)).Delta + 2*time.Second + KernelExpirySlack},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var o Ownership

@@ -154,6 +154,8 @@ func applyEntry(own *Ownership, cfgs []LogConfiguration, l *raft.Log) []LogConfi
 			_ = own.Assign(r.Group, r.Assignment())
 		case r.Group != "":
 			_ = own.End(r.Group, r.Release())
+		case r.Kind == KindClaim || r.Kind == KindRelease:
+			applyLegacy(own, r) // a log from before groups, as the FSM reads it
 		}
 	}
 	return cfgs

@@ -125,3 +125,37 @@ func writeSnapshot(t *testing.T, snaps raft.SnapshotStore, f *FSM, index uint64,
 		t.Fatal(err)
 	}
 }
+
+// A log from before groups: the VouchLog reads its claims and releases as the FSM
+// does, so a holder that reads its wait from its own log owes what the FSM says.
+func TestVouchLogReadsLegacyRecordsAsTheFSMDoes(t *testing.T) {
+	v, err := NewVouchLog(raft.NewInmemStore(), raft.NewInmemSnapshotStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFSM(0, nil)
+	logs := []*raft.Log{
+		cfgLog(1, 1, "A", "B", "C"),
+		{Index: 2, Term: 1, Type: raft.LogCommand, Data: EncodeClaim("A", 1, t0)},
+		{Index: 3, Term: 2, Type: raft.LogCommand, Data: EncodeClaim("B", 2, t0)},
+		assignLog(4, 3, LegacyGroup, "C"),
+	}
+	if err := v.StoreLogs(logs); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logs {
+		if l.Type == raft.LogCommand {
+			f.Apply(l)
+		}
+	}
+	got, want := v.Group(LegacyGroup), f.Group(LegacyGroup)
+	if got.Wait != want.Wait || got.Current != want.Current || got.Previous != want.Previous {
+		t.Errorf("VouchLog %+v, FSM %+v", got, want)
+	}
+	if got.Wait < legacy.Owes() {
+		t.Errorf("C owes %v after the old claims, want at least %v", got.Wait, legacy.Owes())
+	}
+	if got.Previous.Incarnation != LegacyIncarnation || got.Previous.Node != "B" {
+		t.Errorf("the assignment before C's: %+v, want B's old claim", got.Previous)
+	}
+}
