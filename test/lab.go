@@ -88,7 +88,9 @@ type Options struct {
 
 	// Groups, if set, configures these VIP groups (DESIGN §9) instead of the one VIP:
 	// the first group's VIP is the lab's VIP4 (Holder, Get and the like follow it),
-	// and Options.IPv6 is not allowed with them.
+	// and Options.IPv6 is not allowed with them. With VRRP, the keepalived nodes get
+	// VIP4 and the agents a top-level vrrp: section; move them with Configure and
+	// ConfigureKeepalived.
 	Groups []LabGroup
 
 	StartAgents bool // start the agent on every node once the lab is up
@@ -250,8 +252,8 @@ func New(opts Options) (*Lab, error) {
 	if err := opts.checkVRRP(); err != nil {
 		return nil, err
 	}
-	if len(opts.Groups) > 0 && (opts.IPv6 || opts.VRRP != nil || opts.KeepalivedOnly) {
-		return nil, errors.New("lab: Groups with IPv6, VRRP or KeepalivedOnly: not modelled; configure them with Configure")
+	if len(opts.Groups) > 0 && (opts.IPv6 || opts.KeepalivedOnly) {
+		return nil, errors.New("lab: Groups with IPv6 or KeepalivedOnly: not modelled; configure them with Configure")
 	}
 	for i, g := range opts.Groups {
 		if g.MinMoveInterval == 0 {
