@@ -42,9 +42,10 @@ test: deps vet unit e2e
 demo: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/demo
 
-# bench runs raftvip (lan, fast) and keepalived (VRRPv2 1 s, VRRPv3 0.1 s) through the
-# same faults in one lab run and writes docs/benchmarks.md, docs/benchmarks.json and
-# docs/bench/*.png. TRIALS=n per system and scenario (default 10).
+# bench runs raftvip (lan, fast, and active-active: three groups) and keepalived
+# (VRRPv2 1 s, VRRPv3 0.1 s, and one vrrp_instance per group) through the same faults in
+# one lab run and writes docs/benchmarks.md, docs/benchmarks.json and docs/bench/*.png.
+# TRIALS=n per system and scenario (default 10).
 bench: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/bench -trials $${TRIALS:-10}
 

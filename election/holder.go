@@ -159,6 +159,8 @@ type Holder struct {
 type heldGroup struct {
 	committed  uint64        // the assignment known committed
 	committedA time.Time     // since when
+	noticed    uint64        // a committed assignment the leader named before it reached this log
+	noticedA   time.Time     // when the leader said so
 	toldHeld   store.Release // a holder's word that it let its assignment go, held
 	holding    uint64        // the assignment held now; 0: not holding
 	heldSince  time.Time     // since when
@@ -305,9 +307,15 @@ func (h *Holder) Ack(a Ack) {
 // Notice is the leader's word that the assignment of g at index committed.
 func (h *Holder) Notice(g string, index uint64) {
 	h.mu.Lock()
-	if s, ok := h.mine(g); ok && s.Current.Index == index {
-		if hg := h.groups[g]; hg != nil && hg.committed != index {
+	s, ok := h.mine(g)
+	if hg := h.groups[g]; hg != nil {
+		switch {
+		case ok && s.Current.Index == index && hg.committed != index:
 			hg.committed, hg.committedA = index, h.cfg.Clock.Now()
+		case index > s.Current.Index:
+			// The entry has not reached this node's log yet (it is catching up): keep
+			// the word for when it does. The commit was before now either way.
+			hg.noticed, hg.noticedA = index, h.cfg.Clock.Now()
 		}
 	}
 	h.mu.Unlock()
@@ -358,7 +366,11 @@ func (h *Holder) decide(ctx context.Context, g string) time.Time {
 		}
 	}
 	if mine {
-		if h.cfg.Log.CommitIndex() >= idx && hg.committed != idx {
+		switch {
+		case hg.committed == idx:
+		case hg.noticed == idx:
+			hg.committed, hg.committedA = idx, hg.noticedA // the leader's notice came first
+		case h.cfg.Log.CommitIndex() >= idx:
 			hg.committed, hg.committedA = idx, now
 		}
 		if hg.committed == idx {

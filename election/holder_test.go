@@ -655,3 +655,18 @@ func TestHolderDrainEndsWithTheLease(t *testing.T) {
 		t.Error("still holding after the move")
 	}
 }
+
+// The leader's commit notice can reach a node that is catching up before the entry
+// does: it is kept, and counts once the entry arrives, so the node need not wait for
+// its own commit index.
+func TestHolderKeepsANoticeThatComesFirst(t *testing.T) {
+	r := newHolderRig(t)
+	r.h.Notice("g", 5)
+	r.log.assign(t, "g", hdMine) // commit index still 0
+	r.pass()
+	r.round("B", "C")
+	r.pass()
+	if st := r.status(); !st.Holding {
+		t.Errorf("not holding with the notice that came before the entry: %q", st.Reason)
+	}
+}

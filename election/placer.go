@@ -71,6 +71,7 @@ type Placer struct {
 	seen    map[uint64]time.Time                // assignment index → when this leader saw it committed
 	moving  map[string]bool                     // groups with an assign in flight
 	lost    map[uint64]bool                     // assignment indexes already logged as lost
+	made    map[uint64]bool                     // assignment indexes this node committed as leader
 }
 
 type heardNode struct {
@@ -93,7 +94,7 @@ func NewPlacer(cfg PlacerConfig) *Placer {
 	}
 	return &Placer{cfg: cfg, wake: make(chan struct{}, 1), heard: map[string]heardNode{}, holds: map[string]time.Time{},
 		stable: map[string]map[string]standingSince{}, moved: map[string]time.Time{}, notices: map[uint64]bool{},
-		seen: map[uint64]time.Time{}, moving: map[string]bool{}, lost: map[uint64]bool{}}
+		seen: map[uint64]time.Time{}, moving: map[string]bool{}, lost: map[uint64]bool{}, made: map[uint64]bool{}}
 }
 
 // Heard takes a renewal this node received: the sender's standing, and the groups it
@@ -196,10 +197,17 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 				start = leaderSince
 			}
 			rep := p.holds[leaseKey(gp.Name, a.Index)]
+			limit := detect(a)
+			if rep.IsZero() && p.made[a.Index] {
+				// An assignee of this leader's has to receive the entry first, which a
+				// node that is catching up takes a while to: twice the time before its
+				// first report.
+				limit *= 2
+			}
 			if rep.After(start) {
 				start = rep
 			}
-			pg.Lost = now.Sub(start) > detect(a)
+			pg.Lost = now.Sub(start) > limit
 			if pg.Lost && !p.lost[a.Index] {
 				p.lost[a.Index] = true
 				last := "never"
@@ -232,6 +240,7 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 		groups = slices.DeleteFunc(groups, func(g PlaceGroup) bool { return g.Assignee == "" })
 	}
 	nodes := p.placeNodesLocked(members, now)
+	p.pruneLocked(own)
 	moves := Place(groups, nodes, now, PlacePolicy{Hysteresis: p.cfg.Hysteresis})
 	heard := maps.Clone(p.heard)
 	for _, m := range moves {
@@ -242,6 +251,20 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 	for _, m := range moves {
 		go p.commit(ctx, m, p.assignment(m.Group, m.To, heard[m.To].r))
 	}
+}
+
+// pruneLocked forgets what it kept of assignments that are neither the current nor
+// the previous one of any group. p.mu is held.
+func (p *Placer) pruneLocked(own *store.Ownership) {
+	live := map[uint64]bool{}
+	for _, gp := range p.cfg.Groups {
+		s := own.Group(gp.Name)
+		live[s.Current.Index], live[s.Previous.Index] = true, true
+	}
+	for _, m := range []map[uint64]bool{p.notices, p.lost, p.made} {
+		maps.DeleteFunc(m, func(i uint64, _ bool) bool { return !live[i] })
+	}
+	maps.DeleteFunc(p.seen, func(i uint64, _ time.Time) bool { return !live[i] })
 }
 
 // placeGroupLocked is group gp, in state s, as Place takes it from a leader that
@@ -328,7 +351,7 @@ func (p *Placer) commit(ctx context.Context, m Placement, a store.Assignment) {
 	p.mu.Lock()
 	p.moved[m.Group] = p.cfg.Clock.Now()
 	p.seen[idx] = p.cfg.Clock.Now()
-	p.notices[idx] = true
+	p.notices[idx], p.made[idx] = true, true
 	p.mu.Unlock()
 	p.cfg.Notice(m.To, m.Group, idx)
 }
@@ -348,7 +371,7 @@ func (p *Placer) MoveNow(ctx context.Context, g, node, reason string) (uint64, e
 	}
 	p.mu.Lock()
 	p.seen[idx] = p.cfg.Clock.Now()
-	p.notices[idx] = true
+	p.notices[idx], p.made[idx] = true, true
 	p.mu.Unlock()
 	p.cfg.Notice(node, g, idx)
 	return idx, nil

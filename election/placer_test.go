@@ -461,3 +461,33 @@ func TestPlacerReturningNodeWaitsOutTheHysteresis(t *testing.T) {
 		})
 	}
 }
+
+// An assignment this leader made (here by MoveNow) is given twice the detection time
+// before its assignee's first holding report: a node that is catching up receives the
+// entry late. One it inherited is not (TestPlacerNewLeaderGivesAnUnheardAssigneeTheDetectionTime).
+func TestPlacerGivesItsOwnNewAssigneeTime(t *testing.T) {
+	r := newPlacerRig(t, GroupPolicy{}, 0, "A", "B", "C")
+	r.at(0)
+	r.hear("A", 100)
+	r.hear("B", 150)
+	r.hear("C", 120)
+	if _, err := r.p.MoveNow(context.Background(), "g", "B", "operator transfer"); err != nil {
+		t.Fatal(err)
+	}
+	const detection = 1400 * time.Millisecond // 2s/2 + 2×200ms, B's lease and δ
+	for at := time.Duration(0); at <= 2*detection; at += 100 * time.Millisecond {
+		r.at(at)
+		r.hear("A", 100)
+		r.hear("B", 150) // renews, but reports no holding
+		r.hear("C", 120)
+		if got := r.pass(); len(got) > 0 {
+			t.Fatalf("at t0+%v, within twice the detection time: moved %+v", at, got)
+		}
+	}
+	r.at(2*detection + 100*time.Millisecond)
+	r.hear("A", 100)
+	r.hear("C", 120)
+	if got := r.pass(); len(got) != 1 || !strings.HasPrefix(got[0].reason, "no holding report from B") {
+		t.Errorf("after twice the detection time: moved %+v, want away from B", got)
+	}
+}

@@ -112,6 +112,18 @@ type Keepalived struct {
 	child       *procRecord // the VRRP child of the current run, once known
 	fifo        *os.File
 	transitions []Transition
+	vips        []netip.Prefix // of every vrrp_instance, as last written
+}
+
+// KeepalivedVIPs returns the VIPs of every vrrp_instance in n's keepalived.conf as the
+// lab last wrote it.
+func (l *Lab) KeepalivedVIPs(n *Node) []netip.Prefix {
+	if n.KA == nil {
+		return nil
+	}
+	n.KA.mu.Lock()
+	defer n.KA.mu.Unlock()
+	return slices.Clone(n.KA.vips)
 }
 
 // newKANode builds keepalived node j (0-based) of the lab.
@@ -403,10 +415,27 @@ func (l *Lab) CrashKeepalived(n *Node) error {
 }
 
 // RemoveVIPs takes the VIPs off n's eth0 where they are, as a rebooted host has none:
-// the repair after keepalived was SIGKILLed, which leaves them there.
+// the repair after keepalived was SIGKILLed, which leaves them there. On a keepalived
+// node that is also the VIPs of every vrrp_instance of its keepalived.conf.
 func (l *Lab) RemoveVIPs(n *Node) error {
+	var vips []netip.Prefix
 	for _, v := range l.VIPs() {
-		if _, err := l.Exec(n.NS, "ip", "addr", "del", netip.PrefixFrom(v, l.VIP4.Bits()).String(), "dev", "eth0"); err != nil && !strings.Contains(err.Error(), "Cannot assign") {
+		vips = append(vips, netip.PrefixFrom(v, l.VIP4.Bits()))
+	}
+	for _, p := range l.KeepalivedVIPs(n) {
+		if !slices.ContainsFunc(vips, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+			vips = append(vips, p)
+		}
+	}
+	have, err := l.Addrs(n)
+	if err != nil {
+		return err
+	}
+	for _, p := range vips {
+		if !slices.ContainsFunc(have, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+			continue // ip addr del of an address that is not there fails
+		}
+		if _, err := l.Exec(n.NS, "ip", "addr", "del", p.String(), "dev", "eth0"); err != nil && !strings.Contains(err.Error(), "Cannot assign") {
 			return err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // KeepalivedConfig is one keepalived.conf as the lab writes it: global_defs and one
-// vrrp_instance. Options.ConfigureKeepalived may change it.
+// vrrp_instance (more with More). Options.ConfigureKeepalived may change it.
 type KeepalivedConfig struct {
 	RouterID     string
 	NotifyFIFO   string
@@ -35,6 +35,42 @@ type KeepalivedConfig struct {
 	Extra        []string      // more vrrp_instance lines
 
 	Scripts []VRRPScript // vrrp_script blocks, each tracked by the instance (track_script)
+
+	// More are further vrrp_instance blocks after the first (active-active: one
+	// instance per VIP group, each MASTER on its own node). Each is written like the
+	// first, with the same settings and scripts, but its own name, VRID, priority and
+	// addresses.
+	More []KeepalivedInstance
+}
+
+// KeepalivedInstance is what sets one more vrrp_instance of a KeepalivedConfig apart
+// from the first.
+type KeepalivedInstance struct {
+	Instance string
+	VRID     int
+	Priority int
+	VIPs     []netip.Prefix
+}
+
+// instances returns the first instance's config, then one per entry of More: each
+// a copy of c with that instance's name, VRID, priority and addresses.
+func (c KeepalivedConfig) instances() []KeepalivedConfig {
+	out := []KeepalivedConfig{c}
+	for _, m := range c.More {
+		d := c
+		d.Instance, d.VRID, d.Priority, d.VIPs = m.Instance, m.VRID, m.Priority, m.VIPs
+		out = append(out, d)
+	}
+	return out
+}
+
+// AllVIPs returns the addresses of every instance, the first one's first.
+func (c KeepalivedConfig) AllVIPs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, in := range c.instances() {
+		out = append(out, in.VIPs...)
+	}
+	return out
 }
 
 // VRRPScript is one vrrp_script block of a keepalived.conf.
@@ -166,6 +202,17 @@ func (c KeepalivedConfig) String() string {
 		w("}")
 		w("")
 	}
+	for i, in := range c.instances() {
+		if i > 0 {
+			w("")
+		}
+		in.writeInstance(w)
+	}
+	return b.String()
+}
+
+// writeInstance writes c's vrrp_instance block (the first; More is not looked at).
+func (c KeepalivedConfig) writeInstance(w func(format string, args ...any)) {
 	w("vrrp_instance %s {", c.Instance)
 	w("    state %s", c.State)
 	w("    interface %s", c.Interface)
@@ -212,7 +259,6 @@ func (c KeepalivedConfig) String() string {
 		w("    %s", x)
 	}
 	w("}")
-	return b.String()
 }
 
 // writeKeepalivedConfig writes n's keepalived.conf from the lab's options.
@@ -231,6 +277,7 @@ func (l *Lab) WriteKeepalivedConfig(n *Node, c KeepalivedConfig) error {
 	}
 	n.KA.mu.Lock()
 	n.KA.Priority = c.Priority
+	n.KA.vips = c.AllVIPs()
 	n.KA.mu.Unlock()
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 type Transition struct {
 	At       time.Time // when the lab read the line
 	Run      int       // keepalived run (1 = first start)
+	Instance string    // the vrrp_instance it concerns: VI_1
 	State    string    // MASTER, BACKUP, FAULT, STOP, DELETED; or an event name
 	Priority int
 	Line     string // as keepalived wrote it: INSTANCE "VI_1" MASTER 100
@@ -33,6 +34,9 @@ func (t Transition) IsState() bool {
 }
 
 func (t Transition) String() string {
+	if t.Instance != "" && t.Instance != "VI_1" {
+		return fmt.Sprintf("%s run %d %s %s %d", t.At.Format("15:04:05.000"), t.Run, t.Instance, t.State, t.Priority)
+	}
 	return fmt.Sprintf("%s run %d %s %d", t.At.Format("15:04:05.000"), t.Run, t.State, t.Priority)
 }
 
@@ -78,7 +82,7 @@ func (l *Lab) openFIFO(n *Node) error {
 			ka.transitions = append(ka.transitions, tr)
 			ka.mu.Unlock()
 			fmt.Fprintf(logf, "%s run %d %s %d\n", tr.At.Format(time.RFC3339Nano), tr.Run, tr.State, tr.Priority)
-			l.logf("%s: keepalived %s (priority %d)", n.Name, tr.State, tr.Priority)
+			l.logf("%s: keepalived %s %s (priority %d)", n.Name, tr.Instance, tr.State, tr.Priority)
 		}
 	}()
 	l.addCloser(func() {
@@ -94,7 +98,7 @@ func parseNotify(line string) (Transition, bool) {
 	if len(f) < 3 || f[0] != "INSTANCE" {
 		return Transition{}, false
 	}
-	tr := Transition{State: f[2], Line: line}
+	tr := Transition{Instance: strings.Trim(f[1], `"`), State: f[2], Line: line}
 	if len(f) >= 4 {
 		tr.Priority, _ = strconv.Atoi(f[3])
 	}
@@ -140,6 +144,39 @@ func (l *Lab) WaitKeepalivedState(n *Node, state string, timeout time.Duration) 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// WaitInstanceState is WaitKeepalivedState for one vrrp_instance of a keepalived.conf
+// with several: it waits until the latest state n reported for instance is state.
+func (l *Lab) WaitInstanceState(n *Node, instance, state string, timeout time.Duration) (Transition, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		tr, ok := l.lastInstanceState(n, instance)
+		if ok && tr.State == state {
+			return tr, nil
+		}
+		if time.Now().After(deadline) {
+			var trs []Transition
+			for _, t := range l.Transitions(n) {
+				if t.Instance == instance {
+					trs = append(trs, t)
+				}
+			}
+			return Transition{}, fmt.Errorf("lab: keepalived on %s: %s not %s after %v (state %q; transitions %v)", n.Name, instance, state, timeout, tr.State, trs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lastInstanceState returns the latest change of state of instance on n.
+func (l *Lab) lastInstanceState(n *Node, instance string) (Transition, bool) {
+	trs := l.Transitions(n)
+	for i := len(trs) - 1; i >= 0; i-- {
+		if trs[i].Instance == instance && trs[i].IsState() {
+			return trs[i], true
+		}
+	}
+	return Transition{}, false
 }
 
 // TransitionsTo returns the transitions of n to state at or after t.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -145,11 +146,25 @@ func (l *Lab) StartSampler() (*Sampler, error) {
 		}
 		handles[i] = a
 	}
-	s := &Sampler{lab: l, vips: l.VIPs(), nodes: nodes, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sampler{lab: l, vips: l.sampledVIPs(), nodes: nodes, stop: make(chan struct{}), done: make(chan struct{})}
 	s.round(handles) // one sample before returning, so "now" is covered
 	go s.loop(handles)
 	l.addCloser(s.Stop)
 	return s, nil
+}
+
+// sampledVIPs are the VIPs the sampler reads: the lab's, and those of every
+// vrrp_instance a keepalived node was configured with (extra instances included).
+func (l *Lab) sampledVIPs() []netip.Addr {
+	vips := l.VIPs()
+	for _, n := range l.KANodes {
+		for _, p := range l.KeepalivedVIPs(n) {
+			if !slices.Contains(vips, p.Addr()) {
+				vips = append(vips, p.Addr())
+			}
+		}
+	}
+	return vips
 }
 
 func (s *Sampler) loop(handles []*nsAddrs) {
@@ -422,6 +437,12 @@ func (h HolderSummary) String() string {
 // on eth0 for steady without a break (the kernel's view, read every SamplePeriod), at
 // most timeout. It names the holders it saw last when it gives up.
 func (l *Lab) WaitSoleHolder(ctx context.Context, want *Node, steady, timeout time.Duration) error {
+	return l.WaitSoleHolders(ctx, map[netip.Addr]*Node{l.VIP4.Addr(): want}, steady, timeout)
+}
+
+// WaitSoleHolders is WaitSoleHolder for several VIPs at once: every VIP of want on its
+// node alone, all of them together for steady without a break.
+func (l *Lab) WaitSoleHolders(ctx context.Context, want map[netip.Addr]*Node, steady, timeout time.Duration) error {
 	nodes := l.AllNodes()
 	handles := make([]*nsAddrs, 0, len(nodes))
 	defer func() {
@@ -436,26 +457,34 @@ func (l *Lab) WaitSoleHolder(ctx context.Context, want *Node, steady, timeout ti
 		}
 		handles = append(handles, h)
 	}
-	vip := l.VIP4.Addr()
+	vips := slices.SortedFunc(maps.Keys(want), netip.Addr.Compare)
 	deadline := time.Now().Add(timeout)
 	var (
 		since   time.Time
-		holders []string
+		holders = map[netip.Addr][]string{}
 	)
 	for {
-		holders = holders[:0]
+		clear(holders)
 		for i, h := range handles {
 			addrs, err := h.list()
 			if err != nil {
 				return err
 			}
-			if slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return p.Addr() == vip }) {
-				holders = append(holders, nodes[i].Name)
+			for _, vip := range vips {
+				if slices.ContainsFunc(addrs, func(p netip.Prefix) bool { return p.Addr() == vip }) {
+					holders[vip] = append(holders[vip], nodes[i].Name)
+				}
+			}
+		}
+		var wrong []string
+		for _, vip := range vips {
+			if hs := holders[vip]; len(hs) != 1 || hs[0] != want[vip].Name {
+				wrong = append(wrong, fmt.Sprintf("%s wanted on %s alone, held by %v", vip, want[vip].Name, hs))
 			}
 		}
 		now := time.Now()
 		switch {
-		case len(holders) != 1 || holders[0] != want.Name:
+		case len(wrong) > 0:
 			since = time.Time{}
 		case since.IsZero():
 			since = now
@@ -463,7 +492,11 @@ func (l *Lab) WaitSoleHolder(ctx context.Context, want *Node, steady, timeout ti
 			return nil
 		}
 		if now.After(deadline) {
-			return fmt.Errorf("lab: %s not the only holder of %s for %v within %v (holders %v)", want.Name, vip, steady, timeout, holders)
+			if len(vips) == 1 {
+				vip := vips[0]
+				return fmt.Errorf("lab: %s not the only holder of %s for %v within %v (holders %v)", want[vip].Name, vip, steady, timeout, holders[vip])
+			}
+			return fmt.Errorf("lab: VIPs not each on their node alone for %v within %v: %s", steady, timeout, strings.Join(wrong, "; "))
 		}
 		if err := SleepCtx(ctx, SamplePeriod); err != nil {
 			return err

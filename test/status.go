@@ -44,6 +44,7 @@ type Group struct {
 	Name             string   `json:"name"`
 	Addresses        []string `json:"addresses"`
 	Holder           string   `json:"holder"`
+	Index            uint64   `json:"index"` // of the assignment to Holder in this node's log
 	Holding          bool     `json:"holding"`
 	Assigned         bool     `json:"assigned"`
 	Reason           string   `json:"reason"`
