@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -500,10 +501,13 @@ func (n *Node) idleVoter() string {
 	if err != nil {
 		return ""
 	}
-	busy := map[string]bool{}
+	busy, leaving := map[string]bool{}, map[string]bool{}
 	for _, s := range n.fsm.Ownership().Groups() {
 		if s.Active() {
 			busy[s.Current.Node] = true
+			// The previous assignee may still be draining and handing the group over:
+			// leadership goes there only when no other voter will do.
+			leaving[s.Previous.Node] = true
 		}
 	}
 	standings := n.placer.Standings()
@@ -518,7 +522,15 @@ func (n *Node) idleVoter() string {
 		}
 		cands = append(cands, name)
 	}
-	slices.Sort(cands)
+	slices.SortFunc(cands, func(a, b string) int {
+		if leaving[a] != leaving[b] {
+			if leaving[a] {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
 	if len(cands) == 0 {
 		return ""
 	}

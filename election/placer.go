@@ -218,9 +218,12 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 					"for", now.Sub(start).Round(time.Millisecond), "detect", detect(a), "last_report", last)
 			}
 			p.forgetHoldsLocked(gp.Name, a.Index)
-			if _, heard := p.heard[a.Node]; !heard && now.Sub(leaderSince) <= detect(a) {
-				// A new leader that has not heard from the assignee yet gives it the
-				// detection time before moving anything (DESIGN §9.3, detection).
+			if h, heard := p.heard[a.Node]; (!heard || h.at.Before(leaderSince)) && now.Sub(leaderSince) <= detect(a) {
+				// A new leader that has not heard from the assignee since it was elected
+				// gives it the detection time before moving anything (DESIGN §9.3,
+				// detection). What it heard before counts for nothing: an assignee sends
+				// its renewals to the leader only, until it has a claim, so a node that
+				// led until a moment ago has not been heard by anyone else since.
 				continue
 			}
 		}

@@ -176,15 +176,23 @@ func TestPlacerNewLeaderGivesAnUnheardAssigneeTheDetectionTime(t *testing.T) {
 		name   string
 		before []store.Assignment // committed before b
 		reason string
+		stale  bool // B was heard, but only long before this node led
 	}{
-		{"it owes no wait: no holding report", nil, "no holding report from B"},
+		{"it owes no wait: no holding report", nil, "no holding report from B", false},
+		// B led until a moment ago and sent its renewals to itself: what this node
+		// heard of it is from before, and counts as nothing heard.
+		{"heard only before this node led", nil, "no holding report from B", true},
 		// D#1 never released assignment 3: B owes 2.2s, so the lack of a report does
 		// not count yet, but B, never heard, may not hold it.
 		{"it owes a wait: not heard from", []store.Assignment{{Index: 3, Node: "D", Incarnation: "D#1", Lease: 2 * time.Second, Delta: 200 * time.Millisecond}},
-			"B may not hold it: not heard from"},
+			"B may not hold it: not heard from", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newPlacerRig(t, GroupPolicy{Lifetime: 3 * time.Second}, 0, "A", "B", "C")
+			if tc.stale {
+				r.at(-10 * time.Second)
+				r.hear("B", 200)
+			}
 			for _, a := range tc.before {
 				r.commit(a)
 			}
