@@ -479,7 +479,7 @@ func (n *Node) preferLeader(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = every
-		if n.raft.State() != raft.Leader || !n.assignedHere() {
+		if n.raft.State() != raft.Leader || !n.assignedHere() || n.moving() {
 			continue
 		}
 		target := n.idleVoter()
@@ -492,6 +492,19 @@ func (n *Node) preferLeader(ctx context.Context) {
 			wait = afterFailure
 		}
 	}
+}
+
+// moving reports whether a group's current assignee has not reported holding it yet:
+// a move is under way, and the leader that placed it sees it through before it hands
+// leadership on. A new leader would first have to hear from the new holder, and the
+// old holder may still be letting go.
+func (n *Node) moving() bool {
+	for g, s := range n.fsm.Ownership().Groups() {
+		if s.Active() && n.placer.Holding(g, s.Current.Index).IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // idleVoter is a voter that holds no group, that the placer heard from lately and that
