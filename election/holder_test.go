@@ -9,58 +9,12 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/store"
+	"github.com/raftvip/raftvip/test/clocktest"
 )
 
 // The Holder's tests drive it synchronously: they call renew, Ack and pass themselves
-// and move a stepClock by hand, so every instant they look at is exact and nothing
+// and move a clocktest.Manual clock by hand, so every instant they look at is exact and nothing
 // sleeps. Node A, in incarnation A#1, is the holder; A, B and C are the voters.
-
-// stepClock is a Clock that moves only when a test moves it. After's channel fires
-// once the clock has been moved to or past its deadline.
-type stepClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []stepTimer
-}
-
-type stepTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newStepClock(t time.Time) *stepClock { return &stepClock{now: t} }
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.timers = append(c.timers, stepTimer{at: c.now.Add(d), ch: ch})
-	return ch
-}
-
-// Set moves the clock to t and fires the timers due by then.
-func (c *stepClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-	c.timers = slices.DeleteFunc(c.timers, func(tm stepTimer) bool {
-		if tm.at.After(t) {
-			return false
-		}
-		tm.ch <- t
-		return true
-	})
-}
 
 // hdOwnLog is the holder's Raft log: an Ownership, the latest configuration and the
 // commit index, each settable by the test.
@@ -147,7 +101,7 @@ type hdTell struct {
 type hdRig struct {
 	t        *testing.T
 	t0       time.Time
-	clock    *stepClock
+	clock    *clocktest.Manual
 	log      *hdOwnLog
 	vip      *hdVIP
 	h        *Holder
@@ -173,7 +127,7 @@ func hdStanding() Standing {
 
 func newHolderRig(t *testing.T) *hdRig {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	r := &hdRig{t: t, t0: t0, clock: newStepClock(t0), log: &hdOwnLog{cfg: hdCfg1}, vip: &hdVIP{},
+	r := &hdRig{t: t, t0: t0, clock: clocktest.New(t0), log: &hdOwnLog{cfg: hdCfg1}, vip: &hdVIP{},
 		releases: make(chan hdRelease, 16), standing: hdStanding()}
 	r.h = NewHolder(HolderConfig{
 		Node: "A", Incarnation: "A#1", Groups: []string{"g"}, Log: r.log,

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/store"
+	"github.com/raftvip/raftvip/test/clocktest"
 )
 
-// The Placer's tests call Heard and pass themselves on a stepClock; pass commits its
+// The Placer's tests call Heard and pass themselves on a clocktest.Manual clock; pass commits its
 // moves in goroutines, and plRig.pass waits for them to finish before it returns, so
 // each test sees every pass complete. Group g; nodes A, B and C, in incarnations A#1,
 // B#1 and C#1; this node leads since t0.
@@ -33,7 +34,7 @@ type plNotice struct {
 type plRig struct {
 	t      *testing.T
 	t0     time.Time
-	clock  *stepClock
+	clock  *clocktest.Manual
 	p      *Placer
 	policy GroupPolicy
 
@@ -49,7 +50,7 @@ type plRig struct {
 func newPlacerRig(t *testing.T, policy GroupPolicy, hysteresis time.Duration, members ...string) *plRig {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	policy.Name = "g"
-	r := &plRig{t: t, t0: t0, clock: newStepClock(t0), policy: policy, next: 10, members: members}
+	r := &plRig{t: t, t0: t0, clock: clocktest.New(t0), policy: policy, next: 10, members: members}
 	r.p = NewPlacer(PlacerConfig{
 		Node:    "A",
 		Groups:  []GroupPolicy{policy},

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/raftvip/raftvip/test/clocktest"
 	"github.com/raftvip/raftvip/vip"
 )
 
@@ -43,7 +44,7 @@ func testConfig() vip.Config {
 type rig struct {
 	m     *vip.Manager
 	os    *fakeOS
-	clock *fakeClock
+	clock *clocktest.Manual
 	ann   *fakeAnnouncer
 	fw    *fakeFirewall
 	log   *logRecorder
