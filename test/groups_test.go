@@ -127,6 +127,19 @@ func (l *groupsLab) untouched(g, holder string, from time.Time) {
 	}
 }
 
+// settles waits until g is on n, lets the move settle for settle, and fails the test
+// if g's client saw a failed request since from; what names the move.
+func (l *groupsLab) settles(what, g string, n *Node, from time.Time, within, settle time.Duration) {
+	l.t.Helper()
+	if _, err := l.waitGroupOn(g, n, within); err != nil {
+		l.t.Fatal(err)
+	}
+	time.Sleep(settle)
+	if ps := l.probes[g].Summary(from, time.Time{}); ps.Failures > 0 {
+		l.t.Errorf("%s's client saw failed requests %s: %v", g, what, ps)
+	}
+}
+
 // moved checks that group g went from old to a node other than old, that its client
 // is served by the new holder, and returns it with the client's gap.
 func (l *groupsLab) moved(g string, old *Node, from time.Time, timeout time.Duration) (*Node, ProbeSummary) {
@@ -313,13 +326,7 @@ func TestGroupsPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Healed, lb2 tops api again and takes it back by a planned move.
-	if _, err := l.waitGroupOn("api", lb2, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
-	if ps := l.probes["api"].Summary(heal, time.Time{}); ps.Failures > 0 {
-		t.Errorf("api's client saw failed requests after the heal: %v", ps)
-	}
+	l.settles("after the heal", "api", lb2, heal, 15*time.Second, time.Second)
 	l.stop()
 }
 
@@ -332,13 +339,7 @@ func TestGroupsMovesAreIsolated(t *testing.T) {
 	// transfer --group api lb3: api alone moves.
 	t0 := time.Now()
 	cliOK(t, l.RunCLI(lb1, "transfer", "--group", "api", "lb3"), "lb3")
-	if _, err := l.waitGroupOn("api", lb3, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
-	if ps := l.probes["api"].Summary(t0, time.Time{}); ps.Failures > 0 {
-		t.Errorf("api's client saw failed requests in the transfer: %v", ps)
-	}
+	l.settles("in the transfer", "api", lb3, t0, 5*time.Second, time.Second)
 	l.untouched("web", "lb1", t0)
 	l.untouched("db", "lb3", t0)
 
@@ -347,13 +348,7 @@ func TestGroupsMovesAreIsolated(t *testing.T) {
 	if _, err := l.CLI(lb2, "drain", "lb1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.waitGroupOn("web", lb2, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second)
-	if ps := l.probes["web"].Summary(t1, time.Time{}); ps.Failures > 0 {
-		t.Errorf("web's client saw failed requests in the drain: %v", ps)
-	}
+	l.settles("in the drain", "web", lb2, t1, 5*time.Second, 2*time.Second)
 	l.untouched("api", "lb3", t1)
 	l.untouched("db", "lb3", t1)
 
@@ -362,13 +357,7 @@ func TestGroupsMovesAreIsolated(t *testing.T) {
 	if _, err := l.CLI(lb2, "drain", "--off", "lb1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.waitGroupOn("web", lb1, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)
-	if ps := l.probes["web"].Summary(t2, time.Time{}); ps.Failures > 0 {
-		t.Errorf("web's client saw failed requests in the preemption: %v", ps)
-	}
+	l.settles("in the preemption", "web", lb1, t2, 15*time.Second, time.Second)
 	l.untouched("api", "lb3", t2)
 	l.untouched("db", "lb3", t2)
 	l.stop()
