@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftvip/raftvip/election"
@@ -91,12 +92,20 @@ func (l *leaseNet) send(addr string, m leaseMsg) {
 	}
 }
 
+// stalled is how long a connection may leave a renewal unanswered before the writer
+// drops it for a new one. A write only fills the socket buffer: across a partition
+// the kernel keeps the bytes and retransmits them with a growing backoff, so after the
+// heal a connection can stay silent for seconds while a new one works at once.
+func (l *leaseNet) stalled() time.Duration { return max(2*l.timeout, 100*time.Millisecond) }
+
 // writer keeps a connection to one peer and writes its queue; answers coming back on
 // the connection are handled as they arrive.
 func (l *leaseNet) writer(p *leasePeer) {
 	var conn net.Conn
 	var enc *json.Encoder
 	var lastDial time.Time
+	var heard *atomic.Int64  // when conn last brought an answer (unix nanoseconds)
+	var unanswered time.Time // the first renewal written since that answer
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -114,6 +123,16 @@ func (l *leaseNet) writer(p *leasePeer) {
 			// nothing, and a leader must not take an old "holding" for news.
 			continue
 		}
+		if conn != nil && !unanswered.IsZero() {
+			if time.Unix(0, heard.Load()).After(unanswered) {
+				unanswered = time.Time{}
+			} else if time.Since(unanswered) > l.stalled() {
+				l.log.Debug("lease connection stalled; reconnecting", "peer", p.addr, "unanswered", time.Since(unanswered).Round(time.Millisecond))
+				conn.Close()
+				conn, unanswered = nil, time.Time{}
+				lastDial = time.Time{}
+			}
+		}
 		if conn == nil {
 			if time.Since(lastDial) < l.timeout {
 				continue // a peer that just refused: drop rather than hammer it
@@ -125,20 +144,27 @@ func (l *leaseNet) writer(p *leasePeer) {
 				continue
 			}
 			conn, enc = c, json.NewEncoder(c)
-			go l.read(c)
+			heard = new(atomic.Int64)
+			heard.Store(time.Now().UnixNano())
+			go l.read(c, heard)
 		}
 		conn.SetWriteDeadline(time.Now().Add(l.timeout))
 		if err := enc.Encode(m); err != nil {
 			l.log.Debug("lease write", "peer", p.addr, "err", err)
 			conn.Close()
-			conn = nil
+			conn, unanswered = nil, time.Time{}
+			continue
+		}
+		if m.Kind == leaseRenew && unanswered.IsZero() {
+			unanswered = time.Now()
 		}
 	}
 }
 
 // read handles what a peer sends on c: answers on our connections, requests on its.
-// Requests are answered on c, in order.
-func (l *leaseNet) read(c net.Conn) {
+// Requests are answered on c, in order. heard, if not nil, is set to the time of each
+// message read.
+func (l *leaseNet) read(c net.Conn, heard *atomic.Int64) {
 	defer c.Close()
 	dec := json.NewDecoder(bufio.NewReader(c))
 	enc := json.NewEncoder(c)
@@ -146,6 +172,9 @@ func (l *leaseNet) read(c net.Conn) {
 		var m leaseMsg
 		if err := dec.Decode(&m); err != nil {
 			return
+		}
+		if heard != nil {
+			heard.Store(time.Now().UnixNano())
 		}
 		if reply := l.handle(m); reply != nil {
 			reply.From = l.self
@@ -164,7 +193,7 @@ func (l *leaseNet) serve(ln net.Listener) {
 		if err != nil {
 			return
 		}
-		go l.read(c)
+		go l.read(c, nil)
 	}
 }
 
