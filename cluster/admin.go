@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,9 @@ import (
 // from a majority of the voters (or an election is under way), and fails closed.
 const ReasonNoQuorum = "no raft leader: this node cannot reach a quorum of voters, so it will not hold the VIP"
 
+// IneligibleWitness is why a witness (node.role: witness) is never given a group.
+const IneligibleWitness = "witness: a voter that never holds a VIP"
+
 // Version is the agent's version, set at build time with -ldflags.
 var Version = "dev"
 
@@ -41,6 +45,7 @@ func (n *Node) status(withDiffs bool) api.Status {
 	role := n.raft.State()
 	st := api.Status{
 		Node:     n.cfg.Node.Name,
+		NodeRole: n.cfg.Node.Role,
 		State:    strings.ToLower(role.String()),
 		Leader:   string(leader),
 		Term:     n.raft.CurrentTerm(),
@@ -122,8 +127,11 @@ func (n *Node) status(withDiffs bool) api.Status {
 		}
 		st.Groups = append(st.Groups, out)
 	}
+	if n.cfg.Witness() {
+		st.Groups = append(st.Groups, witnessGroups(own, outlook)...)
+	}
 	// The first group is the VIP of the top-level fields.
-	if len(st.Groups) > 0 {
+	if len(st.Groups) > 0 && len(n.groups) > 0 {
 		g0, c0 := st.Groups[0], n.groups[0].cfg
 		st.Holding, st.Holder, st.Reason, st.LeaseRemainingMS = g0.Holding, g0.Holder, g0.Reason, g0.LeaseRemainingMS
 		st.Timing.WaitMS = g0.WaitMS
@@ -179,6 +187,7 @@ func (n *Node) members(leader raft.ServerID, holder string) []api.Member {
 		}
 		m := api.Member{
 			Name:       name,
+			NodeRole:   c.nodeRole(),
 			Address:    string(s.Address),
 			Voter:      s.Suffrage == raft.Voter,
 			Leader:     s.ID == leader,
@@ -344,4 +353,22 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// witnessGroups are the groups as a witness sees them: it has none in its file, so
+// the log's assignments (and, while it leads, its outlook) are all there is.
+func witnessGroups(own *store.Ownership, outlook map[string]election.Outlook) []api.GroupStatus {
+	var out []api.GroupStatus
+	for name, gs := range own.Groups() {
+		g := api.GroupStatus{Name: name, Reason: IneligibleWitness, Ineligible: IneligibleWitness}
+		if gs.Active() {
+			g.Holder, g.Index = gs.Current.Node, gs.Current.Index
+		}
+		if o, ok := outlook[name]; ok {
+			g.Policy = api.Policy{Preferred: o.Preferred, NoneEligible: o.NoneEligible, Pending: o.Pending}
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b api.GroupStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

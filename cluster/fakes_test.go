@@ -308,11 +308,33 @@ type memNet struct {
 	rpc   map[string]*memListener         // by raft address
 	lease map[string]*memListener         // by raft address
 	alone map[string]bool                 // raft addresses cut off from the rest
+	cut   map[[2]string]bool              // pairs of raft addresses cut from each other
 }
 
 func newMemNet() *memNet {
 	return &memNet{raft: map[string]*raft.InmemTransport{}, rpc: map[string]*memListener{}, lease: map[string]*memListener{},
-		alone: map[string]bool{}}
+		alone: map[string]bool{}, cut: map[[2]string]bool{}}
+}
+
+// apart reports whether a and b cannot reach each other. m.mu is held.
+func (m *memNet) apart(a, b string) bool {
+	return m.alone[a] || m.alone[b] || m.cut[[2]string{a, b}] || m.cut[[2]string{b, a}]
+}
+
+// block cuts a and b from each other, both ways, leaving each their other links;
+// heal undoes every block.
+func (m *memNet) block(a, b string) {
+	m.mu.Lock()
+	m.cut[[2]string{a, b}] = true
+	m.mu.Unlock()
+	m.wire()
+}
+
+func (m *memNet) heal() {
+	m.mu.Lock()
+	clear(m.cut)
+	m.mu.Unlock()
+	m.wire()
 }
 
 // attach gives the node at addr a fresh transport connected to every other, and an
@@ -350,7 +372,7 @@ func (m *memNet) wire() {
 			if a == b {
 				continue
 			}
-			if m.alone[a] || m.alone[b] {
+			if m.apart(a, b) {
 				ta.Disconnect(raft.ServerAddress(b))
 				continue
 			}
@@ -378,7 +400,7 @@ func (m *memNet) rejoin(addr string) {
 func (m *memNet) dial(lns map[string]*memListener, from, to string, timeout time.Duration) (net.Conn, error) {
 	m.mu.Lock()
 	ln, ok := lns[to]
-	cut := m.alone[from] || m.alone[to]
+	cut := m.apart(from, to)
 	m.mu.Unlock()
 	if !ok || cut {
 		return nil, &net.OpError{Op: "dial", Net: "mem", Err: errors.New("connection refused")}
@@ -406,7 +428,7 @@ type memConn struct {
 
 func (c *memConn) Write(b []byte) (int, error) {
 	c.m.mu.Lock()
-	cut := c.m.alone[c.from] || c.m.alone[c.to]
+	cut := c.m.apart(c.from, c.to)
 	c.m.mu.Unlock()
 	if cut {
 		c.Conn.Close()

@@ -83,11 +83,8 @@ func (n *Node) startOwnership() {
 	var names []string
 	var policies []election.GroupPolicy
 	for _, g := range n.groups {
-		gc := g.cfg
-		names = append(names, gc.Name)
-		policies = append(policies, election.GroupPolicy{Name: gc.Name, Together: gc.Together, Preempt: gc.Preempt,
-			PreemptDelay: gc.PreemptDelay, MinMoveInterval: gc.MinMoveInterval, Digest: config.IdentityDigest(gc),
-			Lifetime: gc.Lifetime, Strict: gc.Fencing == "strict"})
+		names = append(names, g.cfg.Name)
+		policies = append(policies, policyOf(g.cfg))
 	}
 	n.lease = newLeaseNet(cfg.Node.Name, n.net.dialLease, t.RPCTimeout, n.onLease, n.log.With("component", "lease"))
 	n.holder = election.NewHolder(election.HolderConfig{
@@ -133,6 +130,13 @@ func (n *Node) startOwnership() {
 	})
 }
 
+// policyOf is group gc's placement policy and shared settings.
+func policyOf(gc config.GroupConfig) election.GroupPolicy {
+	return election.GroupPolicy{Name: gc.Name, Together: gc.Together, Preempt: gc.Preempt,
+		PreemptDelay: gc.PreemptDelay, MinMoveInterval: gc.MinMoveInterval, Digest: config.IdentityDigest(gc),
+		Lifetime: gc.Lifetime, Strict: gc.Fencing == "strict"}
+}
+
 // placeable are the servers of the configuration the placer may give groups to: the
 // voters. A non-voter is a node that joined and has not caught up with the log yet.
 func (n *Node) placeable() []string {
@@ -153,9 +157,12 @@ func (n *Node) placeable() []string {
 func (n *Node) standing() election.Standing {
 	t := n.cfg.Cluster.Timing
 	st := election.Standing{Lease: t.VIPLease, Delta: t.ClaimMargin, Priority: map[string]int{}, Why: map[string]string{},
-		Digest: map[string]string{}, Blocked: map[string]string{}}
+		Digest: map[string]string{}, Blocked: map[string]string{}, Policy: map[string]election.GroupPolicy{},
+		Witness: n.cfg.Witness()}
 	_, states := n.local()
 	switch {
+	case st.Witness:
+		st.Ineligible = IneligibleWitness
 	case n.fsm.Unknown() != nil:
 		st.Fault = "the log holds a record this version does not know: upgrade this node (" + n.fsm.Unknown().Error() + ")"
 	case n.olderWhy.Load() != nil:
@@ -171,7 +178,8 @@ func (n *Node) standing() election.Standing {
 	for _, g := range n.groups {
 		name := g.cfg.Name
 		h := n.groupHealth(name, states)
-		st.Digest[name] = config.IdentityDigest(g.cfg)
+		st.Policy[name] = policyOf(g.cfg)
+		st.Digest[name] = st.Policy[name].Digest
 		if h.Fault {
 			st.Why[name] = "FAULT: check " + firstOr(h.Failing, "?") + " failing"
 		} else {
@@ -524,10 +532,18 @@ func (n *Node) idleVoter() string {
 		}
 	}
 	standings := n.placer.Standings()
+	// A voter just back from a partition may not hear the holders yet (their
+	// connections to it recover at their own pace): leadership goes to a voter heard
+	// steadily for a while.
+	t := n.cfg.Cluster.Timing
+	steady := time.Now().Add(-max(2*time.Second, 4*t.VIPLease))
 	var cands []string
 	for _, s := range servers {
 		name := string(s.ID)
 		if s.Suffrage != raft.Voter || name == n.cfg.Node.Name || busy[name] || n.isUnreachable(name) {
+			continue
+		}
+		if back, ok := n.placer.Back(name); !ok || back.After(steady) {
 			continue
 		}
 		if st, ok := standings[name]; !ok || st.Fault != "" || st.Ineligible == "stopping" || st.Ineligible == "leaving the cluster" {
@@ -536,6 +552,14 @@ func (n *Node) idleVoter() string {
 		cands = append(cands, name)
 	}
 	slices.SortFunc(cands, func(a, b string) int {
+		// A witness first: in a pair it is the one node that sees both load
+		// balancers, so it can tell a dead holder from a cut link between them.
+		if wa, wb := standings[a].Witness, standings[b].Witness; wa != wb {
+			if wa {
+				return -1
+			}
+			return 1
+		}
 		if leaving[a] != leaving[b] {
 			if leaving[a] {
 				return 1
@@ -558,6 +582,10 @@ func (n *Node) placementView() rpcPlacementResponse {
 		resp.Groups[g.cfg.Name] = g.cfg.Identity()
 	}
 	resp.Outlook, _ = n.placer.Explain()
+	resp.Digests = map[string]string{}
+	for _, gp := range n.placer.Policies() {
+		resp.Digests[gp.Name] = gp.Digest
+	}
 	return resp
 }
 
@@ -587,7 +615,14 @@ func (n *Node) leaderPlacement() (map[string][]string, map[string]election.Outlo
 	for _, g := range n.groups {
 		theirs, ok := resp.Groups[g.cfg.Name]
 		if !ok {
-			diffs[g.cfg.Name] = []string{"the leader has no group " + g.cfg.Name}
+			switch d, placed := resp.Digests[g.cfg.Name]; {
+			case placed && d == config.IdentityDigest(g.cfg):
+			case placed:
+				// A witness leads: it places by its holder's copy, or most nodes'.
+				diffs[g.cfg.Name] = []string{fmt.Sprintf("this node's copy of group %s differs from the one the leader (a witness) places by, its holder's or most nodes'; compare the files", g.cfg.Name)}
+			default:
+				diffs[g.cfg.Name] = []string{"the leader has no group " + g.cfg.Name}
+			}
 			continue
 		}
 		for i, f := range g.cfg.Identity() {

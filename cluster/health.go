@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/raftvip/raftvip/cluster/config"
 	"github.com/raftvip/raftvip/cluster/gossip"
 	"github.com/raftvip/raftvip/election"
 )
@@ -22,6 +23,18 @@ type memberHealth struct {
 	Failing  []string
 	Drained  bool // an operator drained it (replicated through Raft)
 	Leaving  bool // raftvip leave is under way on it
+	Witness  bool // node.role: witness: never holds a group
+}
+
+// nodeRole is m's node.role, "" while its gossip has not arrived.
+func (m memberHealth) nodeRole() string {
+	switch {
+	case !m.Known:
+		return ""
+	case m.Witness:
+		return config.RoleWitness
+	}
+	return config.RoleLB
 }
 
 // Ineligible says why m may not hold a group, or "" if it may.
@@ -29,6 +42,8 @@ func (m memberHealth) Ineligible() string {
 	switch {
 	case !m.Known:
 		return "health unknown (no gossip from it yet)"
+	case m.Witness:
+		return IneligibleWitness
 	case !m.Alive:
 		return "unreachable by gossip"
 	case m.Leaving:
@@ -65,11 +80,12 @@ func (n *Node) memberHealth() []memberHealth {
 			lh, _ := n.local()
 			m.Known, m.Alive = true, true
 			m.Priority, m.Fault, m.Failing = lh.Priority, lh.Fault, lh.Failing
-			m.Leaving = n.leaving.Load()
+			m.Leaving, m.Witness = n.leaving.Load(), n.cfg.Witness()
 		} else if gm, ok := n.gossip.Member(name); ok && gm.MetaErr == nil {
 			m.Known = true
 			m.Alive = gm.State == gossip.Alive
 			m.Priority, m.Fault, m.Leaving = gm.Meta.Priority, gm.Meta.Fault, gm.Meta.Leaving
+			m.Witness = gm.Meta.Role == config.RoleWitness
 			for _, c := range gm.Meta.Checks {
 				if c.State != gossip.CheckPassing {
 					m.Failing = append(m.Failing, c.Name)
@@ -109,6 +125,9 @@ func (n *Node) localMeta() []byte {
 		Expect:   n.cfg.Cluster.BootstrapExpect,
 		State:    n.hasState(),
 		Leaving:  n.leaving.Load(),
+	}
+	if n.cfg.Witness() {
+		m.Role = config.RoleWitness
 	}
 	for _, s := range states {
 		m.Checks = append(m.Checks, gossip.MetaCheck{Name: s.Name, State: checkWord(s), Output: s.Output})

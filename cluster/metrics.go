@@ -451,12 +451,15 @@ func (n *Node) metricsView() metricsView {
 
 // newMetrics makes the node's metrics; they are served by serveMetrics.
 func (n *Node) newMetrics() *nodeMetrics {
-	return newNodeMetrics(n.metricsView, metricsStatic{
-		Node:     n.cfg.Node.Name,
-		Delta:    n.cfg.Cluster.Timing.ClaimMargin,
-		Lease:    n.cfg.Cluster.Timing.VIPLease,
-		Lifetime: n.cfg.Groups[0].Lifetime,
-	}, n.log.With("component", "metrics"))
+	static := metricsStatic{
+		Node:  n.cfg.Node.Name,
+		Delta: n.cfg.Cluster.Timing.ClaimMargin,
+		Lease: n.cfg.Cluster.Timing.VIPLease,
+	}
+	if len(n.cfg.Groups) > 0 { // a witness has none
+		static.Lifetime = n.cfg.Groups[0].Lifetime
+	}
+	return newNodeMetrics(n.metricsView, static, n.log.With("component", "metrics"))
 }
 
 // serve listens on addr (metrics.listen) and serves GET /metrics, with the Raft and

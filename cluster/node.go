@@ -128,10 +128,13 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 			logger.Warn("removed VIP addresses left on the interface at start-up", "group", name, "interface", gc.Interface, "addresses", fmt.Sprint(removed))
 		}
 	}
-	// From here on, however this process ends, the guard removes the VIPs at once.
-	n.guard, err = e.guard(cfg, logger.With("component", "vip-guard"))
-	if err != nil {
-		return nil, err
+	// From here on, however this process ends, the guard removes the VIPs at once. A
+	// witness has none to remove.
+	if !cfg.Witness() {
+		n.guard, err = e.guard(cfg, logger.With("component", "vip-guard"))
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	n.stores, err = store.Open(cfg.Node.DataDir, cfg.Node.Name, logging.HCLog(logger, "raft-snapshot"))

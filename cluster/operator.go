@@ -106,7 +106,7 @@ func (n *Node) Members() api.MembersResponse {
 			role = "voter"
 		}
 		mi := api.MemberInfo{
-			Name: m.Name, Address: m.Address, Role: role, Gossip: m.Gossip, Priority: m.Priority,
+			Name: m.Name, NodeRole: m.NodeRole, Address: m.Address, Role: role, Gossip: m.Gossip, Priority: m.Priority,
 			Eligible: m.Eligible, Ineligible: m.Ineligible, Holder: m.Holder, Drained: m.Drained, Version: m.Version,
 		}
 		if g, ok := gossiped[m.Name]; ok && g.Addr.IsValid() {
@@ -385,10 +385,13 @@ func (n *Node) groupNames() []string {
 
 // transfer runs a transfer on the leader: groups is one group, or several separated
 // by commas, or "" for the only one.
-// heldWithFirst is what transfer moves without --group: the first group and every
-// other group its holder holds (all groups of a one-group cluster: the VIP).
-func (n *Node) heldWithFirst() []string {
-	names := n.groupNames()
+// heldWithFirst is what transfer moves without --group: the first of the groups the
+// leader places and every other group its holder holds (all groups of a one-group
+// cluster: the VIP).
+func (n *Node) heldWithFirst(names []string) []string {
+	if len(names) == 0 {
+		return nil
+	}
 	first := n.fsm.Group(names[0])
 	out := names[:1]
 	if !first.Active() {
@@ -407,9 +410,18 @@ func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.Trans
 	if n.raft.State() != raft.Leader {
 		return resp, errNotLeader
 	}
+	digests := map[string]string{} // the groups this leader places, by name
+	var placed []string
+	for _, gp := range n.placer.Policies() {
+		digests[gp.Name] = gp.Digest
+		placed = append(placed, gp.Name)
+	}
 	names := strings.Split(groups, ",")
 	if groups == "" {
-		names = n.heldWithFirst()
+		names = n.heldWithFirst(placed)
+		if len(names) == 0 {
+			return resp, fmt.Errorf("%w: the leader knows no group yet: no load balancer has reported one", errBadRequest)
+		}
 	}
 	standings := n.placer.Standings()
 	if _, heard := standings[node]; node != "" && !heard {
@@ -441,9 +453,9 @@ func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.Trans
 	type move struct{ group, to string }
 	var moves []move
 	for _, g := range names {
-		rt := n.byName[g]
-		if rt == nil {
-			return resp, fmt.Errorf("%w: no group named %q; groups are %s", errBadRequest, g, strings.Join(n.groupNames(), ", "))
+		digest, ok := digests[g]
+		if !ok {
+			return resp, fmt.Errorf("%w: no group named %q; groups are %s", errBadRequest, g, strings.Join(placed, ", "))
 		}
 		cur := n.fsm.Group(g)
 		from := ""
@@ -455,22 +467,27 @@ func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.Trans
 		}
 		to := node
 		if to == "" {
-			to = bestFor(g, config.IdentityDigest(rt.cfg), standings, from)
+			to = bestFor(g, digest, standings, from)
 			if to == "" {
 				return resp, fmt.Errorf("%w: no other node can hold %s: %s", errBadRequest, g, standingList(g, standings, from))
 			}
 		}
 		st, heard := standings[to]
+		// A live node renews every renewal period: one silent for a few is most
+		// likely dead, and a move to it would leave the group unheld.
+		lately := time.Since(n.placer.LastHeard(to)) <= max(4*n.cfg.Cluster.Timing.RenewInterval(), 100*time.Millisecond)
 		switch {
 		case !heard:
 			return resp, fmt.Errorf("%w: %s has not been heard from: is its agent running?", errBadRequest, to)
+		case !lately:
+			return resp, fmt.Errorf("%w: %s has not been heard from lately: is its agent running, and can it reach the leader?", errBadRequest, to)
 		case st.Fault != "":
 			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Fault)
 		case st.Ineligible != "":
 			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Ineligible)
 		case st.Priority[g] <= 0:
 			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, firstOr([]string{st.Why[g]}, "not eligible for it"))
-		case st.Digest[g] != config.IdentityDigest(rt.cfg):
+		case st.Digest[g] != digest:
 			return resp, fmt.Errorf("%w: %s's copy of group %s differs from the leader's; raftvip status on %s names the settings", errBadRequest, to, g, to)
 		case st.Blocked[g] != "":
 			return resp, fmt.Errorf("%w: %s cannot hold %s: %s", errBadRequest, to, g, st.Blocked[g])

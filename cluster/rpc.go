@@ -85,6 +85,9 @@ type rpcReleaseRequest struct {
 type rpcPlacementResponse struct {
 	Groups  map[string][]config.IdentityField `json:"groups"`
 	Outlook []election.Outlook                `json:"outlook,omitempty"`
+	// Digests are the digests of the groups the leader places by; a witness has no
+	// groups of its own and places by the copies the load balancers report.
+	Digests map[string]string `json:"digests,omitempty"`
 }
 
 type rpcError struct {

@@ -49,6 +49,11 @@ type Standing struct {
 	Blocked  map[string]string `json:"blocked,omitempty"` // group → why a foreign VRRP master blocks it
 	Lease    time.Duration     `json:"lease"`             // L, which its assignments record
 	Delta    time.Duration     `json:"delta"`             // δ, likewise
+	// Policy is this node's copy of each group's policy: a leader without the group
+	// in its own file (a witness) places it by these.
+	Policy map[string]GroupPolicy `json:"policy,omitempty"`
+	// Witness: the node holds no group, ever; leadership prefers it (DESIGN §9.2).
+	Witness bool `json:"witness,omitempty"`
 }
 
 // GroupChange is a change of a group's holding on this node.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,24 +18,29 @@ import (
 // as soon as its assignment committed.
 
 // GroupPolicy is a group's placement policy and shared settings.
+//
+// Every node reports its own copy with its standing, so that a leader without the
+// group in its own file (a witness) places it by the copies of the nodes that have it.
 type GroupPolicy struct {
-	Name            string
-	Together        string
-	Preempt         bool
-	PreemptDelay    time.Duration
-	MinMoveInterval time.Duration
-	// Digest is the leader's own digest of the group's shared settings; a node whose
-	// copy differs is not given the group.
-	Digest string
+	Name            string        `json:"name"`
+	Together        string        `json:"together,omitempty"`
+	Preempt         bool          `json:"preempt,omitempty"`
+	PreemptDelay    time.Duration `json:"preempt_delay,omitempty"`
+	MinMoveInterval time.Duration `json:"min_move,omitempty"`
+	// Digest is the digest of the group's shared settings; a node whose copy differs
+	// from the leader's is not given the group.
+	Digest string `json:"digest"`
 	// Lifetime and Strict are the group's address lifetime and fencing, which its
 	// assignments record (the same on every node).
-	Lifetime time.Duration
-	Strict   bool
+	Lifetime time.Duration `json:"lifetime,omitempty"`
+	Strict   bool          `json:"strict,omitempty"`
 }
 
 // PlacerConfig wires a Placer.
 type PlacerConfig struct {
-	Node   string
+	Node string
+	// Groups are the groups of this node's own file. A leader with none (a witness)
+	// places the groups the other nodes report (Policies).
 	Groups []GroupPolicy
 	// Leading reports whether this node leads, and since when (its own clock).
 	Leading func() (bool, time.Time)
@@ -75,8 +81,9 @@ type Placer struct {
 }
 
 type heardNode struct {
-	r  Renewal
-	at time.Time
+	r    Renewal
+	at   time.Time
+	back time.Time // when it was heard again after a silence longer than staleAfter; zero if never silent
 }
 
 type standingSince struct {
@@ -104,7 +111,14 @@ func (p *Placer) Heard(r Renewal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	prev, known := p.heard[r.Node]
-	p.heard[r.Node] = heardNode{r: r, at: now}
+	// A node back after a silence is steady only from now: it may have been down,
+	// or cut off, all that time.
+	back := !known || now.Sub(prev.at) > staleAfter(prev.r.Standing)
+	returned := prev.back
+	if known && back {
+		returned = now
+	}
+	p.heard[r.Node] = heardNode{r: r, at: now, back: returned}
 	for _, c := range r.Claims {
 		if slices.Contains(r.Holding, c.Group) {
 			p.holds[leaseKey(c.Group, c.Index)] = now
@@ -115,10 +129,7 @@ func (p *Placer) Heard(r Renewal) {
 		st = map[string]standingSince{}
 		p.stable[r.Node] = st
 	}
-	// A node back after a silence is steady only from now: it may have been down,
-	// or cut off, all that time.
-	back := !known || now.Sub(prev.at) > staleAfter(prev.r.Standing)
-	for _, g := range p.cfg.Groups {
+	for _, g := range p.policiesLocked(now) {
 		prio := r.Standing.Priority[g.Name]
 		if r.Standing.Fault != "" || r.Standing.Ineligible != "" || r.Standing.Digest[g.Name] != g.Digest || r.Standing.Blocked[g.Name] != "" {
 			prio = 0
@@ -176,7 +187,7 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 
 	p.mu.Lock()
 	var groups []PlaceGroup
-	for _, gp := range p.cfg.Groups {
+	for _, gp := range p.policiesLocked(now) {
 		s := own.Group(gp.Name)
 		pg := p.placeGroupLocked(gp, s, leaderSince)
 		if s.Active() {
@@ -243,24 +254,25 @@ func (p *Placer) pass(ctx context.Context, leaderSince time.Time) {
 		groups = slices.DeleteFunc(groups, func(g PlaceGroup) bool { return g.Assignee == "" })
 	}
 	nodes := p.placeNodesLocked(members, now)
-	p.pruneLocked(own)
+	p.pruneLocked(own, now)
 	moves := Place(groups, nodes, now, PlacePolicy{Hysteresis: p.cfg.Hysteresis})
-	heard := maps.Clone(p.heard)
-	for _, m := range moves {
+	assignments := make([]store.Assignment, len(moves))
+	for i, m := range moves {
 		p.moving[m.Group] = true
+		assignments[i] = p.assignmentLocked(m.Group, m.To, p.heard[m.To].r)
 	}
 	p.mu.Unlock()
 
-	for _, m := range moves {
-		go p.commit(ctx, m, p.assignment(m.Group, m.To, heard[m.To].r))
+	for i, m := range moves {
+		go p.commit(ctx, m, assignments[i])
 	}
 }
 
 // pruneLocked forgets what it kept of assignments that are neither the current nor
 // the previous one of any group. p.mu is held.
-func (p *Placer) pruneLocked(own *store.Ownership) {
+func (p *Placer) pruneLocked(own *store.Ownership, now time.Time) {
 	live := map[uint64]bool{}
-	for _, gp := range p.cfg.Groups {
+	for _, gp := range p.policiesLocked(now) {
 		s := own.Group(gp.Name)
 		live[s.Current.Index], live[s.Previous.Index] = true, true
 	}
@@ -331,7 +343,7 @@ func (p *Placer) Explain() (out []Outlook, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var groups []PlaceGroup
-	for _, gp := range p.cfg.Groups {
+	for _, gp := range p.policiesLocked(now) {
 		groups = append(groups, p.placeGroupLocked(gp, own.Group(gp.Name), since))
 	}
 	return Explain(groups, p.placeNodesLocked(members, now), now, PlacePolicy{Hysteresis: p.cfg.Hysteresis}), true
@@ -364,11 +376,12 @@ func (p *Placer) commit(ctx context.Context, m Placement, a store.Assignment) {
 func (p *Placer) MoveNow(ctx context.Context, g, node, reason string) (uint64, error) {
 	p.mu.Lock()
 	h, ok := p.heard[node]
+	a := p.assignmentLocked(g, node, h.r)
 	p.mu.Unlock()
 	if !ok {
 		return 0, errNotHeard(node)
 	}
-	idx, err := p.cfg.Assign(ctx, g, p.assignment(g, node, h.r), reason)
+	idx, err := p.cfg.Assign(ctx, g, a, reason)
 	if err != nil {
 		return 0, err
 	}
@@ -380,10 +393,11 @@ func (p *Placer) MoveNow(ctx context.Context, g, node, reason string) (uint64, e
 	return idx, nil
 }
 
-// assignment is the assignment of g to node as r, its latest renewal, describes it.
-func (p *Placer) assignment(g, node string, r Renewal) store.Assignment {
+// assignmentLocked is the assignment of g to node as r, its latest renewal, describes
+// it. p.mu is held.
+func (p *Placer) assignmentLocked(g, node string, r Renewal) store.Assignment {
 	a := store.Assignment{Node: node, Incarnation: r.Incarnation, Lease: r.Standing.Lease, Delta: r.Standing.Delta}
-	for _, gp := range p.cfg.Groups {
+	for _, gp := range p.policiesLocked(p.cfg.Clock.Now()) {
 		if gp.Name == g {
 			a.Lifetime, a.Strict = gp.Lifetime, gp.Strict
 		}
@@ -414,6 +428,25 @@ func (p *Placer) Holding(g string, index uint64) time.Time {
 	return p.holds[leaseKey(g, index)]
 }
 
+// LastHeard returns when this node last heard node; the zero time if never.
+func (p *Placer) LastHeard(node string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.heard[node].at
+}
+
+// Back reports whether this node hears node lately (ok), and when node came back
+// after the last silence it noticed (the zero time if it never went silent).
+func (p *Placer) Back(node string) (back time.Time, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h, heard := p.heard[node]
+	if !heard || p.cfg.Clock.Now().Sub(h.at) > staleAfter(h.r.Standing) {
+		return time.Time{}, false
+	}
+	return h.back, true
+}
+
 // Standings returns every node's standing as this leader last heard it.
 func (p *Placer) Standings() map[string]Standing {
 	p.mu.Lock()
@@ -423,4 +456,66 @@ func (p *Placer) Standings() map[string]Standing {
 		out[n] = h.r.Standing
 	}
 	return out
+}
+
+// Policies returns the groups this leader places: those of its own file, or, for a
+// node with none (a witness), those the other nodes report.
+func (p *Placer) Policies() []GroupPolicy {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.policiesLocked(p.cfg.Clock.Now())
+}
+
+// policiesLocked is Policies. p.mu is held.
+func (p *Placer) policiesLocked(now time.Time) []GroupPolicy {
+	if len(p.cfg.Groups) > 0 {
+		return p.cfg.Groups
+	}
+	reports := map[string][]reportedPolicy{}
+	for node, h := range p.heard {
+		if now.Sub(h.at) > staleAfter(h.r.Standing) {
+			continue
+		}
+		for _, gp := range h.r.Standing.Policy {
+			reports[gp.Name] = append(reports[gp.Name], reportedPolicy{node: node, policy: gp})
+		}
+	}
+	var out []GroupPolicy
+	for g, rs := range reports {
+		out = append(out, choosePolicy(rs, p.cfg.Committed().Group(g)))
+	}
+	slices.SortFunc(out, func(a, b GroupPolicy) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// reportedPolicy is a node's copy of a group's policy.
+type reportedPolicy struct {
+	node   string
+	policy GroupPolicy
+}
+
+// choosePolicy picks, among the nodes' copies of a group, the one a leader without a
+// copy of its own places by: the copy of the group's current assignee, so that a
+// holder is not moved for a difference it did not make; else the copy most nodes
+// report; ties to the copy of the first node by name.
+func choosePolicy(rs []reportedPolicy, s store.GroupState) GroupPolicy {
+	slices.SortFunc(rs, func(a, b reportedPolicy) int { return strings.Compare(a.node, b.node) })
+	if s.Active() {
+		for _, r := range rs {
+			if r.node == s.Current.Node {
+				return r.policy
+			}
+		}
+	}
+	count := map[string]int{}
+	for _, r := range rs {
+		count[r.policy.Digest]++
+	}
+	best := rs[0]
+	for _, r := range rs[1:] {
+		if count[r.policy.Digest] > count[best.policy.Digest] {
+			best = r
+		}
+	}
+	return best.policy
 }

@@ -31,6 +31,7 @@ type NodeSection struct {
 	Bind       string `yaml:"bind"`
 	RaftPort   int    `yaml:"raft_port"`
 	GossipPort int    `yaml:"gossip_port"`
+	Role       string `yaml:"role,omitempty"`
 }
 
 // ClusterSection is `cluster:`. A lab writes either Peers (static membership) or
@@ -180,6 +181,10 @@ func (l *Lab) agentConfig(n *Node) AgentConfig {
 		c.Groups = append(c.Groups, GroupSection{Name: g.Name, Interface: "eth0", Addresses: []string{g.VIP.String()},
 			Priority: g.Priorities[n.Name], Lifetime: durationString(o.Lifetime), Fencing: o.Fencing,
 			MinMoveInterval: durationString(g.MinMoveInterval), GARP: garp})
+	}
+	if n.Witness {
+		c.Node.Role = "witness"
+		c.VIP, c.Groups, c.VRRP, c.Priority = nil, nil, nil, 0
 	}
 	if o.Configure != nil {
 		o.Configure(n, &c)

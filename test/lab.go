@@ -93,6 +93,10 @@ type Options struct {
 	// ConfigureKeepalived.
 	Groups []LabGroup
 
+	// Witness makes the last of the Nodes a witness (node.role: witness): a voter with
+	// no VIP, no checks, no VRRP and no HAProxy. Nodes: 3 is the pair with its witness.
+	Witness bool
+
 	StartAgents bool // start the agent on every node once the lab is up
 	Keep        bool // keep the work directory after Close (also with env RAFTVIP_KEEP=1; kept anyway when a test failed)
 
@@ -163,6 +167,9 @@ type Node struct {
 	HAProxyPIDFile string // written by the lab at every start of HAProxy
 
 	KA *Keepalived // set on a keepalived node (Options.Keepalived); such a node runs no agent
+	// Witness: the node is a witness (Options.Witness): its agent holds no VIP and it
+	// runs no HAProxy.
+	Witness bool
 
 	agent       *proc
 	agentRuns   int
@@ -347,6 +354,7 @@ func (l *Lab) build() error {
 			HAProxyConfig:  filepath.Join(dir, "haproxy.cfg"),
 			HAProxySocket:  filepath.Join(dir, "haproxy.sock"),
 			HAProxyPIDFile: filepath.Join(dir, "haproxy.pid"),
+			Witness:        l.opts.Witness && i == l.opts.Nodes-1,
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("lab: %w", err)
@@ -455,6 +463,9 @@ func (l *Lab) build() error {
 		}
 	}
 	for _, n := range l.AllNodes() {
+		if n.Witness {
+			continue
+		}
 		if err := l.StartHAProxy(n); err != nil {
 			return err
 		}

@@ -17,11 +17,12 @@ type DrainResponse struct {
 // configuration, a gossip member, or both (GET /v1/members).
 type MemberInfo struct {
 	Name          string `json:"name"`
-	Address       string `json:"address"`        // raft address ("" if not in raft)
-	GossipAddress string `json:"gossip_address"` // "" if unknown to gossip
-	Role          string `json:"role"`           // leader | voter | non-voter | none
-	Gossip        string `json:"gossip"`         // alive | suspect | dead | left | unknown
-	Priority      int    `json:"priority"`       // effective; 0 unknown
+	Address       string `json:"address"`             // raft address ("" if not in raft)
+	GossipAddress string `json:"gossip_address"`      // "" if unknown to gossip
+	Role          string `json:"role"`                // leader | voter | non-voter | none
+	NodeRole      string `json:"node_role,omitempty"` // lb | witness; "" unknown
+	Gossip        string `json:"gossip"`              // alive | suspect | dead | left | unknown
+	Priority      int    `json:"priority"`            // effective; 0 unknown
 	Eligible      bool   `json:"eligible"`
 	Ineligible    string `json:"ineligible,omitempty"`
 	Holder        bool   `json:"holder"`

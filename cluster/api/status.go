@@ -5,10 +5,11 @@ import "time"
 // Status is what `raftvip status --json` prints. Field names are a contract other tools
 // rely on: add fields, never rename them.
 type Status struct {
-	Node   string `json:"node"`
-	State  string `json:"state"` // leader, follower, candidate, shutdown
-	Leader string `json:"leader"`
-	Term   uint64 `json:"term"`
+	Node     string `json:"node"`
+	NodeRole string `json:"node_role"` // lb, or witness: a voter that never holds a VIP
+	State    string `json:"state"`     // leader, follower, candidate, shutdown
+	Leader   string `json:"leader"`
+	Term     uint64 `json:"term"`
 	// Holding, Holder, LeaseRemainingMS, HeldSince and VIP are about the first group
 	// (the only one of a vip: block); Groups has every group.
 	Holding          bool           `json:"holding"`
@@ -86,7 +87,10 @@ type GroupStatus struct {
 
 // Member is one server of the Raft configuration, with its health as this node sees it.
 type Member struct {
-	Name         string        `json:"name"`
+	Name string `json:"name"`
+	// NodeRole is the node's node.role: lb, or witness (a voter that never holds a
+	// VIP); "" when its gossip has not arrived.
+	NodeRole     string        `json:"node_role,omitempty"`
 	Address      string        `json:"address"`
 	Voter        bool          `json:"voter"`
 	Leader       bool          `json:"leader"`

@@ -19,6 +19,7 @@ const (
 	DefaultGARPInterval = time.Second
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+	DefaultRole         = RoleLB
 
 	DefaultPreempt         = true
 	MaxPreemptDelay        = 1000 * time.Second // keepalived's limit for preempt_delay
@@ -102,7 +103,19 @@ type NodeConfig struct {
 	Bind       netip.Addr // address for Raft and gossip; required
 	RaftPort   int        // default 7300
 	GossipPort int        // default 7301
+	// Role is RoleLB (default) or RoleWitness: a voter that holds no VIP, runs no
+	// checks and no VRRP, and whose file has no VIP sections (DESIGN §9.2).
+	Role string
 }
+
+// The node roles (node.role).
+const (
+	RoleLB      = "lb"
+	RoleWitness = "witness"
+)
+
+// Witness reports whether this node is a witness (node.role: witness).
+func (c *Config) Witness() bool { return c.Node.Role == RoleWitness }
 
 // Peer is one voter of the static bootstrap configuration, written name=ip:port.
 type Peer struct {

@@ -75,7 +75,7 @@ func TestParseMinimalDefaults(t *testing.T) {
 	}
 	lan, _ := Profile("lan")
 	want := &Config{
-		Node: NodeConfig{Name: "lb1", DataDir: "/var/lib/raftvip", Bind: netip.MustParseAddr("198.18.0.11"),
+		Node: NodeConfig{Role: "lb", Name: "lb1", DataDir: "/var/lib/raftvip", Bind: netip.MustParseAddr("198.18.0.11"),
 			RaftPort: 7300, GossipPort: 7301},
 		Cluster: ClusterConfig{
 			Peers: []Peer{
@@ -906,8 +906,9 @@ func TestSchemaMatchesTestdata(t *testing.T) {
 	}
 	// ipv6.yaml has every key but bootstrap_expect, which cannot go with peers;
 	// gossip.yaml has it.
-	// groups.yaml has the keys of groups:, which cannot go with vip:.
-	for _, file := range []string{"ipv6.yaml", "gossip.yaml", "groups.yaml"} {
+	// groups.yaml has the keys of groups:, which cannot go with vip:; witness.yaml has
+	// node.role.
+	for _, file := range []string{"ipv6.yaml", "gossip.yaml", "groups.yaml", "witness.yaml"} {
 		b, err := os.ReadFile("testdata/config/" + file)
 		if err != nil {
 			t.Fatal(err)

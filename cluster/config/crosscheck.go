@@ -56,7 +56,9 @@ func (d *decoder) crossCheck(cfg *Config, hostname func() (string, error)) {
 		d.checkSelf(cfg)
 	}
 
-	d.checkGroups(cfg)
+	if !d.checkWitness(cfg) {
+		d.checkGroups(cfg)
+	}
 	d.checkSecurity(cfg)
 	d.checkListeners(cfg)
 

@@ -44,7 +44,7 @@ func parseWith(data []byte, filename string, hostname func() (string, error), de
 	d := &decoder{file: filename, lines: map[string]int{}, timingSet: map[string]bool{}, suggested: map[string]bool{},
 		itemPaths: map[string][]string{}, defaultInsecure: defaultInsecure, now: time.Now}
 	cfg := &Config{
-		Node:  NodeConfig{DataDir: DefaultDataDir, RaftPort: DefaultRaftPort, GossipPort: DefaultGossipPort},
+		Node:  NodeConfig{DataDir: DefaultDataDir, RaftPort: DefaultRaftPort, GossipPort: DefaultGossipPort, Role: DefaultRole},
 		Admin: AdminConfig{Socket: DefaultAdminSocket},
 		VIP: VIPConfig{
 			Lifetime: DefaultLifetime,

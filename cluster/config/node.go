@@ -37,6 +37,7 @@ func (d *decoder) node(path string, n *yaml.Node, nc *NodeConfig) {
 		}},
 		{"raft_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.RaftPort) }},
 		{"gossip_port", func(p string, v *yaml.Node) { d.port(p, v, &nc.GossipPort) }},
+		{"role", func(p string, v *yaml.Node) { d.enum(p, v, &nc.Role, RoleLB, RoleWitness) }},
 	})
 }
 

@@ -20,7 +20,7 @@ func unsupportedKeys() map[string]string {
 func knownKeys() map[string][]string {
 	return map[string][]string{
 		"":               {"node", "cluster", "admin", "vip", "groups", "priority", "preempt", "preempt_delay", "min_move_interval", "checks", "notify", "vrrp", "log", "metrics"},
-		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port"},
+		"node":           {"name", "data_dir", "bind", "raft_port", "gossip_port", "role"},
 		"cluster":        {"peers", "bootstrap_expect", "join", "timing", "encrypt", "tls", "insecure"},
 		"cluster.timing": {"profile", "heartbeat_timeout", "election_timeout", "leader_lease", "commit_timeout", "vip_lease", "rpc_timeout", "claim_margin"},
 		"cluster.tls":    {"ca_file", "cert_file", "key_file"},

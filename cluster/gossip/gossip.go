@@ -41,6 +41,7 @@ type Meta struct {
 	Expect  int         `json:"e,omitempty"`  // cluster.bootstrap_expect
 	State   bool        `json:"s,omitempty"`  // has Raft state: belongs to a cluster, or did
 	Leaving bool        `json:"l,omitempty"`  // raftvip leave is under way
+	Role    string      `json:"ro,omitempty"` // node.role; "" is a load balancer
 	Checks  []MetaCheck `json:"c,omitempty"`
 }
 

@@ -54,9 +54,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			{
-				Name:   "agent",
-				Usage:  "run the raftvip agent",
-				Flags:  []cli.Flag{&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "config file", Value: "/etc/raftvip/raftvip.yaml"}},
+				Name:  "agent",
+				Usage: "run the raftvip agent",
+				Flags: []cli.Flag{&cli.StringSliceFlag{Name: "config", Aliases: []string{"c"},
+					Usage: "config file; a witness serves several clusters given several files (repeat --config) or a directory of them",
+					Value: cli.NewStringSlice("/etc/raftvip/raftvip.yaml")}},
 				Action: runAgent,
 			},
 			{
@@ -125,10 +127,14 @@ func runAgent(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("agent takes no arguments (got %q); use --config FILE", c.Args().First())
 	}
-	cfg, err := config.Load(c.String("config"))
+	cfgs, err := loadConfigs(c.StringSlice("config"))
 	if err != nil {
 		return err
 	}
+	if len(cfgs) > 1 {
+		return runWitnesses(c, cfgs)
+	}
+	cfg := cfgs[0]
 	logger, level := logging.NewWithLevel(c.App.ErrWriter, cfg.Log)
 	node, err := cluster.Start(cfg, logger)
 	if err != nil {
@@ -238,14 +244,18 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	if st.Membership != "" {
 		fmt.Fprintf(tw, "cluster:\t%s\n", st.Membership)
 	}
+	witness := st.NodeRole == config.RoleWitness
 	vipLine := fmt.Sprintf("%s on %s", strings.Join(st.VIP.Addresses, ", "), st.VIP.Interface)
-	if st.Holding {
+	switch {
+	case witness:
+		fmt.Fprintf(tw, "role:\twitness: a voter that never holds a VIP; it votes, and vouches for the load balancers' leases\n")
+	case st.Holding:
 		since := ""
 		if st.HeldSince != nil {
 			since = fmt.Sprintf(" for %s", now.Sub(*st.HeldSince).Round(time.Second))
 		}
 		fmt.Fprintf(tw, "vip:\t%s: HELD here%s (lease %dms left)\n", vipLine, since, st.LeaseRemainingMS)
-	} else {
+	default:
 		holder := ""
 		if st.Holder != "" {
 			holder = "; held by " + st.Holder
@@ -259,7 +269,9 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	default:
 		health += ", NOT eligible: " + st.Ineligible
 	}
-	fmt.Fprintf(tw, "health:\t%s\n", health)
+	if !witness {
+		fmt.Fprintf(tw, "health:\t%s\n", health)
+	}
 	for _, c := range st.Checks {
 		line := fmt.Sprintf("  check %s\t%s\t%s", c.Name, c.Type, strings.ToUpper(c.State))
 		if c.Since != nil {
@@ -278,7 +290,9 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 	if !st.Policy.Preempt {
 		policy += "; preempt off"
 	}
-	fmt.Fprintf(tw, "policy:\t%s\n", policy)
+	if !witness {
+		fmt.Fprintf(tw, "policy:\t%s\n", policy)
+	}
 	if st.Policy.Pending != "" {
 		fmt.Fprintf(tw, "  pending:\t%s\n", st.Policy.Pending)
 	}
@@ -306,7 +320,7 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 				r.Address, r.Priority, r.Version, r.IntervalMS, r.Adverts, now.Sub(r.LastSeen).Round(100*time.Millisecond), master)
 		}
 	}
-	if len(st.Groups) > 1 {
+	if len(st.Groups) > 1 || witness && len(st.Groups) > 0 {
 		fmt.Fprintln(tw, "groups:")
 		fmt.Fprintln(tw, "  GROUP\tADDRESSES\tHOLDER\tHERE\tPRIORITY\tLEASE\tREASON")
 		for _, g := range st.Groups {
@@ -340,8 +354,12 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "timing:\t%s (heartbeat %dms, lease %dms, delta %dms, wait %dms), lifetime %s, fencing %s\n",
-		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.DeltaMS, st.Timing.WaitMS, st.VIP.Lifetime, st.VIP.Fencing)
+	timing := fmt.Sprintf("%s (heartbeat %dms, lease %dms, delta %dms, wait %dms)",
+		st.Timing.Profile, st.Timing.HeartbeatMS, st.Timing.VIPLeaseMS, st.Timing.DeltaMS, st.Timing.WaitMS)
+	if !witness {
+		timing += fmt.Sprintf(", lifetime %s, fencing %s", st.VIP.Lifetime, st.VIP.Fencing)
+	}
+	fmt.Fprintf(tw, "timing:\t%s\n", timing)
 	for _, d := range st.Timing.Differs {
 		fmt.Fprintf(tw, "  differs:\t%s\n", d)
 	}
@@ -355,6 +373,9 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 		}
 		if m.Leader {
 			role = "leader"
+		}
+		if m.NodeRole == config.RoleWitness {
+			role += ", witness"
 		}
 		name := m.Name
 		if m.Holder {

@@ -156,6 +156,9 @@ func printMembers(w io.Writer, resp *api.MembersResponse) {
 		if role == "" || role == "none" {
 			role = "-"
 		}
+		if m.NodeRole == config.RoleWitness {
+			role += ", witness"
+		}
 		gossip := m.Gossip
 		if gossip == "" {
 			gossip = "unknown"
