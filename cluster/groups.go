@@ -474,7 +474,9 @@ func (n *Node) handOffLeadership(ctx context.Context) {
 
 // preferLeader keeps leadership where it holds nothing (DESIGN §9.2, who leads):
 // a leader that holds a group transfers leadership to a voter that holds nothing and
-// is up to date, so that a holder's death never waits for an election.
+// is up to date, so that a holder's death never waits for an election; a load
+// balancer that holds nothing hands it to a witness, the one node of a pair that sees
+// both load balancers.
 func (n *Node) preferLeader(ctx context.Context) {
 	// Looking is cheap (an atomic and the holder's state) until there is something to
 	// do; a transfer that failed is not tried again for a while.
@@ -487,14 +489,14 @@ func (n *Node) preferLeader(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = every
-		if n.raft.State() != raft.Leader || !n.assignedHere() || n.moving() {
+		if n.raft.State() != raft.Leader || n.cfg.Witness() || n.moving() {
 			continue
 		}
-		target := n.idleVoter()
-		if target == "" {
+		target, witness := n.idleVoter()
+		if target == "" || !n.assignedHere() && !witness {
 			continue
 		}
-		n.log.Info("handing leadership to a voter that holds nothing", "to", target)
+		n.log.Info("handing leadership to a voter that holds nothing", "to", target, "witness", witness)
 		if err := n.raft.LeadershipTransferToServer(raft.ServerID(target), raft.ServerAddress(n.addressOf(target))).Error(); err != nil {
 			n.log.Info("leadership transfer failed; trying again later", "to", target, "err", err)
 			wait = afterFailure
@@ -516,11 +518,11 @@ func (n *Node) moving() bool {
 }
 
 // idleVoter is a voter that holds no group, that the placer heard from lately and that
-// replicates the log, "" if none.
-func (n *Node) idleVoter() string {
+// replicates the log, a witness first; "" if none.
+func (n *Node) idleVoter() (name string, witness bool) {
 	servers, err := n.configuration()
 	if err != nil {
-		return ""
+		return "", false
 	}
 	busy, leaving := map[string]bool{}, map[string]bool{}
 	for _, s := range n.fsm.Ownership().Groups() {
@@ -569,9 +571,9 @@ func (n *Node) idleVoter() string {
 		return strings.Compare(a, b)
 	})
 	if len(cands) == 0 {
-		return ""
+		return "", false
 	}
-	return cands[0]
+	return cands[0], standings[cands[0]].Witness
 }
 
 // placementView is this node's side of placement: its copy of every group's shared
