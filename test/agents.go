@@ -42,7 +42,7 @@ func (l *Lab) StartAgentEnv(n *Node, env ...string) error {
 		return err
 	}
 	run := n.agentRuns + 1
-	argv := []string{bin, "agent", "--config", n.Config}
+	argv := append([]string{bin, "agent", "--config", n.Config}, n.AgentArgs...)
 	if len(env) > 0 {
 		// env(1) execs the agent: the PID stays the agent's.
 		argv = append(append([]string{"env"}, env...), argv...)

@@ -34,6 +34,9 @@ func HealthOptions(interval time.Duration, fall int, window time.Duration, adjus
 		Priorities:   map[string]int{"lb1": 150, "lb2": 120, "lb3": 100},
 		HAProxyExtra: AppBackend,
 		Configure: func(n *Node, c *AgentConfig) {
+			if n.Witness {
+				return // no HAProxy, no checks
+			}
 			if c.Extra == nil {
 				c.Extra = map[string]any{}
 			}

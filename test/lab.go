@@ -93,6 +93,10 @@ type Options struct {
 	// ConfigureKeepalived.
 	Groups []LabGroup
 
+	// ExtraVIPs are more addresses the sampler watches: VIPs that a test configures
+	// itself with Configure.
+	ExtraVIPs []netip.Addr
+
 	// Witness makes the last of the Nodes a witness (node.role: witness): a voter with
 	// no VIP, no checks, no VRRP and no HAProxy. Nodes: 3 is the pair with its witness.
 	Witness bool
@@ -170,6 +174,9 @@ type Node struct {
 	// Witness: the node is a witness (Options.Witness): its agent holds no VIP and it
 	// runs no HAProxy.
 	Witness bool
+	// AgentArgs are more arguments for its agent, e.g. a second --config for a witness
+	// that serves two clusters.
+	AgentArgs []string
 
 	agent       *proc
 	agentRuns   int

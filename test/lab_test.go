@@ -309,3 +309,45 @@ func mustExec(t *testing.T, l *Lab, argv ...string) {
 		t.Fatalf("%v: %s", err, out)
 	}
 }
+
+// TestLabDelay: Lab.Delay puts latency on every packet of a node, both ways, and
+// takes it off again.
+func TestLabDelay(t *testing.T) {
+	l := NewLab(t, Options{Nodes: 2})
+	lb2 := l.Node("lb2")
+	c, err := NewClient(l.ClientNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	timed := func() time.Duration {
+		t.Helper()
+		best := time.Hour
+		for range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			t0 := time.Now()
+			if _, err := c.Get(ctx, lb2.Addr4.Addr()); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			best = min(best, time.Since(t0))
+		}
+		return best
+	}
+	before := timed()
+	undo, err := l.Delay(lb2, 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := timed()
+	if err := undo(); err != nil {
+		t.Fatal(err)
+	}
+	after := timed()
+	t.Logf("a request to lb2: %v, with 20ms of delay each way %v, without again %v", before, with, after)
+	// A request is four one-way trips through lb2's delay at least: SYN, SYN-ACK,
+	// request, response.
+	if with < 80*time.Millisecond || after >= 40*time.Millisecond {
+		t.Errorf("delay not applied or not removed: %v with, %v after", with, after)
+	}
+}

@@ -156,7 +156,7 @@ func (l *Lab) StartSampler() (*Sampler, error) {
 // sampledVIPs are the VIPs the sampler reads: the lab's, and those of every
 // vrrp_instance a keepalived node was configured with (extra instances included).
 func (l *Lab) sampledVIPs() []netip.Addr {
-	vips := l.VIPs()
+	vips := append(l.VIPs(), l.opts.ExtraVIPs...)
 	for _, n := range l.KANodes {
 		for _, p := range l.KeepalivedVIPs(n) {
 			if !slices.Contains(vips, p.Addr()) {

@@ -17,7 +17,8 @@ import (
 // Unknown fields are ignored so that the agent may add more.
 type Status struct {
 	Node             string   `json:"node"`
-	State            string   `json:"state"` // leader, follower, candidate, shutdown
+	NodeRole         string   `json:"node_role"` // lb or witness
+	State            string   `json:"state"`     // leader, follower, candidate, shutdown
 	Leader           string   `json:"leader"`
 	Term             uint64   `json:"term"`
 	Holding          bool     `json:"holding"`
@@ -131,6 +132,7 @@ func (l *Lab) VRRPStatus(n *Node) (VRRP, error) {
 // Member is one entry of Status.Members.
 type Member struct {
 	Name       string `json:"name"`
+	NodeRole   string `json:"node_role"`
 	Address    string `json:"address"`
 	Voter      bool   `json:"voter"`
 	Leader     bool   `json:"leader"`
