@@ -27,6 +27,10 @@ type Options struct {
 	// Peers are the other nodes of the raftvip cluster, name=ip or name=ip:port (port
 	// default 7300). None: a cluster of this node alone.
 	Peers []string
+	// Witness is the pair's witness, name=ip or name=ip:port: the third voter, which
+	// holds no VIP (node.role: witness). It joins cluster.peers, and the conversion
+	// says how to set it up (Conversion.Witness).
+	Witness string
 	// Insecure writes cluster.insecure: true (no TLS, no gossip encryption) instead
 	// of leaving the tls and encrypt settings to fill in.
 	Insecure bool
@@ -75,6 +79,9 @@ type Conversion struct {
 	// (e.g. "node.name: this node's name (--name)"). Empty: the YAML is a complete
 	// config that Load accepts.
 	Placeholders []string
+	// Witness, with Options.Witness, is the witness's own config file: node (with
+	// role: witness) and cluster, the same peers; it needs nothing else.
+	Witness string
 }
 
 // Placeholders written where a value is missing: Load rejects them with the field's
@@ -133,6 +140,9 @@ func Convert(src, filename string, opts Options) (*Conversion, error) {
 	if !c.m.groupsForm {
 		res.Instance = c.m.groups[0].instance
 	}
+	if c.m.witness != nil {
+		res.Witness = c.witnessYAML()
+	}
 	return res, nil
 }
 
@@ -154,7 +164,8 @@ type model struct {
 	name, bind   string        // "" until known; placeholders are filled in when writing
 	bindFrom     string        // where bind came from: --bind, unicast_src_ip, mcast_src_ip
 	bindLine     int           // the keepalived line bind came from; 0 for a flag
-	peers        []config.Peer // the other nodes (--peer), this node not included
+	peers        []config.Peer // the other nodes (--peer, --witness), this node not included
+	witness      *config.Peer  // --witness, also in peers
 	clusterOfOne bool
 
 	// groups are the converted instances in file order: one, written as vip:, or

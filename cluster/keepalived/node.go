@@ -3,6 +3,7 @@ package keepalived
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/raftvip/raftvip/cluster/config"
@@ -53,17 +54,33 @@ func (c *converter) node() {
 		self = m.name
 	}
 	seen := map[string]bool{}
-	for _, s := range o.Peers {
+	all := slices.Clone(o.Peers)
+	if o.Witness != "" {
+		all = append(all, o.Witness)
+	}
+	for i, s := range all {
+		flag := "--peer"
+		if o.Witness != "" && i == len(all)-1 {
+			flag = "--witness"
+		}
 		p, msg := parsePeer(s)
 		if msg != "" {
-			c.fail(0, "--peer", "%s", msg)
+			c.fail(0, flag, "%s", strings.ReplaceAll(msg, "a peer", "the witness"))
 			continue
 		}
 		if seen[p.Name] {
-			c.fail(0, "--peer", "%s is given twice", p.Name)
+			c.fail(0, flag, "%s is given twice", p.Name)
 			continue
 		}
 		seen[p.Name] = true
+		if p.Name == self && flag == "--witness" {
+			c.fail(0, flag, "%s is this node (--name); the witness is a third machine, with no VIP and no HAProxy", s)
+			continue
+		}
+		if flag == "--witness" {
+			w := p
+			m.witness = &w
+		}
 		if p.Name == self {
 			want := netip.AddrPortFrom(netip.MustParseAddr(orDefault(m.bind, "0.0.0.0")), config.DefaultRaftPort)
 			if m.bind != "" && p.Addr != want {
@@ -78,6 +95,9 @@ func (c *converter) node() {
 		m.peers = append(m.peers, p)
 	}
 	m.clusterOfOne = len(m.peers) == 0
+	if len(m.peers) == 1 && m.witness == nil {
+		c.note(0, "", fmt.Sprintf("two voters, this node and %s: losing either loses the quorum, and the survivor never takes the VIP; add a witness on a third machine with --witness NAME=IP (docs/witness.md)", m.peers[0].Name))
+	}
 	if m.clusterOfOne {
 		c.note(0, "", "no --peer: cluster.peers lists this node alone, a cluster of one that holds the VIP by itself while VRRP arbitrates with the keepalived nodes; for a cluster of three convert each node's file with the same --peer list (every other node)")
 	}

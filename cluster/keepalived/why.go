@@ -12,7 +12,7 @@ const (
 	notSupported  = "not supported: "
 	linkHint      = "for the same effect add a check, e.g. {name: link, type: script, command: [grep, -qx, up, /sys/class/net/IF/operstate], weight: 0}"
 	whyProcTuning = notNeeded + "a setting of keepalived's own processes; raftvip is one process (tune it with its systemd unit)"
-	whyMail       = notSupported + "raftvip sends no mail; send it from notify.script"
+	whyMail       = notSupported + "raftvip sends no mail; send it from a notify hook instead: notify.script: [/usr/local/sbin/vip-mail] is run at every change with keepalived's arguments (INSTANCE group state priority), and can call mail(1) or sendmail"
 	whySNMP       = notSupported + "raftvip has no SNMP or DBus; it exports Prometheus metrics (metrics.listen) and raftvip status --json"
 	whyFIFO       = notSupported + "raftvip has no notify FIFO; notify.script gets the same arguments (INSTANCE name STATE priority)"
 	whyGARPGlobal = notNeeded + "a new holder sends vip.garp.repeat gratuitous ARPs (neighbour advertisements for IPv6) vip.garp.interval apart, by default 5, 1 s apart"

@@ -228,25 +228,14 @@ func (c *converter) writeNode(w *yamlWriter, validate bool) {
 
 	w.kv(0, "cluster", "", "")
 	w.comment(2, "", "", "Every voter as name=ip:port, this node included: the same list on every node. Use three or five voters; the VIP is held only while a majority of them can talk to each other.")
-	bindAddr, err := netip.ParseAddr(bind)
-	self := name + "=" + bind + ":" + strconv.Itoa(config.DefaultRaftPort)
-	if err == nil {
-		self = name + "=" + netip.AddrPortFrom(bindAddr, config.DefaultRaftPort).String()
-	}
-	peers := []string{self}
-	for _, p := range m.peers {
-		peers = append(peers, p.Name+"="+p.Addr.String())
-	}
 	peerC := "--peer"
-	if m.clusterOfOne {
+	switch {
+	case m.clusterOfOne:
 		peerC = "this node alone; add the others with --peer"
+	case m.witness != nil:
+		peerC = "--peer and --witness: the pair and its witness"
 	}
-	for i, p := range peers {
-		if strings.ContainsAny(p, "[]<>") {
-			peers[i] = strconv.Quote(p)
-		}
-	}
-	w.kv(2, "peers", "["+strings.Join(peers, ", ")+"]", peerC)
+	w.kv(2, "peers", c.peerList(name, bind), peerC)
 	insecure := c.opts.Insecure || validate
 	certName := orDefault(m.name, "NODE")
 	cert, key := pki.NodeCertFiles(certName)
@@ -261,6 +250,25 @@ func (c *converter) writeNode(w *yamlWriter, validate bool) {
 		w.kv(2, "insecure", "true", "--insecure: no TLS, no gossip encryption; warned at every start")
 	}
 	w.blank()
+}
+
+// peerList is cluster.peers as a YAML flow list: this node, named name at bind, and
+// every other node.
+func (c *converter) peerList(name, bind string) string {
+	self := name + "=" + bind + ":" + strconv.Itoa(config.DefaultRaftPort)
+	if a, err := netip.ParseAddr(bind); err == nil {
+		self = name + "=" + netip.AddrPortFrom(a, config.DefaultRaftPort).String()
+	}
+	peers := []string{self}
+	for _, p := range c.m.peers {
+		peers = append(peers, p.Name+"="+p.Addr.String())
+	}
+	for i, p := range peers {
+		if strings.ContainsAny(p, "[]<>") {
+			peers[i] = strconv.Quote(p)
+		}
+	}
+	return "[" + strings.Join(peers, ", ") + "]"
 }
 
 // writeChecks writes checks:, if there are any.

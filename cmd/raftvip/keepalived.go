@@ -50,6 +50,7 @@ func keepalivedConvertFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "this node's name (node.name), e.g. lb1"},
 		&cli.StringFlag{Name: "bind", Usage: "this node's address for Raft and gossip (node.bind); default: the first instance's unicast_src_ip"},
 		&cli.StringSliceFlag{Name: "peer", Usage: "another node of the raftvip cluster, name=ip or name=ip:port (repeat for each)"},
+		&cli.StringFlag{Name: "witness", Usage: "the pair's witness, name=ip or name=ip:port: a third voter with no VIP and no HAProxy; its config is printed on stderr"},
 		&cli.BoolFlag{Name: "insecure", Usage: "write cluster.insecure: true (no TLS, no gossip encryption) instead of leaving tls and encrypt to fill in"},
 		&cli.StringFlag{Name: "haproxy-socket", Usage: "turn checks that look for a haproxy process (killall -0 haproxy, pidof haproxy, ...) into haproxy checks on this stats socket"},
 	}
@@ -74,6 +75,7 @@ func parseKeepalivedConvertArgs(c *cli.Context) (keepalivedConvertArgs, error) {
 		Name:          c.String("name"),
 		Bind:          c.String("bind"),
 		Peers:         c.StringSlice("peer"),
+		Witness:       c.String("witness"),
 		Insecure:      c.Bool("insecure"),
 		HAProxySocket: c.String("haproxy-socket"),
 	}}
@@ -92,10 +94,11 @@ func parseKeepalivedConvertArgs(c *cli.Context) (keepalivedConvertArgs, error) {
 	fs.StringVar(&a.opts.Name, "name", a.opts.Name, "")
 	fs.StringVar(&a.opts.Bind, "bind", a.opts.Bind, "")
 	fs.Var(&peers, "peer", "")
+	fs.StringVar(&a.opts.Witness, "witness", a.opts.Witness, "")
 	fs.BoolVar(&a.opts.Insecure, "insecure", a.opts.Insecure, "")
 	fs.StringVar(&a.opts.HAProxySocket, "haproxy-socket", a.opts.HAProxySocket, "")
 	if err := fs.Parse(args[1:]); err != nil {
-		return a, fmt.Errorf("keepalived convert: %w (flags: --instance, --name, --bind, --peer, --insecure, --haproxy-socket)", err)
+		return a, fmt.Errorf("keepalived convert: %w (flags: --instance, --name, --bind, --peer, --witness, --insecure, --haproxy-socket)", err)
 	}
 	if fs.NArg() > 0 {
 		return a, fmt.Errorf("keepalived convert takes one file, got %s too; convert one file at a time", strings.Join(fs.Args(), " "))
@@ -164,6 +167,12 @@ func printKeepalivedReport(w io.Writer, file string, res *keepalived.Conversion)
 		fmt.Fprintf(w, "fill in before use (%d):\n", len(res.Placeholders))
 		for _, p := range res.Placeholders {
 			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	if res.Witness != "" {
+		fmt.Fprintln(w, "the witness (--witness): convert the other load balancer's file with the same --witness, then set up the witness with this config:")
+		for _, line := range strings.Split(strings.TrimRight(res.Witness, "\n"), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 	}
 }
