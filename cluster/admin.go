@@ -129,6 +129,9 @@ func (n *Node) status(withDiffs bool) api.Status {
 	}
 	if n.cfg.Witness() {
 		st.Groups = append(st.Groups, witnessGroups(own, outlook)...)
+		if len(st.Groups) > 0 {
+			st.Holder = st.Groups[0].Holder
+		}
 	}
 	// The first group is the VIP of the top-level fields.
 	if len(st.Groups) > 0 && len(n.groups) > 0 {
@@ -360,7 +363,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func witnessGroups(own *store.Ownership, outlook map[string]election.Outlook) []api.GroupStatus {
 	var out []api.GroupStatus
 	for name, gs := range own.Groups() {
-		g := api.GroupStatus{Name: name, Reason: IneligibleWitness, Ineligible: IneligibleWitness}
+		g := api.GroupStatus{Name: name, Reason: "placed by the log; a witness holds no VIP"}
 		if gs.Active() {
 			g.Holder, g.Index = gs.Current.Node, gs.Current.Index
 		}

@@ -61,6 +61,9 @@ func (m memberHealth) Ineligible() string {
 
 // local is this node's effective priority and FAULT state from its own checks.
 func (n *Node) local() (election.Health, []election.CheckState) {
+	if n.cfg.Witness() {
+		return election.Health{}, nil // no priority: it never holds
+	}
 	states := n.checks().States()
 	return election.ComputeHealth(n.basePriority(), states), states
 }

@@ -90,4 +90,9 @@ func (n *Node) checks() *election.Checker {
 }
 
 // basePriority is the configured priority, as last loaded.
-func (n *Node) basePriority() int { return n.live.Load().Priority }
+func (n *Node) basePriority() int {
+	if n.cfg.Witness() {
+		return 0
+	}
+	return n.live.Load().Priority
+}

@@ -320,7 +320,14 @@ func printStatus(w io.Writer, st *api.Status, now time.Time) {
 				r.Address, r.Priority, r.Version, r.IntervalMS, r.Adverts, now.Sub(r.LastSeen).Round(100*time.Millisecond), master)
 		}
 	}
-	if len(st.Groups) > 1 || witness && len(st.Groups) > 0 {
+	if witness && len(st.Groups) > 0 {
+		fmt.Fprintln(tw, "groups:")
+		fmt.Fprintln(tw, "  GROUP\tHOLDER\tASSIGNMENT")
+		for _, g := range st.Groups {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\n", g.Name, orNone(g.Holder), g.Index)
+		}
+	}
+	if len(st.Groups) > 1 && !witness {
 		fmt.Fprintln(tw, "groups:")
 		fmt.Fprintln(tw, "  GROUP\tADDRESSES\tHOLDER\tHERE\tPRIORITY\tLEASE\tREASON")
 		for _, g := range st.Groups {

@@ -684,3 +684,31 @@ func TestSecurityLine(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatusOfAWitness(t *testing.T) {
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	st := &api.Status{
+		Node: "wit", NodeRole: "witness", State: "leader", Leader: "wit", Term: 3, Holder: "lb1",
+		Ineligible: "witness: a voter that never holds a VIP",
+		Groups:     []api.GroupStatus{{Name: "vip", Holder: "lb1", Index: 4, Reason: "placed by the log; a witness holds no VIP"}},
+		Timing:     api.TimingInfo{Profile: "lan", HeartbeatMS: 300, VIPLeaseMS: 120, DeltaMS: 80},
+		Members: []api.Member{
+			{Name: "lb1", NodeRole: "lb", Address: "198.18.0.11:7300", Voter: true, Holder: true, Gossip: "alive", Priority: 150, Eligible: true},
+			{Name: "lb2", NodeRole: "lb", Address: "198.18.0.12:7300", Voter: true, Gossip: "alive", Priority: 120, Eligible: true},
+			{Name: "wit", NodeRole: "witness", Address: "198.18.0.19:7300", Voter: true, Leader: true, Gossip: "alive", Ineligible: "witness: a voter that never holds a VIP"},
+		},
+	}
+	var b bytes.Buffer
+	printStatus(&b, st, now)
+	out := squeeze(b.String())
+	for _, want := range []string{"role: witness: a voter that never holds a VIP", "GROUP HOLDER ASSIGNMENT", "vip lb1 4", "lb1 *", "leader, witness"} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("a witness's status lacks %q:\n%s", want, b.String())
+		}
+	}
+	for _, not := range []string{"vip:", "health:", "policy:", "lifetime"} {
+		if strings.Contains(out, not) {
+			t.Errorf("a witness's status has %q:\n%s", not, b.String())
+		}
+	}
+}
