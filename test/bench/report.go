@@ -18,7 +18,9 @@ type results struct {
 	Duration time.Duration
 	Trials   []*trial
 	Idle     map[string]test.UsageWindow // by groupKey
-	Config   config
+	// Witness is the quiet window of a pair's witness alone, by groupKey.
+	Witness map[string]test.UsageWindow
+	Config  config
 }
 
 // scenarioText says what each scenario does, for the report and the charts.
@@ -26,7 +28,7 @@ var scenarioText = map[string]string{
 	"unplug":        "the holder's bridge port goes down (its host vanishes from the network; its processes keep running)",
 	"unplug-leader": "the Raft leader's bridge port goes down (raftvip only: keepalived has no leader). Where the leader holds nothing (raftvip-lan and -fast, whose leader moves to a node that holds nothing) the group should not move at all: the trial watches it for the observation window instead of waiting for another node to answer; where it holds a group (active-active), that group's failover is measured",
 	"kill":          "the holder's daemon is SIGKILLed: the raftvip agent, or keepalived's VRRP child and then its parent (a crash, no priority-0 advert). raftvip's VIP guard, a child process that only waits for the agent's end of a pipe to close, removes the VIP as the agent dies; keepalived leaves the VIP on the holder's eth0 for good, and that node's HAProxy keeps answering",
-	"partition":     "nftables rules on the bridge drop every frame between the holder and the two other load balancers; links stay up and the client still reaches all three",
+	"partition":     "nftables rules on the bridge drop every frame between the holder and the two other nodes (in a pair: the other load balancer and the witness); links stay up and the client still reaches every node",
 	"haproxy":       "HAProxy is SIGKILLed on the holder; the health check fails",
 	"planned":       "a planned move: `raftvip transfer <second node>` on the holder (active-active: `raftvip transfer --group <its group> <the group's second node>`), or SIGTERM to keepalived on the holder (it sends a priority-0 advert and removes the VIP)",
 }
@@ -269,7 +271,12 @@ func (r results) resourceTable() string {
 	for _, s := range r.Config.systems {
 		idle, during := r.resources(s.Name)
 		procs := "3 × (agent + VIP guard)"
-		if !s.raftvip {
+		switch {
+		case s.pair && s.raftvip:
+			procs = "2 × (agent + VIP guard) + the witness's agent"
+		case s.pair:
+			procs = "2 × (parent + VRRP child), script runs included"
+		case !s.raftvip:
 			procs = "3 × (parent + VRRP child), script runs included"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, procs, pct(idle), pct(during), mib(idle.MeanRSS), mib(during.MaxRSS))
@@ -288,6 +295,18 @@ func (r results) resourceTable() string {
 	}
 	for _, row := range rows {
 		b.WriteString(row + "\n")
+	}
+	for _, s := range r.Config.systems {
+		if !s.pair || !s.raftvip {
+			continue
+		}
+		var w test.UsageWindow
+		for _, scen := range r.Config.scens {
+			w = w.Add(r.Witness[groupKey(s.Name, scen)])
+		}
+		if w.Span > 0 {
+			fmt.Fprintf(&b, "| %s: the witness alone | 1 agent, no guard | %s | | %s | |\n", s.Name, pct(w), mib(w.MeanRSS))
+		}
 	}
 	return b.String()
 }
@@ -407,7 +426,7 @@ func (r results) markdown() string {
 		orUnknown(m.CPU), m.CPUs, m.Kernel, m.Go, orUnknown(m.Raftvip), orUnknown(m.Keepalived), orUnknown(m.HAProxy))
 
 	w("## What runs\n\n")
-	w("Every system is three load balancers in network namespaces on one bridge, each running the same HAProxy (it answers every HTTP request with its node's name), with the VIP %s, priorities 150, 120 and 100, and five gratuitous ARPs one second apart when a node takes the VIP. The active-active systems have three VIPs instead, %s, one per group (or vrrp_instance), with the priorities rotated so that each load balancer tops one: %s. A client namespace on the same bridge sends an HTTP request to each VIP every 10 ms (a new connection each, 3 s timeout); a sampler reads every node's addresses every 10 ms.\n\n", test.VIP4, aaVIPs(), aaRotation())
+	w("Every system is three load balancers in network namespaces on one bridge, each running the same HAProxy (it answers every HTTP request with its node's name), with the VIP %s, priorities 150, 120 and 100, and five gratuitous ARPs one second apart when a node takes the VIP. The active-active systems have three VIPs instead, %s, one per group (or vrrp_instance), with the priorities rotated so that each load balancer tops one: %s. The pair systems are the guides' topology: two load balancers at 150 and 120, for raftvip with a witness, lb3, a third voter without HAProxy or VIP that leads (docs/witness.md); there *partition* cuts the holder from the other load balancer and the witness, *unplug-leader* unplugs the witness, and nothing should move. A client namespace on the same bridge sends an HTTP request to each VIP every 10 ms (a new connection each, 3 s timeout); a sampler reads every node's addresses every 10 ms.\n\n", test.VIP4, aaVIPs(), aaRotation())
 	w("- **raftvip-lan**, **raftvip-fast**: the raftvip agent with `cluster.timing: lan` or `fast`, `vip.lifetime: 2s`, `fencing: standard`, and the `haproxy` check on the node's stats socket every %v, fall %d, rise %d, weight 0 (a failing check is FAULT), `min_move_interval: %v`.\n", healthInterval, healthFall, healthRise, moveWindow)
 	w("- **active-active**: raftvip as raftvip-lan, with three `groups:` instead of `vip:`, each with its own priority per node, `min_move_interval: %v` and no `track` (every group tracks every check, the haproxy check included).\n", moveWindow)
 	w("- **keepalived-v2**: keepalived (%s) with VRRPv2, `advert_int 1`; **keepalived-v3**: VRRPv3, `advert_int 0.1`; **keepalived-aa**: as keepalived-v2 with three `vrrp_instance`s (`virtual_router_id` 51, 52, 53), one per VIP, each tracking the script. All multicast, `nopreempt` off (keepalived's default: it preempts), `garp_master_repeat 5`, `vrrp_garp_interval 1`, `garp_master_delay 0`, and a `vrrp_script` that runs `kill -0` on the PID in the node's HAProxy pidfile every %v, fall %d, rise %d, weight 0 (a failing script is FAULT). keepalived 2.2.7 takes no script interval under one second (`interval 0.2` is rejected: \"invalid number '0.2' … must be between 1 and 4294 - ignoring\"), so its HAProxy check is five times slower than raftvip's; that is the *haproxy* row's main difference.\n\n", orUnknown(m.Keepalived), c.kaCheck, healthFall, healthRise)
@@ -704,7 +723,7 @@ var chartCaption = map[string]string{
 	"unplug":        "the holder's bridge port down",
 	"unplug-leader": "the raft leader's bridge port down",
 	"kill":          "the holder's daemon sigkilled",
-	"partition":     "the holder cut off from the other two (links up)",
+	"partition":     "the holder cut off from the other two nodes (links up)",
 	"haproxy":       "haproxy sigkilled on the holder",
 	"planned":       "raftvip transfer / keepalived sigterm",
 }

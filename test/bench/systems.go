@@ -26,6 +26,9 @@ type system struct {
 	timing  string           // raftvip: the timing profile
 	vrrp    test.VRRPOptions // keepalived: the VRRP group (of the first instance)
 	aa      bool             // the three groups of aaGroups instead of one VIP
+	// pair: two load balancers (priorities 150 and 120), for raftvip with a witness,
+	// lb3, a voter without HAProxy or VIP (docs/witness.md)
+	pair bool
 }
 
 // The health check every system runs on its node's HAProxy.
@@ -46,6 +49,10 @@ var systems = []system{
 	{Name: "keepalived-v2", vrrp: test.VRRPOptions{Version: 2, AdvertInterval: time.Second}},
 	{Name: "keepalived-v3", vrrp: test.VRRPOptions{Version: 3, AdvertInterval: 100 * time.Millisecond}},
 	{Name: "keepalived-aa", vrrp: test.VRRPOptions{Version: 2, AdvertInterval: time.Second}, aa: true},
+	{Name: "pair-lan", raftvip: true, timing: "lan", pair: true},
+	{Name: "pair-fast", raftvip: true, timing: "fast", pair: true},
+	{Name: "keepalived-pair-v2", vrrp: test.VRRPOptions{Version: 2, AdvertInterval: time.Second}, pair: true},
+	{Name: "keepalived-pair-v3", vrrp: test.VRRPOptions{Version: 3, AdvertInterval: 100 * time.Millisecond}, pair: true},
 }
 
 // scenarios, in the order they run and are reported.
@@ -53,7 +60,8 @@ var scenarios = []string{"unplug", "unplug-leader", "kill", "partition", "haprox
 
 // pairs are the comparisons of the report: each raftvip system against the keepalived
 // system whose timers and VIPs are of the same order.
-var pairs = [][2]string{{"raftvip-lan", "keepalived-v2"}, {"raftvip-fast", "keepalived-v3"}, {"active-active", "keepalived-aa"}}
+var pairs = [][2]string{{"raftvip-lan", "keepalived-v2"}, {"raftvip-fast", "keepalived-v3"}, {"active-active", "keepalived-aa"},
+	{"pair-lan", "keepalived-pair-v2"}, {"pair-fast", "keepalived-pair-v3"}}
 
 // aaGroups are the groups of the active-active systems: each is topped by node top
 // (0 = lb1 or ka1), the next nodes follow, wrapping: web lb1 > lb2 > lb3, api lb2 >
@@ -91,7 +99,8 @@ func (s system) start(l *test.Lab) error {
 	return nil
 }
 
-// supports reports whether s runs scenario: unplug-leader needs a Raft leader.
+// supports reports whether s runs scenario: unplug-leader needs a Raft leader (in a
+// pair, the witness: unplugged, nothing should move).
 func (s system) supports(scenario string) bool {
 	return scenario != "unplug-leader" || s.raftvip
 }
@@ -103,6 +112,7 @@ func (s system) options(kaCheck time.Duration, logf func(string, ...any)) test.O
 		o = test.HealthOptions(healthInterval, healthFall, moveWindow, nil)
 		o.HAProxyExtra = "" // the same HAProxy as keepalived's nodes
 		o.Timing, o.StartAgents = s.timing, true
+		o.Witness = s.pair // lb3, which HealthOptions' priorities leave out
 		if s.aa {
 			// No track: every group tracks every check, the haproxy check included.
 			for _, g := range aaGroups {
@@ -114,7 +124,11 @@ func (s system) options(kaCheck time.Duration, logf func(string, ...any)) test.O
 			}
 		}
 	} else {
-		o = test.KeepalivedOnlyLab(s.vrrp, &test.ScriptCheck{Interval: kaCheck, Fall: healthFall, Rise: healthRise, Weight: 0}, priorities...)
+		prio := priorities
+		if s.pair {
+			prio = priorities[:2]
+		}
+		o = test.KeepalivedOnlyLab(s.vrrp, &test.ScriptCheck{Interval: kaCheck, Fall: healthFall, Rise: healthRise, Weight: 0}, prio...)
 		if s.aa {
 			// One vrrp_instance per group, each tracking chk_haproxy like the first.
 			o.ConfigureKeepalived = func(n *test.Node, c *test.KeepalivedConfig) {
@@ -138,10 +152,11 @@ func kaIndex(n *test.Node) int {
 	return i - 1
 }
 
-// nodes are the load balancers of s in l, best priority (of the first group) first.
+// nodes are the load balancers of s in l, best priority (of the first group) first:
+// not the witness of a pair.
 func (s system) nodes(l *test.Lab) []*test.Node {
 	if s.raftvip {
-		return l.Nodes
+		return slices.DeleteFunc(slices.Clone(l.Nodes), func(n *test.Node) bool { return n.Witness })
 	}
 	return l.KANodes
 }
@@ -445,13 +460,16 @@ func (s system) agentsAgree(ctx context.Context, l *test.Lab, groups []vipGroup)
 		return err
 	}
 	var idle []string
-	for _, n := range s.nodes(l) {
+	for _, n := range l.Nodes { // a witness holds nothing
 		if !slices.ContainsFunc(groups, func(g vipGroup) bool { return g.Order[0] == n }) {
 			idle = append(idle, n.Name)
 		}
 	}
 	if len(idle) > 0 && !slices.Contains(idle, ld.Name) {
 		return fmt.Errorf("leader %s holds a group while %s hold nothing", ld.Name, strings.Join(idle, ", "))
+	}
+	if s.pair && !ld.Witness {
+		return fmt.Errorf("leader %s is not the witness", ld.Name) // it moves there by itself
 	}
 	return nil
 }
