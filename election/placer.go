@@ -477,34 +477,34 @@ func (p *Placer) policiesLocked(now time.Time) []GroupPolicy {
 			continue
 		}
 		for _, gp := range h.r.Standing.Policy {
-			reports[gp.Name] = append(reports[gp.Name], reportedPolicy{node: node, policy: gp})
+			reports[gp.Name] = append(reports[gp.Name], reportedPolicy{node: node, policy: gp, holds: slices.Contains(h.r.Holding, gp.Name)})
 		}
 	}
 	var out []GroupPolicy
-	for g, rs := range reports {
-		out = append(out, choosePolicy(rs, p.cfg.Committed().Group(g)))
+	for _, rs := range reports {
+		out = append(out, choosePolicy(rs))
 	}
 	slices.SortFunc(out, func(a, b GroupPolicy) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-// reportedPolicy is a node's copy of a group's policy.
+// reportedPolicy is a node's copy of a group's policy, and whether that node said it
+// holds the group.
 type reportedPolicy struct {
 	node   string
 	policy GroupPolicy
+	holds  bool
 }
 
 // choosePolicy picks, among the nodes' copies of a group, the one a leader without a
-// copy of its own places by: the copy of the group's current assignee, so that a
+// copy of its own places by: the copy of the node that holds the group, so that a
 // holder is not moved for a difference it did not make; else the copy most nodes
 // report; ties to the copy of the first node by name.
-func choosePolicy(rs []reportedPolicy, s store.GroupState) GroupPolicy {
+func choosePolicy(rs []reportedPolicy) GroupPolicy {
 	slices.SortFunc(rs, func(a, b reportedPolicy) int { return strings.Compare(a.node, b.node) })
-	if s.Active() {
-		for _, r := range rs {
-			if r.node == s.Current.Node {
-				return r.policy
-			}
+	for _, r := range rs {
+		if r.holds {
+			return r.policy
 		}
 	}
 	count := map[string]int{}

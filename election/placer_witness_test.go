@@ -3,8 +3,6 @@ package election
 import (
 	"testing"
 	"time"
-
-	"github.com/raftvip/raftvip/store"
 )
 
 // A leader with no groups of its own (a witness) places the groups the other nodes
@@ -46,30 +44,21 @@ func TestPlacerWithoutGroupsPlacesByTheReportedCopies(t *testing.T) {
 }
 
 func TestChoosePolicy(t *testing.T) {
-	copyOf := func(node, digest string) reportedPolicy {
-		return reportedPolicy{node: node, policy: GroupPolicy{Name: "g", Digest: digest}}
-	}
-	held := func(node string) store.GroupState {
-		var o store.Ownership
-		if err := o.Assign("g", store.Assignment{Index: 4, Node: node, Incarnation: node + "#1"}); err != nil {
-			t.Fatal(err)
-		}
-		return o.Group("g")
+	copyOf := func(node, digest string, holds bool) reportedPolicy {
+		return reportedPolicy{node: node, policy: GroupPolicy{Name: "g", Digest: digest}, holds: holds}
 	}
 	for _, tc := range []struct {
 		name   string
 		copies []reportedPolicy
-		state  store.GroupState
 		want   string
 	}{
-		{"one copy", []reportedPolicy{copyOf("A", "d1")}, store.GroupState{}, "d1"},
-		{"the holder's copy wins", []reportedPolicy{copyOf("A", "d1"), copyOf("B", "d2"), copyOf("C", "d2")}, held("A"), "d1"},
-		{"unheld: most nodes' copy", []reportedPolicy{copyOf("A", "d1"), copyOf("B", "d2"), copyOf("C", "d2")}, store.GroupState{}, "d2"},
-		{"holder without a copy: most nodes'", []reportedPolicy{copyOf("B", "d2"), copyOf("C", "d2"), copyOf("D", "d1")}, held("A"), "d2"},
-		{"a tie: the first node's by name", []reportedPolicy{copyOf("B", "d2"), copyOf("A", "d1")}, store.GroupState{}, "d1"},
+		{"one copy", []reportedPolicy{copyOf("A", "d1", false)}, "d1"},
+		{"the holder's copy wins", []reportedPolicy{copyOf("A", "d1", true), copyOf("B", "d2", false), copyOf("C", "d2", false)}, "d1"},
+		{"unheld: most nodes' copy", []reportedPolicy{copyOf("A", "d1", false), copyOf("B", "d2", false), copyOf("C", "d2", false)}, "d2"},
+		{"a tie: the first node's by name", []reportedPolicy{copyOf("B", "d2", false), copyOf("A", "d1", false)}, "d1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := choosePolicy(tc.copies, tc.state); got.Digest != tc.want {
+			if got := choosePolicy(tc.copies); got.Digest != tc.want {
 				t.Errorf("chose %s, want %s", got.Digest, tc.want)
 			}
 		})

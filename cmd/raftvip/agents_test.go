@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/raftvip/raftvip/cluster/api"
 )
 
 // witnessFile writes a witness's file for cluster i to dir: its own ports, data
@@ -77,5 +80,20 @@ func TestLoadConfigsErrors(t *testing.T) {
 	// Through the command line: a repeated --config replaces the default path.
 	if _, _, err := run(t, "agent", "--config", a, "--config", lb); err == nil || !strings.Contains(err.Error(), "only a witness") {
 		t.Errorf("agent --config A --config B: %v", err)
+	}
+}
+
+func TestPrintMembersShowsTheWitness(t *testing.T) {
+	var b bytes.Buffer
+	printMembers(&b, &api.MembersResponse{Node: "lb1", Leader: "wit", Holder: "lb1", Members: []api.MemberInfo{
+		{Name: "lb1", NodeRole: "lb", Address: "198.18.0.11:7300", Role: "voter", Gossip: "alive", Priority: 150, Eligible: true, Holder: true},
+		{Name: "lb2", NodeRole: "lb", Address: "198.18.0.12:7300", Role: "voter", Gossip: "alive", Priority: 120, Eligible: true},
+		{Name: "wit", NodeRole: "witness", Address: "198.18.0.19:7300", Role: "leader", Gossip: "alive", Ineligible: "witness: a voter that never holds a VIP"},
+	}})
+	out := squeeze(b.String())
+	for _, want := range []string{"lb1 * 198.18.0.11:7300 voter alive 150 yes", "wit 198.18.0.19:7300 leader, witness alive - no: witness: a voter that never holds a VIP"} {
+		if !strings.Contains(out, squeeze(want)) {
+			t.Errorf("members output lacks %q:\n%s", want, b.String())
+		}
 	}
 }
