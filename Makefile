@@ -42,10 +42,11 @@ test: deps vet unit e2e
 demo: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/demo
 
-# bench runs raftvip (lan, fast, and active-active: three groups) and keepalived
-# (VRRPv2 1 s, VRRPv3 0.1 s, and one vrrp_instance per group) through the same faults in
-# one lab run and writes docs/benchmarks.md, docs/benchmarks.json and docs/bench/*.png.
-# TRIALS=n per system and scenario (default 10).
+# bench runs raftvip (lan, fast, active-active: three groups, and the pair with its
+# witness on lan and fast) and keepalived (VRRPv2 1 s, VRRPv3 0.1 s, one vrrp_instance per
+# group, and the two-node pair on v2 and v3) through the same faults in one lab run and
+# writes docs/benchmarks.md, docs/benchmarks.json and docs/bench/*.png (about 75 min on
+# 2 cores). TRIALS=n per system and scenario (default 10).
 bench: deps build
 	RAFTVIP_BIN=$(CURDIR)/$(BIN) $(GO) run ./test/bench -trials $${TRIALS:-10}
 

@@ -379,3 +379,38 @@ func TestWitnessFarAway(t *testing.T) {
 	m.stop()
 	noTwoHolders(t, l, m)
 }
+
+// The witness's footprint at rest, in a pair on lan with mutual TLS and the gossip key
+// (the goal: at most 20 MiB resident and 0.5 % of a core per cluster it
+// serves). A figure, not a bound: the test fails only when the witness is not at rest.
+func TestWitnessFootprint(t *testing.T) {
+	opts := healthOptions(nil)
+	opts.Witness, opts.TLS = true, true
+	l := startHealthCluster(t, opts)
+	w := l.Node("lb3")
+	waitFor(t, 10*time.Second, "the witness leads", func() string {
+		st, err := l.Status(l.Node("lb1"))
+		if err != nil || st.Leader != "lb3" {
+			return fmt.Sprintf("lb1 says the leader is %q (%v)", st.Leader, err)
+		}
+		return ""
+	})
+	time.Sleep(2 * time.Second)
+	window := 10 * time.Second
+	u := l.StartUsage(func() []int { return []int{l.AgentPID(w)} })
+	lbs := l.StartUsage(func() []int { return []int{l.AgentPID(l.Node("lb1")), l.AgentPID(l.Node("lb2"))} })
+	start := time.Now()
+	time.Sleep(window)
+	end := time.Now()
+	u.Stop()
+	lbs.Stop()
+	wu, lu := u.Window(start, end), lbs.Window(start, end)
+	if wu.Span == 0 || wu.MeanRSS == 0 {
+		t.Fatalf("no usage measured for the witness (pid %d)", l.AgentPID(w))
+	}
+	t.Logf("figure witness-footprint (lan, mutual TLS, %v at rest): the witness's agent %.1f %% of a core, %.1f MiB resident (peak %.1f MiB); the two load balancers' agents together %.1f %%, %.1f MiB",
+		window, wu.CPUPercent(), float64(wu.MeanRSS)/(1<<20), float64(wu.MaxRSS)/(1<<20), lu.CPUPercent(), float64(lu.MeanRSS)/(1<<20))
+	if st, err := l.Status(w); err != nil || st.Leader != "lb3" {
+		t.Errorf("the witness stopped leading while at rest: %q (%v)", st.Leader, err)
+	}
+}
