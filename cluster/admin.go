@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -297,6 +298,14 @@ func startAdmin(path string, n *Node, logger *slog.Logger) (*adminServer, error)
 	mux.HandleFunc("POST /v1/force-leave", jsonHandler(15*time.Second, writeAPI, func(ctx context.Context, req api.ForceLeaveRequest) (api.ForceLeaveResponse, error) {
 		return n.ForceLeave(ctx, req.Node)
 	}))
+	// Go's profiles of this process, for profiling an agent in the field: go tool pprof
+	// reads them from a file fetched with curl --unix-socket (docs/operations.md).
+	// Only root reaches the socket.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, api.ErrorBody{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})

@@ -58,3 +58,27 @@ func TestAdminRejectsBadDrainRequests(t *testing.T) {
 		t.Errorf("drain with no node name: %v; want one line saying a node name is needed", err)
 	}
 }
+
+// The admin socket serves Go's profiles, for profiling an agent in the field.
+func TestAdminServesProfiles(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	a, err := startAdmin(sock, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}, Timeout: 10 * time.Second}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap"} {
+		resp, err := hc.Get("http://raftvip" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Errorf("GET %s: %d, %d bytes", path, resp.StatusCode, len(b))
+		}
+	}
+}

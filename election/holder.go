@@ -270,7 +270,10 @@ func (h *Holder) renew() {
 	h.lastSent = sent
 	h.mu.Unlock()
 
-	if len(r.Claims) == 0 && r.Standing.Fault == "" && r.Standing.Ineligible == "" {
+	if len(r.Claims) == 0 && r.Standing.Fault == "" && (r.Standing.Ineligible == "" || r.Standing.Witness) {
+		// Nothing to vouch for and no news: the leader alone places by it. A witness
+		// is ineligible for good, and a leader that has not heard it does not place
+		// on it anyway.
 		if l := h.cfg.Leader(); l != "" {
 			h.cfg.Send(l, r)
 		}
