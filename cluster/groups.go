@@ -26,6 +26,7 @@ import (
 // groupRT is one VIP group as this node runs it.
 type groupRT struct {
 	cfg      config.GroupConfig
+	policy   election.GroupPolicy // cfg's, with its identity digest: a reload does not change them
 	vip      vipManager
 	vrrp     *groupVRRP   // nil unless the group's vrrp.enabled
 	notified notify.State // what its notify hooks last heard
@@ -84,7 +85,7 @@ func (n *Node) startOwnership() {
 	var policies []election.GroupPolicy
 	for _, g := range n.groups {
 		names = append(names, g.cfg.Name)
-		policies = append(policies, policyOf(g.cfg))
+		policies = append(policies, g.policy)
 	}
 	n.lease = newLeaseNet(cfg.Node.Name, n.net.dialLease, t.RPCTimeout, n.onLease, n.log.With("component", "lease"))
 	n.holder = election.NewHolder(election.HolderConfig{
@@ -178,8 +179,8 @@ func (n *Node) standing() election.Standing {
 	for _, g := range n.groups {
 		name := g.cfg.Name
 		h := n.groupHealth(name, states)
-		st.Policy[name] = policyOf(g.cfg)
-		st.Digest[name] = st.Policy[name].Digest
+		st.Policy[name] = g.policy
+		st.Digest[name] = g.policy.Digest
 		if h.Fault {
 			st.Why[name] = "FAULT: check " + firstOr(h.Failing, "?") + " failing"
 		} else {

@@ -112,7 +112,7 @@ func start(cfg *config.Config, logger *slog.Logger, e edges) (_ *Node, err error
 
 	// Before anything else: VIPs left behind by a crashed agent must not linger.
 	for _, gc := range cfg.Groups {
-		g := &groupRT{cfg: gc}
+		g := &groupRT{cfg: gc, policy: policyOf(gc)}
 		name := gc.Name
 		g.vip, err = e.vip(gc, logger.With("component", "vip", "group", name), func() bool { return n.holder != nil && n.holder.Entitled(name) })
 		if err != nil {
