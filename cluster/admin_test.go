@@ -23,9 +23,7 @@ func TestAdminRejectsBadDrainRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}, Timeout: 5 * time.Second}
+	hc := socketClient(sock, 5*time.Second)
 
 	for _, tt := range []struct{ body, want string }{
 		{`{"node":`, "request body"},
@@ -67,9 +65,7 @@ func TestAdminServesProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}, Timeout: 10 * time.Second}
+	hc := socketClient(sock, 10*time.Second)
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap"} {
 		resp, err := hc.Get("http://raftvip" + path)
 		if err != nil {
@@ -81,4 +77,11 @@ func TestAdminServesProfiles(t *testing.T) {
 			t.Errorf("GET %s: %d, %d bytes", path, resp.StatusCode, len(b))
 		}
 	}
+}
+
+// socketClient is an HTTP client that reaches the admin socket sock.
+func socketClient(sock string, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}, Timeout: timeout}
 }

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,13 +22,7 @@ func startPair(t *testing.T) (*Lab, *monitor) {
 	opts.Witness = true
 	opts.Timing = os.Getenv("RAFTVIP_WITNESS_TIMING")
 	l := startHealthCluster(t, opts)
-	waitFor(t, 10*time.Second, "the witness leads", func() string {
-		st, err := l.Status(l.Node("lb1"))
-		if err != nil || st.Leader != "lb3" {
-			return fmt.Sprintf("lb1 says the leader is %q (%v)", st.Leader, err)
-		}
-		return ""
-	})
+	waitLeader(t, l, l.Node("lb3"), 10*time.Second)
 	m := startMonitor(t, l, false)
 	baseline(t, m.p, "lb1")
 	return l, m
@@ -110,26 +103,14 @@ func TestWitnessLossInterruptsNothing(t *testing.T) {
 	if err := l.Kill(w); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the standby load balancer leads", func() string {
-		st, err := l.Status(l.Node("lb1"))
-		if err != nil || st.Leader != "lb2" {
-			return fmt.Sprintf("lb1 says the leader is %q (%v)", st.Leader, err)
-		}
-		return ""
-	})
+	waitLeader(t, l, l.Node("lb2"), 10*time.Second)
 	time.Sleep(2 * time.Second)
 	untouchedSince(t, m, "witness killed", t0)
 
 	if err := l.StartAgent(w); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "the witness leads again", func() string {
-		st, err := l.Status(l.Node("lb1"))
-		if err != nil || st.Leader != "lb3" {
-			return fmt.Sprintf("lb1 says the leader is %q (%v)", st.Leader, err)
-		}
-		return ""
-	})
+	waitLeader(t, l, l.Node("lb3"), 15*time.Second)
 	t1 := time.Now()
 	if err := l.Unplug(w); err != nil {
 		t.Fatal(err)
@@ -388,13 +369,7 @@ func TestWitnessFootprint(t *testing.T) {
 	opts.Witness, opts.TLS = true, true
 	l := startHealthCluster(t, opts)
 	w := l.Node("lb3")
-	waitFor(t, 10*time.Second, "the witness leads", func() string {
-		st, err := l.Status(l.Node("lb1"))
-		if err != nil || st.Leader != "lb3" {
-			return fmt.Sprintf("lb1 says the leader is %q (%v)", st.Leader, err)
-		}
-		return ""
-	})
+	waitLeader(t, l, l.Node("lb3"), 10*time.Second)
 	time.Sleep(2 * time.Second)
 	window := 10 * time.Second
 	u := l.StartUsage(func() []int { return []int{l.AgentPID(w)} })

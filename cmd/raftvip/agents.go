@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -100,11 +98,10 @@ func loadConfigs(values []string) ([]*config.Config, error) {
 
 // served is one cluster of a witness process.
 type served struct {
-	cfg    *config.Config
-	node   *cluster.Node
-	log    *slog.Logger
-	level  *slog.LevelVar
-	stopCh chan struct{} // closed once the node stopped for good
+	cfg   *config.Config
+	node  *cluster.Node
+	log   *slog.Logger
+	level *slog.LevelVar
 }
 
 // runWitnesses runs one witness node per file until a signal: each cluster is its own
@@ -136,14 +133,10 @@ func runWitnesses(c *cli.Context, cfgs []*config.Config) error {
 			stopAll()
 			return fmt.Errorf("%s: %w", cfg.File, err)
 		}
-		all = append(all, &served{cfg: cfg, node: node, log: logger, level: level, stopCh: make(chan struct{})})
+		all = append(all, &served{cfg: cfg, node: node, log: logger, level: level})
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	hups := make(chan os.Signal, 1)
-	signal.Notify(hups, syscall.SIGHUP)
-	defer signal.Stop(hups)
+	sigs, hups, stopSignals := agentSignals()
+	defer stopSignals()
 
 	events := make(chan error, len(all))
 	for _, s := range all {

@@ -140,12 +140,8 @@ func runAgent(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
-	hups := make(chan os.Signal, 1)
-	signal.Notify(hups, syscall.SIGHUP)
-	defer signal.Stop(hups)
+	sigs, hups, stopSignals := agentSignals()
+	defer stopSignals()
 wait:
 	for {
 		select {
@@ -192,6 +188,17 @@ wait:
 		return errors.Join(errors.New("the election loop stopped unexpectedly"), err)
 	}
 	return err
+}
+
+// agentSignals delivers SIGTERM and SIGINT on sigs and SIGHUP on hups until stop.
+func agentSignals() (sigs, hups chan os.Signal, stop func()) {
+	sigs, hups = make(chan os.Signal, 2), make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(hups, syscall.SIGHUP)
+	return sigs, hups, func() {
+		signal.Stop(sigs)
+		signal.Stop(hups)
+	}
 }
 
 // reload re-reads the config file on SIGHUP and applies what can change without a
