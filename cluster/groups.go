@@ -127,7 +127,16 @@ func (n *Node) startOwnership() {
 		Hysteresis: policyHysteresis,
 		Drained:    n.fsm.Drained,
 		Pinned:     n.fsm.PinnedTo,
-		Logger:     n.log.With("component", "placer"),
+		SelfIneligible: func() string {
+			switch {
+			case n.stopping.Load():
+				return "stopping"
+			case n.leaving.Load():
+				return "leaving the cluster"
+			}
+			return ""
+		},
+		Logger: n.log.With("component", "placer"),
 	})
 }
 
@@ -433,6 +442,7 @@ func (n *Node) moveAway(ctx context.Context, why string) {
 		n.stopping.Store(true)
 	}
 	n.holder.Wake()
+	n.holder.Renew() // every voter hears of the standing at once, even from a node that holds nothing
 	n.placer.Wake()
 	wait := time.NewTimer(n.noLeaderWait())
 	defer wait.Stop()

@@ -146,14 +146,28 @@ func (n *Node) vrrpPriorities() {
 // vrrpDropped runs when this node lets group g go: it stops advertising, and when no
 // cluster node takes over (not a planned move) and no foreign master outranks the
 // cluster, it resigns (a priority-0 advert), so the keepalived backups take over
-// after their skew time rather than their whole master-down interval.
+// after their skew time rather than their whole master-down interval. A node that
+// stops resigns after a planned move too when the node it handed over to is going
+// away as well (every agent SIGTERMed at once): that one will never hold.
 func (n *Node) vrrpDropped(g *groupRT, c election.GroupChange) {
 	g.vrrp.sp.SetMaster(false, 0)
-	if c.Moved || g.vrrp.sp.Verdict(n.vrrpSelf(g), time.Now()).Blocked {
+	if c.Moved && !(n.stopping.Load() && n.successorGoing(g.cfg.Name)) || g.vrrp.sp.Verdict(n.vrrpSelf(g), time.Now()).Blocked {
 		return
 	}
 	n.log.Info("let the group go with no cluster successor; resigning as VRRP master", "group", g.cfg.Name, "reason", c.Reason)
 	g.vrrp.sp.Resign()
+}
+
+// successorGoing reports whether group g's assignee, another node, said last that it
+// stops or leaves, or has not been heard lately.
+func (n *Node) successorGoing(g string) bool {
+	a := n.stores.Log.Group(g).Current.Node
+	if a == "" || a == n.cfg.Node.Name {
+		return false
+	}
+	st, ok := n.placer.Standings()[a]
+	lately := time.Since(n.placer.LastHeard(a)) <= max(4*n.cfg.Cluster.Timing.RenewInterval(), 100*time.Millisecond)
+	return !ok || !lately || st.Ineligible == "stopping" || st.Ineligible == "leaving the cluster"
 }
 
 // isMemberAddr reports whether addr belongs to a cluster member: their adverts are

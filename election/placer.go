@@ -59,8 +59,12 @@ type PlacerConfig struct {
 	// Pinned returns the node an operator's transfer put g on, if it still holds: a
 	// pinned group does not move back by preemption.
 	Pinned func(g string) string
-	Clock  Clock
-	Logger *slog.Logger
+	// SelfIneligible, if set, says at once why this node may hold nothing now
+	// (stopping, leaving), "" if it may: the leader does not wait for its own next
+	// renewal to learn that it is going away.
+	SelfIneligible func() string
+	Clock          Clock
+	Logger         *slog.Logger
 }
 
 // Placer is the leader's placement loop.
@@ -316,6 +320,9 @@ func (p *Placer) placeNodesLocked(members []string, now time.Time) []PlaceNode {
 			n.Ineligible = h.r.Standing.Ineligible
 		case p.cfg.Drained != nil && p.cfg.Drained(m):
 			n.Ineligible = "drained"
+		}
+		if m == p.cfg.Node && n.Ineligible == "" && p.cfg.SelfIneligible != nil {
+			n.Ineligible = p.cfg.SelfIneligible()
 		}
 		if ok {
 			n.Incarnation = h.r.Incarnation

@@ -64,3 +64,17 @@ func TestChoosePolicy(t *testing.T) {
 		})
 	}
 }
+
+// A leader that is stopping does not place a group on itself, although its last
+// renewal still says it may hold it.
+func TestPlacerLeaderDoesNotPlaceOnItselfWhileStopping(t *testing.T) {
+	r := newPlacerRig(t, GroupPolicy{}, 0, "A", "B")
+	stopping := "stopping"
+	r.p.cfg.SelfIneligible = func() string { return stopping }
+	r.hear("A", 200)
+	r.hear("B", 100)
+	r.at(time.Second)
+	if got := r.pass(); len(got) != 1 || got[0].a.Node != "B" {
+		t.Fatalf("assignments %+v, want g to B: A (this node) is stopping", got)
+	}
+}
