@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -39,6 +40,64 @@ func untouchedSince(t *testing.T, m *monitor, what string, t0 time.Time) {
 	}
 }
 
+// untouchedBy applies fault, waits settle, and checks that lb1 served the client
+// alone throughout, with no failed request.
+func untouchedBy(t *testing.T, m *monitor, what string, settle time.Duration, fault func() error) {
+	t.Helper()
+	t0 := time.Now()
+	if err := fault(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(settle)
+	untouchedSince(t, m, what, t0)
+}
+
+// pairUnplugHolder is scenario 1 on a started pair: lb1 unplugged, lb2 serves; plugged
+// back, lb1 takes the VIP back (priority 150) with no failed request. figure names
+// the log line of the failover.
+func pairUnplugHolder(t *testing.T, l *Lab, m *monitor, figure string) {
+	t.Helper()
+	lb1, lb2 := l.Node("lb1"), l.Node("lb2")
+	cut := time.Now()
+	if err := l.Unplug(lb1); err != nil {
+		t.Fatal(err)
+	}
+	if r := servedBy(t, m.p, cut, lb1, serveTimeout); r.Node != "lb2" {
+		t.Errorf("served by %s, want lb2", r.Node)
+	}
+	t.Logf("figure %s: %v", figure, m.p.Summary(cut, time.Now()))
+	waitHolder(t, l, lb2, 5*time.Second)
+	back := time.Now()
+	if err := l.Replug(lb1); err != nil {
+		t.Fatal(err)
+	}
+	waitHolder(t, l, lb1, 20*time.Second)
+	time.Sleep(time.Second)
+	ps := m.p.Summary(back, time.Time{})
+	t.Logf("%s: lb1 back, preempts: %v", figure, ps)
+	if ps.Failures > 0 {
+		t.Errorf("%s: %d failed requests when lb1 took the VIP back", figure, ps.Failures)
+	}
+}
+
+// pairCut is scenario 3 on a started pair: lb1 and lb2 cut from each other for hold,
+// both still reaching the witness: lb2 never holds, and lb1's client is untouched.
+func pairCut(t *testing.T, l *Lab, m *monitor, what string, hold time.Duration) {
+	t.Helper()
+	lb1, lb2 := l.Node("lb1"), l.Node("lb2")
+	untouchedBy(t, m, what, hold, func() error { return l.Block(lb1, lb2) })
+	st, err := l.Status(lb2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Holding {
+		t.Errorf("%s: lb2 holds the VIP while cut from lb1 only", what)
+	}
+	if err := l.Heal(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWitnessStatus(t *testing.T) {
 	l, m := startPair(t)
 	defer m.stop()
@@ -68,29 +127,8 @@ func TestWitnessStatus(t *testing.T) {
 // Scenario 1: lb1 unplugged → lb2 holds; plugged back, lb1 preempts (priority 150).
 func TestWitnessUnplugHolder(t *testing.T) {
 	l, m := startPair(t)
-	lb1, lb2 := l.Node("lb1"), l.Node("lb2")
-	cut := time.Now()
-	if err := l.Unplug(lb1); err != nil {
-		t.Fatal(err)
-	}
-	r := servedBy(t, m.p, cut, lb1, serveTimeout)
-	if r.Node != "lb2" {
-		t.Errorf("served by %s, want lb2", r.Node)
-	}
-	t.Logf("figure pair-unplug: %v", m.p.Summary(cut, time.Now()))
-	waitHolder(t, l, lb2, 5*time.Second)
-	back := time.Now()
-	if err := l.Replug(lb1); err != nil {
-		t.Fatal(err)
-	}
-	waitHolder(t, l, lb1, 20*time.Second)
-	time.Sleep(time.Second)
+	pairUnplugHolder(t, l, m, "pair-unplug")
 	m.stop()
-	ps := m.p.Summary(back, time.Time{})
-	t.Logf("lb1 back, preempts: %v", ps)
-	if ps.Failures > 0 {
-		t.Errorf("%d failed requests when lb1 took the VIP back", ps.Failures)
-	}
 	noTwoHolders(t, l, m)
 }
 
@@ -111,12 +149,7 @@ func TestWitnessLossInterruptsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLeader(t, l, l.Node("lb3"), 15*time.Second)
-	t1 := time.Now()
-	if err := l.Unplug(w); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	untouchedSince(t, m, "witness unplugged", t1)
+	untouchedBy(t, m, "witness unplugged", 3*time.Second, func() error { return l.Unplug(w) })
 	m.stop()
 	noTwoHolders(t, l, m)
 }
@@ -126,24 +159,10 @@ func TestWitnessLossInterruptsNothing(t *testing.T) {
 // fails, and lb2 never holds. keepalived makes both MASTER here.
 func TestWitnessCutBetweenTheLoadBalancers(t *testing.T) {
 	l, m := startPair(t)
-	lb1, lb2 := l.Node("lb1"), l.Node("lb2")
 	t0 := time.Now()
-	if err := l.Block(lb1, lb2); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(5 * time.Second)
-	st, err := l.Status(lb2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Holding {
-		t.Errorf("lb2 holds the VIP while cut from lb1 only")
-	}
-	if err := l.Heal(); err != nil {
-		t.Fatal(err)
-	}
+	pairCut(t, l, m, "lb1–lb2 cut", 5*time.Second)
 	time.Sleep(2 * time.Second)
-	untouchedSince(t, m, "lb1–lb2 cut", t0)
+	untouchedSince(t, m, "lb1–lb2 cut and healed", t0)
 	m.stop()
 	noTwoHolders(t, l, m)
 }
@@ -305,58 +324,28 @@ func TestWitnessFarAway(t *testing.T) {
 		}
 	}
 	l, m := startPair(t)
-	lb1, lb2, w := l.Node("lb1"), l.Node("lb2"), l.Node("lb3")
+	w := l.Node("lb3")
 	undo, err := l.Delay(w, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer undo()
-	t0 := time.Now()
-	time.Sleep(2 * time.Second)
-	untouchedSince(t, m, "witness delayed", t0)
-	if st, err := l.Status(lb1); err != nil || st.Leader != "lb3" {
+	untouchedBy(t, m, "witness delayed", 2*time.Second, func() error { return nil })
+	if st, err := l.Status(l.Node("lb1")); err != nil || st.Leader != "lb3" {
 		t.Errorf("lb1 says the leader is %q (%v), want the witness still", st.Leader, err)
 	}
 
 	// Scenario 3: the load balancers cut from each other.
 	t1 := time.Now()
-	if err := l.Block(lb1, lb2); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if err := l.Heal(); err != nil {
-		t.Fatal(err)
-	}
+	pairCut(t, l, m, "far witness, lb1–lb2 cut", 3*time.Second)
 	time.Sleep(time.Second)
-	untouchedSince(t, m, "far witness, lb1–lb2 cut", t1)
+	untouchedSince(t, m, "far witness, lb1–lb2 cut and healed", t1)
 
 	// Scenario 1: the holder unplugged, then back.
-	cut := time.Now()
-	if err := l.Unplug(lb1); err != nil {
-		t.Fatal(err)
-	}
-	r := servedBy(t, m.p, cut, lb1, serveTimeout)
-	if r.Node != "lb2" {
-		t.Errorf("served by %s, want lb2", r.Node)
-	}
-	t.Logf("figure pair-far-unplug (%v each way): %v", delay, m.p.Summary(cut, time.Now()))
-	back := time.Now()
-	if err := l.Replug(lb1); err != nil {
-		t.Fatal(err)
-	}
-	waitHolder(t, l, lb1, 20*time.Second)
-	time.Sleep(time.Second)
-	if ps := m.p.Summary(back, time.Time{}); ps.Failures > 0 {
-		t.Errorf("far witness: %d failed requests when lb1 took the VIP back: %v", ps.Failures, ps)
-	}
+	pairUnplugHolder(t, l, m, fmt.Sprintf("pair-far-unplug (%v each way)", delay))
 
 	// Scenario 2: the witness killed.
-	t2 := time.Now()
-	if err := l.Kill(w); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second)
-	untouchedSince(t, m, "far witness killed", t2)
+	untouchedBy(t, m, "far witness killed", 2*time.Second, func() error { return l.Kill(w) })
 	m.stop()
 	noTwoHolders(t, l, m)
 }
