@@ -473,9 +473,8 @@ func (n *Node) transfer(ctx context.Context, groups, node, by string) (api.Trans
 			}
 		}
 		st, heard := standings[to]
-		// A live node renews every renewal period: one silent for a few is most
-		// likely dead, and a move to it would leave the group unheld.
-		lately := time.Since(n.placer.LastHeard(to)) <= max(4*n.cfg.Cluster.Timing.RenewInterval(), 100*time.Millisecond)
+		// A move to a node that has gone silent would leave the group unheld.
+		lately := n.heardLately(to)
 		switch {
 		case !heard:
 			return resp, fmt.Errorf("%w: %s has not been heard from: is its agent running?", errBadRequest, to)

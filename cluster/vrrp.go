@@ -158,6 +158,13 @@ func (n *Node) vrrpDropped(g *groupRT, c election.GroupChange) {
 	g.vrrp.sp.Resign()
 }
 
+// heardLately reports whether this node heard node's renewals within the last few
+// renewal periods: a live node renews every period, one silent for a few is most
+// likely dead or cut off.
+func (n *Node) heardLately(node string) bool {
+	return time.Since(n.placer.LastHeard(node)) <= max(4*n.cfg.Cluster.Timing.RenewInterval(), 100*time.Millisecond)
+}
+
 // successorGoing reports whether group g's assignee, another node, said last that it
 // stops or leaves, or has not been heard lately.
 func (n *Node) successorGoing(g string) bool {
@@ -166,8 +173,7 @@ func (n *Node) successorGoing(g string) bool {
 		return false
 	}
 	st, ok := n.placer.Standings()[a]
-	lately := time.Since(n.placer.LastHeard(a)) <= max(4*n.cfg.Cluster.Timing.RenewInterval(), 100*time.Millisecond)
-	return !ok || !lately || st.Ineligible == "stopping" || st.Ineligible == "leaving the cluster"
+	return !ok || !n.heardLately(a) || st.Ineligible == "stopping" || st.Ineligible == "leaving the cluster"
 }
 
 // isMemberAddr reports whether addr belongs to a cluster member: their adverts are
