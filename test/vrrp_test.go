@@ -529,7 +529,13 @@ func foreignTakeover(t *testing.T, g VRRPOptions, backup bool) (afterKill, after
 	if err != nil {
 		t.Fatal(err)
 	}
-	claimed, ok := s.FirstHeldAfter(vip, nh, kill)
+	// Status can say "holding" before the sampler's next read (every 10 ms) of the
+	// addresses: give it a few.
+	var claimed time.Time
+	ok := false
+	for end := time.Now().Add(500 * time.Millisecond); !ok && time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		claimed, ok = s.FirstHeldAfter(vip, nh, kill)
+	}
 	if !ok {
 		t.Fatalf("the sampler never saw %s hold the VIP", nh.Name)
 	}
